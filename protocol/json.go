@@ -1,0 +1,500 @@
+package protocol
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// This file holds the strict JSON reader behind Decode and ParseValue.
+//
+// Why not encoding/json: it matches struct fields case-insensitively,
+// silently replaces invalid UTF-8, lets the last of two duplicate keys win,
+// turns big integers into float64 and costs ~2.8 µs for a 300-byte call
+// here. This reader rejects all of that and builds a read-only tree in a
+// single node slice: one copy of the input (so every unescaped string is a
+// substring of it, not a fresh allocation) and one slice of nodes.
+//
+// Nodes are laid out in document order. An object or array node links to
+// its first child; each child links to its next sibling.
+
+var (
+	decodeRune = utf8.DecodeRuneInString
+	runeError  = utf8.RuneError
+)
+
+type node struct {
+	kind  Kind
+	key   string // member name, when the parent is an object
+	str   string // string value (unescaped), number literal
+	start int32  // byte span of the value in the input
+	end   int32
+	child int32 // first child, -1 if none
+	next  int32 // next sibling, -1 if none
+	n     int32 // number of children
+}
+
+type doc struct {
+	src   string
+	nodes []node
+}
+
+// Limits bound what the decoder accepts. Each zero field takes its default.
+type Limits struct {
+	MaxBytes  int // whole message in bytes. If zero, defaults to 1 MiB.
+	MaxDepth  int // nesting depth, the envelope object being 1. If zero, defaults to 32.
+	MaxArgs   int // members of tool_call.args. If zero, defaults to 64.
+	MaxValues int // JSON values in the whole message. If zero, defaults to 10000.
+}
+
+// Default limits.
+const (
+	DefaultMaxBytes  = 1 << 20
+	DefaultMaxDepth  = 32
+	DefaultMaxArgs   = 64
+	DefaultMaxValues = 10000
+)
+
+// WithDefaults returns l with zero fields set to their defaults.
+func (l Limits) WithDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultMaxDepth
+	}
+	if l.MaxArgs <= 0 {
+		l.MaxArgs = DefaultMaxArgs
+	}
+	if l.MaxValues <= 0 {
+		l.MaxValues = DefaultMaxValues
+	}
+	return l
+}
+
+type parser struct {
+	s     string
+	pos   int
+	nodes []node
+	lim   Limits
+}
+
+func protoErr(r Reason, msg string) *Error {
+	return &Error{Category: CategoryProtocol, Severity: SeverityError, Subsystem: "protocol_validator", Reason: r, Message: msg, Origin: StateProtocolValidating}
+}
+
+func (p *parser) fail(r Reason, format string) *Error {
+	return protoErr(r, format+" at byte "+strconv.Itoa(p.pos))
+}
+
+// parse reads one JSON document from data into a node tree. The root is node 0.
+func parse(data []byte, lim Limits) (*doc, *Error) {
+	if len(data) > lim.MaxBytes {
+		return nil, protoErr(ReasonTooLarge, "message is "+strconv.Itoa(len(data))+" bytes, limit is "+strconv.Itoa(lim.MaxBytes))
+	}
+	if !utf8.Valid(data) {
+		off := 0
+		for off < len(data) {
+			r, size := utf8.DecodeRune(data[off:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			off += size
+		}
+		return nil, protoErr(ReasonInvalidUTF8, "invalid UTF-8 at byte "+strconv.Itoa(off))
+	}
+	est := len(data)/12 + 4
+	if est > lim.MaxValues {
+		est = lim.MaxValues
+	}
+	p := parser{s: string(data), nodes: make([]node, 0, est), lim: lim}
+	p.skipSpace()
+	if p.pos >= len(p.s) {
+		return nil, p.fail(ReasonInvalidJSON, "empty input")
+	}
+	if _, err := p.value("", 1); err != nil {
+		return nil, err
+	}
+	p.skipSpace()
+	if p.pos != len(p.s) {
+		return nil, p.fail(ReasonTrailingData, "unexpected data after the JSON value")
+	}
+	return &doc{src: p.s, nodes: p.nodes}, nil
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.s) {
+		switch p.s[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) add(k Kind, key string) (int32, *Error) {
+	if len(p.nodes) >= p.lim.MaxValues {
+		return -1, p.fail(ReasonTooManyValues, "more than "+strconv.Itoa(p.lim.MaxValues)+" JSON values")
+	}
+	p.nodes = append(p.nodes, node{kind: k, key: key, start: int32(p.pos), child: -1, next: -1})
+	return int32(len(p.nodes) - 1), nil
+}
+
+func (p *parser) value(key string, depth int) (int32, *Error) {
+	if p.pos >= len(p.s) {
+		return -1, p.fail(ReasonInvalidJSON, "unexpected end of input")
+	}
+	switch c := p.s[p.pos]; {
+	case c == '{':
+		return p.object(key, depth)
+	case c == '[':
+		return p.array(key, depth)
+	case c == '"':
+		i, err := p.add(KindString, key)
+		if err != nil {
+			return -1, err
+		}
+		s, err := p.str()
+		if err != nil {
+			return -1, err
+		}
+		p.nodes[i].str = s
+		p.nodes[i].end = int32(p.pos)
+		return i, nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		i, err := p.add(KindNumber, key)
+		if err != nil {
+			return -1, err
+		}
+		if err := p.number(); err != nil {
+			return -1, err
+		}
+		p.nodes[i].str = p.s[p.nodes[i].start:p.pos]
+		p.nodes[i].end = int32(p.pos)
+		return i, nil
+	default:
+		for _, lit := range [...]struct {
+			s string
+			k Kind
+		}{{"true", KindBool}, {"false", KindBool}, {"null", KindNull}} {
+			if strings.HasPrefix(p.s[p.pos:], lit.s) {
+				i, err := p.add(lit.k, key)
+				if err != nil {
+					return -1, err
+				}
+				p.pos += len(lit.s)
+				p.nodes[i].str = lit.s
+				p.nodes[i].end = int32(p.pos)
+				return i, nil
+			}
+		}
+		if c == '`' {
+			return -1, p.fail(ReasonInvalidJSON, "a markdown fence is not JSON")
+		}
+		return -1, p.fail(ReasonInvalidJSON, "unexpected character "+strconv.QuoteRune(rune(c)))
+	}
+}
+
+func (p *parser) object(key string, depth int) (int32, *Error) {
+	if depth > p.lim.MaxDepth {
+		return -1, p.fail(ReasonTooDeep, "nesting deeper than "+strconv.Itoa(p.lim.MaxDepth))
+	}
+	i, err := p.add(KindObject, key)
+	if err != nil {
+		return -1, err
+	}
+	p.pos++ // {
+	p.skipSpace()
+	if p.pos < len(p.s) && p.s[p.pos] == '}' {
+		p.pos++
+		p.nodes[i].end = int32(p.pos)
+		return i, nil
+	}
+	var last int32 = -1
+	var seen map[string]string // folded key → key, only for large objects
+	n := int32(0)
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.s) || p.s[p.pos] != '"' {
+			return -1, p.fail(ReasonInvalidJSON, "expected a string key")
+		}
+		keyPos := p.pos
+		k, err := p.str()
+		if err != nil {
+			return -1, err
+		}
+		// Duplicate and case-only-different keys are ambiguous: reject both.
+		if n < 16 {
+			for c := p.nodes[i].child; c >= 0; c = p.nodes[c].next {
+				if ok := dupCheck(p.nodes[c].key, k); ok != "" {
+					p.pos = keyPos
+					return -1, p.fail(reasonFor(ok), ok+" "+strconv.Quote(k)+" (also "+strconv.Quote(p.nodes[c].key)+")")
+				}
+			}
+		} else {
+			if seen == nil {
+				seen = make(map[string]string, 32)
+				for c := p.nodes[i].child; c >= 0; c = p.nodes[c].next {
+					seen[strings.ToLower(p.nodes[c].key)] = p.nodes[c].key
+				}
+			}
+			f := strings.ToLower(k)
+			if prev, ok := seen[f]; ok {
+				p.pos = keyPos
+				what := dupCheck(prev, k)
+				if what == "" {
+					what = "keys differing only in case"
+				}
+				return -1, p.fail(reasonFor(what), what+" "+strconv.Quote(k)+" (also "+strconv.Quote(prev)+")")
+			}
+			seen[f] = k
+		}
+		p.skipSpace()
+		if p.pos >= len(p.s) || p.s[p.pos] != ':' {
+			return -1, p.fail(ReasonInvalidJSON, "expected ':' after key")
+		}
+		p.pos++
+		p.skipSpace()
+		c, err := p.value(k, depth+1)
+		if err != nil {
+			return -1, err
+		}
+		if last < 0 {
+			p.nodes[i].child = c
+		} else {
+			p.nodes[last].next = c
+		}
+		last = c
+		n++
+		p.skipSpace()
+		if p.pos >= len(p.s) {
+			return -1, p.fail(ReasonInvalidJSON, "unexpected end of input in object")
+		}
+		switch p.s[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			p.nodes[i].n = n
+			p.nodes[i].end = int32(p.pos)
+			return i, nil
+		default:
+			return -1, p.fail(ReasonInvalidJSON, "expected ',' or '}' in object")
+		}
+	}
+}
+
+func dupCheck(a, b string) string {
+	if a == b {
+		return "duplicate key"
+	}
+	if strings.EqualFold(a, b) {
+		return "keys differing only in case"
+	}
+	return ""
+}
+
+func reasonFor(what string) Reason {
+	if what == "duplicate key" {
+		return ReasonDuplicateKey
+	}
+	return ReasonCaseConflict
+}
+
+func (p *parser) array(key string, depth int) (int32, *Error) {
+	if depth > p.lim.MaxDepth {
+		return -1, p.fail(ReasonTooDeep, "nesting deeper than "+strconv.Itoa(p.lim.MaxDepth))
+	}
+	i, err := p.add(KindArray, key)
+	if err != nil {
+		return -1, err
+	}
+	p.pos++ // [
+	p.skipSpace()
+	if p.pos < len(p.s) && p.s[p.pos] == ']' {
+		p.pos++
+		p.nodes[i].end = int32(p.pos)
+		return i, nil
+	}
+	var last int32 = -1
+	n := int32(0)
+	for {
+		p.skipSpace()
+		c, err := p.value("", depth+1)
+		if err != nil {
+			return -1, err
+		}
+		if last < 0 {
+			p.nodes[i].child = c
+		} else {
+			p.nodes[last].next = c
+		}
+		last = c
+		n++
+		p.skipSpace()
+		if p.pos >= len(p.s) {
+			return -1, p.fail(ReasonInvalidJSON, "unexpected end of input in array")
+		}
+		switch p.s[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			p.nodes[i].n = n
+			p.nodes[i].end = int32(p.pos)
+			return i, nil
+		default:
+			return -1, p.fail(ReasonInvalidJSON, "expected ',' or ']' in array")
+		}
+	}
+}
+
+// str reads a string literal at p.pos (which is '"') and returns its value.
+func (p *parser) str() (string, *Error) {
+	p.pos++
+	start := p.pos
+	for p.pos < len(p.s) {
+		c := p.s[p.pos]
+		switch {
+		case c == '"':
+			s := p.s[start:p.pos]
+			p.pos++
+			return s, nil
+		case c == '\\':
+			return p.strEscaped(start)
+		case c < 0x20:
+			return "", p.fail(ReasonInvalidJSON, "control character in string")
+		}
+		p.pos++
+	}
+	return "", p.fail(ReasonInvalidJSON, "unterminated string")
+}
+
+func (p *parser) strEscaped(start int) (string, *Error) {
+	b := make([]byte, 0, p.pos-start+16)
+	b = append(b, p.s[start:p.pos]...)
+	for p.pos < len(p.s) {
+		c := p.s[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			return string(b), nil
+		case c < 0x20:
+			return "", p.fail(ReasonInvalidJSON, "control character in string")
+		case c != '\\':
+			b = append(b, c)
+			p.pos++
+			continue
+		}
+		if p.pos+1 >= len(p.s) {
+			break
+		}
+		e := p.s[p.pos+1]
+		p.pos += 2
+		switch e {
+		case '"', '\\', '/':
+			b = append(b, e)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return "", p.fail(ReasonInvalidJSON, "invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				if r >= 0xdc00 || !strings.HasPrefix(p.s[p.pos:], `\u`) {
+					return "", p.fail(ReasonInvalidJSON, "lone UTF-16 surrogate in \\u escape")
+				}
+				p.pos += 2
+				r2, ok := p.hex4()
+				if !ok || r2 < 0xdc00 || r2 > 0xdfff {
+					return "", p.fail(ReasonInvalidJSON, "lone UTF-16 surrogate in \\u escape")
+				}
+				r = utf16.DecodeRune(r, r2)
+			}
+			b = utf8.AppendRune(b, r)
+		default:
+			p.pos -= 2
+			return "", p.fail(ReasonInvalidJSON, "invalid escape character")
+		}
+	}
+	return "", p.fail(ReasonInvalidJSON, "unterminated string")
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if p.pos+4 > len(p.s) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range []byte(p.s[p.pos : p.pos+4]) {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	p.pos += 4
+	return r, true
+}
+
+// number checks the JSON number grammar; the literal is kept as text so
+// that big integers keep their precision.
+func (p *parser) number() *Error {
+	s := p.s
+	if s[p.pos] == '-' {
+		p.pos++
+	}
+	if p.pos >= len(s) {
+		return p.fail(ReasonInvalidJSON, "invalid number")
+	}
+	switch {
+	case s[p.pos] == '0':
+		p.pos++
+	case s[p.pos] >= '1' && s[p.pos] <= '9':
+		for p.pos < len(s) && s[p.pos] >= '0' && s[p.pos] <= '9' {
+			p.pos++
+		}
+	default:
+		return p.fail(ReasonInvalidJSON, "invalid number")
+	}
+	if p.pos < len(s) && s[p.pos] == '.' {
+		p.pos++
+		d := p.pos
+		for p.pos < len(s) && s[p.pos] >= '0' && s[p.pos] <= '9' {
+			p.pos++
+		}
+		if p.pos == d {
+			return p.fail(ReasonInvalidJSON, "invalid number: no digits after '.'")
+		}
+	}
+	if p.pos < len(s) && (s[p.pos] == 'e' || s[p.pos] == 'E') {
+		p.pos++
+		if p.pos < len(s) && (s[p.pos] == '+' || s[p.pos] == '-') {
+			p.pos++
+		}
+		d := p.pos
+		for p.pos < len(s) && s[p.pos] >= '0' && s[p.pos] <= '9' {
+			p.pos++
+		}
+		if p.pos == d {
+			return p.fail(ReasonInvalidJSON, "invalid number: no digits in exponent")
+		}
+	}
+	return nil
+}
