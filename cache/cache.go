@@ -94,9 +94,9 @@ type Decision struct {
 }
 
 type decisionEntry struct {
-	epoch                  uint64
+	epoch                 uint64
 	principal, tool, args string
-	d                      Decision
+	d                     Decision
 }
 
 // Caches bundles both caches.
