@@ -213,7 +213,7 @@ func combine(a, b *Snapshot, sub bool) *Snapshot {
 		r.setCounts(a.base, counts)
 		return r
 	}
-	r.clamped = a.clamped + b.clamped
+	r.clamped = satAdd(a.clamped, b.clamped)
 	switch {
 	case len(a.counts) == 0:
 		r.setCounts(b.base, slices.Clone(b.counts))
@@ -225,7 +225,7 @@ func combine(a, b *Snapshot, sub bool) *Snapshot {
 		counts := make([]uint64, hi-lo)
 		copy(counts[a.base-lo:], a.counts)
 		for i, c := range b.counts {
-			counts[b.base+i-lo] += c
+			counts[b.base+i-lo] = satAdd(counts[b.base+i-lo], c)
 		}
 		r.setCounts(lo, counts)
 	}
@@ -255,7 +255,7 @@ func (s *Snapshot) setCounts(base int, counts []uint64) {
 	s.counts = counts[first : last+1 : last+1]
 	s.total = 0
 	for _, c := range s.counts {
-		s.total += c
+		s.total = satAdd(s.total, c)
 	}
 }
 
@@ -270,11 +270,26 @@ func (s *Snapshot) rebin(k uint) *Snapshot {
 	counts := make([]uint64, bucketIndex(hi, k)-first+1)
 	for i, c := range s.counts {
 		v, _ := bucketBounds(s.base+i, s.k)
-		counts[bucketIndex(v, k)-first] += c
+		j := bucketIndex(v, k) - first
+		counts[j] = satAdd(counts[j], c)
 	}
 	r := &Snapshot{sigFigs: s.sigFigs, k: k, maxValue: s.maxValue, clamped: s.clamped}
 	r.setCounts(first, counts)
 	return r
+}
+
+func bucketLo(idx int, k uint) int64 {
+	lo, _ := bucketBounds(idx, k)
+	return int64(lo)
+}
+
+// satAdd adds without wrapping: counts saturate at 2^64-1 (unreachable by
+// recording; possible only by merging decoded snapshots).
+func satAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return math.MaxUint64
+	}
+	return a + b
 }
 
 func satSub(a, b uint64) uint64 {
@@ -329,8 +344,9 @@ func ExpositionBounds() []int64 { return slices.Clone(expositionBounds) }
 // Buckets calls fn once per exposition bound (see ExpositionBounds), in
 // ascending order, with the number of samples ≤ upperNs, and finally with
 // upperNs = math.MaxInt64 (+Inf) and Count(). A histogram bucket that
-// straddles a bound counts below it when its midpoint does, so a cumulative
-// count may misplace samples within ErrorBound() of a bound.
+// straddles a bound counts below it when its lowest value is ≤ the bound, so
+// a sample equal to a bound is always counted below it, and samples above a
+// bound by less than 2×ErrorBound() of it may be counted below it too.
 func (s *Snapshot) Buckets(fn func(upperNs int64, cumulativeCount uint64)) {
 	var cum uint64
 	i := 0
@@ -341,7 +357,7 @@ func (s *Snapshot) Buckets(fn func(upperNs int64, cumulativeCount uint64)) {
 		counts, base, k = s.counts, s.base, s.k
 	}
 	for _, b := range expositionBounds {
-		for i < len(counts) && bucketMid(base+i, k) <= b {
+		for i < len(counts) && bucketLo(base+i, k) <= b {
 			cum += counts[i]
 			i++
 		}
