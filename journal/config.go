@@ -1,0 +1,172 @@
+package journal
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Durability selects when Append returns.
+type Durability string
+
+const (
+	// DurabilityAlways acknowledges a record only after the block holding
+	// it has been written and fdatasync'ed. The default.
+	DurabilityAlways Durability = "always"
+	// DurabilityInterval acknowledges a record once its block is written to
+	// the file (the OS page cache); a background fdatasync runs every
+	// SyncInterval. A process crash loses nothing; a machine crash or power
+	// loss can lose the records acknowledged in the last SyncInterval (plus
+	// the duration of one fdatasync).
+	DurabilityInterval Durability = "interval"
+)
+
+// Codec selects the block body compression.
+type Codec string
+
+const (
+	// CodecS2 is klauspost/compress/s2: ~2-3 GB/s, ratio ~3 on records. The default.
+	CodecS2 Codec = "s2"
+	// CodecZstd is zstd at its fastest level: ~0.5-0.8 GB/s, ratio ~5-7.
+	CodecZstd Codec = "zstd"
+	// CodecNone stores bodies uncompressed (tests, debugging).
+	CodecNone Codec = "none"
+)
+
+// Config configures Open. The zero value of every field except Dir is
+// usable; Open never modifies the caller's Config.
+type Config struct {
+	// Dir is the journal directory; it is created if missing. Required.
+	Dir string
+
+	// Durability is DurabilityAlways or DurabilityInterval.
+	// If zero, defaults to DurabilityAlways.
+	Durability Durability
+
+	// SyncInterval is the fdatasync period in DurabilityInterval mode, and
+	// the bound on how long an acknowledged record may stay unsynced.
+	// If zero, defaults to 10ms. Clamped to [100µs, 10s].
+	SyncInterval time.Duration
+
+	// Codec compresses new blocks; existing blocks keep the codec they were
+	// written with. If zero, defaults to CodecS2.
+	Codec Codec
+
+	// SegmentSize is the preallocated size of a segment file in bytes. A
+	// block that does not fit in the rest of the current segment starts a
+	// new one; a single block larger than a segment gets a segment of its
+	// own. If zero, defaults to 64 MiB. Clamped to at least 4 KiB.
+	SegmentSize int64
+
+	// MaxBatchRecords bounds the records in one block. If zero, defaults to
+	// 4096. Clamped to [1, 1<<20].
+	MaxBatchRecords int
+
+	// MaxBatchBytes bounds the uncompressed body of one block. A record
+	// larger than this still gets a block of its own, up to 64 MiB.
+	// If zero, defaults to 4 MiB. Clamped to [4 KiB, 64 MiB].
+	MaxBatchBytes int
+
+	// CheckpointEvery is the number of blocks between checkpoints (a small
+	// sidecar file that lets Open skip verifying what was verified before).
+	// A checkpoint is also written by Close. Negative disables periodic
+	// checkpoints. If zero, defaults to 1024.
+	CheckpointEvery int
+
+	// SlowSync is the fdatasync duration above which a warning is logged.
+	// If zero, defaults to 100ms.
+	SlowSync time.Duration
+
+	// Logger receives recovery reports, slow syncs and failures.
+	// If nil, defaults to a logger that discards everything.
+	Logger *slog.Logger
+
+	// Now is the clock for record timestamps. If nil, defaults to time.Now.
+	Now func() time.Time
+
+	// test hooks
+	rand      io.Reader                     // genesis randomness; nil: crypto/rand
+	wrapFile  func(segmentFile) segmentFile // wraps every segment file opened for writing
+	afterTick func(d time.Duration) <-chan time.Time
+}
+
+const (
+	defaultSegmentSize     = 64 << 20
+	minSegmentSize         = 4 << 10
+	defaultMaxBatchRecords = 4096
+	defaultMaxBatchBytes   = 4 << 20
+	defaultCheckpointEvery = 1024
+	defaultSyncInterval    = 10 * time.Millisecond
+	defaultSlowSync        = 100 * time.Millisecond
+)
+
+// withDefaults returns a copy of c with zero fields filled and clamps applied.
+func (c Config) withDefaults() Config {
+	if c.Durability == "" {
+		c.Durability = DurabilityAlways
+	}
+	if c.SyncInterval == 0 {
+		c.SyncInterval = defaultSyncInterval
+	}
+	c.SyncInterval = min(max(c.SyncInterval, 100*time.Microsecond), 10*time.Second)
+	if c.Codec == "" {
+		c.Codec = CodecS2
+	}
+	if c.SegmentSize == 0 {
+		c.SegmentSize = defaultSegmentSize
+	}
+	c.SegmentSize = max(c.SegmentSize, minSegmentSize)
+	if c.MaxBatchRecords == 0 {
+		c.MaxBatchRecords = defaultMaxBatchRecords
+	}
+	c.MaxBatchRecords = min(max(c.MaxBatchRecords, 1), maxBlockRecords)
+	if c.MaxBatchBytes == 0 {
+		c.MaxBatchBytes = defaultMaxBatchBytes
+	}
+	c.MaxBatchBytes = min(max(c.MaxBatchBytes, 4<<10), maxBlockBody)
+	if c.CheckpointEvery == 0 {
+		c.CheckpointEvery = defaultCheckpointEvery
+	}
+	if c.SlowSync == 0 {
+		c.SlowSync = defaultSlowSync
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.afterTick == nil {
+		c.afterTick = time.After
+	}
+	return c
+}
+
+// validate rejects impossible settings (after withDefaults).
+func (c *Config) validate() error {
+	if c.Dir == "" {
+		return fmt.Errorf("journal: config: Dir is required")
+	}
+	switch c.Durability {
+	case DurabilityAlways, DurabilityInterval:
+	default:
+		return fmt.Errorf("journal: config: unknown durability %q (want always or interval)", c.Durability)
+	}
+	if _, err := c.Codec.id(); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (c Codec) id() (byte, error) {
+	switch c {
+	case CodecS2:
+		return codecS2, nil
+	case CodecZstd:
+		return codecZstd, nil
+	case CodecNone:
+		return codecNone, nil
+	}
+	return 0, fmt.Errorf("journal: config: unknown codec %q (want s2, zstd or none)", c)
+}

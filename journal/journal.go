@@ -1,0 +1,624 @@
+package journal
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Journal is an open journal directory. It is safe for concurrent use by
+// many goroutines. The goroutine that calls Open must arrange for Close to
+// be called; Close flushes and syncs everything queued.
+//
+// Concurrency design (group commit):
+//
+//  1. Writers (Append, AppendAsync) take mu, append the record pointer to the
+//     open batch mu.cur, release mu and kick the flusher through a
+//     capacity-1 channel (a kick that finds the channel full is dropped: the
+//     flusher is already due to look). The critical section is a slice
+//     append; nothing under mu does I/O or allocates per record beyond the
+//     slice growth.
+//  2. One flusher goroutine owns the segment file and every field in the
+//     "flusher-owned" group below. Woken, it swaps mu.cur for an empty batch
+//     (taking everything queued), encodes it into one block per
+//     MaxBatchRecords/MaxBatchBytes, compresses, chains, writes, and in
+//     DurabilityAlways mode fdatasyncs once for the whole batch. Then it
+//     writes Seq and TimeUnixNs into every record, closes the batch's done
+//     channel (every Append waiting on that batch wakes at once; each knows
+//     its index, so its seq is batch.firstSeq+index) and calls the
+//     AppendAsync callbacks in order.
+//  3. While the flusher writes and syncs batch N, batch N+1 fills: the
+//     batch size adapts to the fsync latency with no timer.
+//  4. Sequence numbers are assigned in batch order by the single flusher,
+//     so file order = seq order = commit order.
+//  5. The first write or sync error is sticky (err): the batch that hit it
+//     and every later Append fail with it; nothing is retried (a failed
+//     fdatasync may have dropped dirty pages, so retrying could report
+//     durability that does not exist).
+//  6. A helper goroutine preallocates the next segment (zero-filled and
+//     synced) while the current one fills; the flusher only writes its
+//     header, syncs it, renames it into place and syncs the directory.
+//
+// Tried and rejected: an atomic linked-list (Treiber) stack for the queue
+// measured no better than the mutex slice swap at 1024 writers on 2 cores
+// (the swap is one short critical section per record) and needs a reversal
+// to restore order; a channel per record costs a wake-up per writer.
+type Journal struct {
+	cfg   Config
+	codec byte
+
+	mu struct {
+		sync.Mutex
+		cur    *batch
+		closed bool
+	}
+	kick  chan struct{}
+	stopc chan struct{}
+	donec chan struct{}
+
+	err       atomic.Pointer[error] // sticky error, wraps ErrFailed
+	visible   atomic.Pointer[position]
+	closeErr  error
+	closeOnce sync.Once
+
+	recovery RecoveryReport
+	stats    statCounters
+
+	// flusher-owned
+	f            segmentFile
+	segIdx       uint64
+	off          int64
+	lastBlockOff int64
+	blockIndex   int64
+	firstSeq     uint64
+	nextSeq      uint64
+	head         [hashSize]byte
+	genesis      [hashSize]byte
+	lastTime     int64
+	blocks       int64
+	records      int64
+	intents      *intentTracker
+	comp         *compressor
+	hasher       hash.Hash
+	raw, out     []byte
+	recBuf       []byte
+	dirty        bool // interval mode: written, not yet synced
+	sinceCkpt    int
+	prep         chan prepared // result of the preallocation goroutine; cap 1
+	prepWG       sync.WaitGroup
+	prepPending  bool
+}
+
+type prepared struct {
+	f   *os.File
+	err error
+}
+
+// batch is the unit of group commit: every record queued between two
+// flusher swaps.
+type batch struct {
+	recs     []*Record
+	cbs      []asyncCall
+	done     chan struct{}
+	firstSeq uint64
+	err      error
+}
+
+type asyncCall struct {
+	idx int
+	fn  func(uint64, error)
+}
+
+func newBatch() *batch { return &batch{done: make(chan struct{})} }
+
+// Open opens (creating if needed) the journal in cfg.Dir, runs recovery and
+// starts the flusher. Damage before the tail returns an error wrapping
+// ErrCorrupt (a *BlockError naming the segment, offset and block); a torn
+// tail is truncated, copied aside and reported in Recovery.
+func Open(cfg Config) (*Journal, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	codec, _ := cfg.Codec.id()
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	for _, n := range []string{preparedSegName, checkpointTmp} {
+		_ = os.Remove(filepath.Join(cfg.Dir, n))
+	}
+	res, tracker, rep, err := recoverDir(&cfg)
+	if err != nil {
+		var be *BlockError
+		if errors.As(err, &be) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("journal: open %s: %w", cfg.Dir, err)
+	}
+	j := &Journal{
+		cfg:      cfg,
+		codec:    codec,
+		kick:     make(chan struct{}, 1),
+		stopc:    make(chan struct{}),
+		donec:    make(chan struct{}),
+		recovery: rep,
+		intents:  tracker,
+		hasher:   sha256.New(),
+		prep:     make(chan prepared, 1),
+	}
+	j.mu.cur = newBatch()
+	if j.comp, err = newCompressor(codec); err != nil {
+		return nil, err
+	}
+	if err := j.openTail(&res); err != nil {
+		j.comp.close()
+		return nil, fmt.Errorf("journal: open %s: %w", cfg.Dir, err)
+	}
+	if j.recovery.HeadHash == "" || len(res.segs) == 0 {
+		j.recovery.HeadHash = fmt.Sprintf("%x", j.head)
+		j.recovery.Genesis = fmt.Sprintf("%x", j.genesis)
+		j.recovery.Segments = 1
+	}
+	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	cfg.Logger.Info("journal: open", "dir", cfg.Dir, "records", rep.Records, "head_seq", rep.HeadSeq,
+		"from_checkpoint", rep.FromCheckpoint, "verified_blocks", rep.VerifiedBlocks,
+		"interrupted", len(rep.Interrupted), "duration", rep.Duration)
+	j.startPrepare()
+	go j.flusher()
+	return j, nil
+}
+
+// openTail positions the writer at the end of the recovered journal,
+// creating segment 0 for a new journal.
+func (j *Journal) openTail(res *walkResult) error {
+	if len(res.segs) == 0 {
+		g, err := newGenesis(&j.cfg)
+		if err != nil {
+			return err
+		}
+		j.genesis, j.head, j.firstSeq, j.nextSeq = g, g, 1, 1
+		return j.createSegment(0, nil)
+	}
+	last := res.segs[len(res.segs)-1]
+	j.genesis, j.head, j.firstSeq, j.nextSeq = res.genesis, res.head, res.firstSeq, res.nextSeq
+	j.lastTime, j.blocks, j.records = res.lastTime, res.blocks, res.records
+	if res.torn != nil && res.torn.block < 0 {
+		// The last segment's header never made it: write it again.
+		if len(res.segs) == 1 {
+			g, err := newGenesis(&j.cfg)
+			if err != nil {
+				return err
+			}
+			j.genesis, j.head, j.firstSeq, j.nextSeq = g, g, 1, 1
+		}
+		f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		return j.installSegment(last.index, f, false)
+	}
+	f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	j.f = j.wrap(f)
+	j.segIdx = last.index
+	j.off = res.tailOff
+	j.lastBlockOff = res.lastBlockOff
+	j.blockIndex = res.blockIndex
+	return nil
+}
+
+func (j *Journal) wrap(f *os.File) segmentFile {
+	var sf segmentFile = osFile{f}
+	if j.cfg.wrapFile != nil {
+		sf = j.cfg.wrapFile(sf)
+	}
+	return sf
+}
+
+// createSegment makes segment index the current one. f is a preallocated
+// temp file, or nil to preallocate one now.
+func (j *Journal) createSegment(index uint64, f *os.File) error {
+	if f == nil {
+		var err error
+		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize); err != nil {
+			return err
+		}
+	}
+	return j.installSegment(index, f, true)
+}
+
+// installSegment writes the segment header into f, syncs it and (when
+// rename) renames the temp file into place and syncs the directory.
+func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
+	sf := j.wrap(f)
+	var hdr [segHeaderSize]byte
+	(&segHeader{Index: index, FirstSeq: j.nextSeq, Prev: j.head}).encode(hdr[:])
+	if _, err := sf.WriteAt(hdr[:], 0); err != nil {
+		sf.Close()
+		return err
+	}
+	if err := sf.Datasync(); err != nil {
+		sf.Close()
+		return err
+	}
+	if rename {
+		if err := os.Rename(f.Name(), filepath.Join(j.cfg.Dir, segmentName(index))); err != nil {
+			sf.Close()
+			return err
+		}
+	}
+	if err := syncDir(j.cfg.Dir); err != nil {
+		sf.Close()
+		return err
+	}
+	j.f = sf
+	j.segIdx = index
+	j.off = segHeaderSize
+	j.lastBlockOff = 0
+	j.blockIndex = 0
+	j.stats.segments.Add(1)
+	return nil
+}
+
+// startPrepare starts preallocating the next segment in the background.
+func (j *Journal) startPrepare() {
+	if j.prepPending {
+		return
+	}
+	j.prepPending = true
+	j.prepWG.Add(1)
+	go func() {
+		defer j.prepWG.Done()
+		f, err := prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize)
+		j.prep <- prepared{f, err}
+	}()
+}
+
+// Recovery returns what Open found and did.
+func (j *Journal) Recovery() RecoveryReport { return j.recovery }
+
+// Err returns the sticky error (wrapping ErrFailed) once a write or sync
+// has failed, nil while the journal is healthy.
+func (j *Journal) Err() error {
+	if p := j.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Ready reports whether the journal accepts writes: open and healthy.
+func (j *Journal) Ready() bool {
+	j.mu.Lock()
+	closed := j.mu.closed
+	j.mu.Unlock()
+	return !closed && j.err.Load() == nil
+}
+
+func (j *Journal) fail(err error) error {
+	e := fmt.Errorf("%w: %w", ErrFailed, err)
+	if j.err.CompareAndSwap(nil, &e) {
+		j.cfg.Logger.Error("journal: failed; refusing further writes", "dir", j.cfg.Dir, "err", err)
+		return e
+	}
+	return *j.err.Load()
+}
+
+// enqueue adds r to the open batch.
+func (j *Journal) enqueue(r *Record, fn func(uint64, error)) (*batch, int, error) {
+	if encodedRecordSize(r) > maxBlockBody-blockHeaderSize {
+		return nil, 0, ErrTooLarge
+	}
+	j.mu.Lock()
+	if j.mu.closed {
+		j.mu.Unlock()
+		return nil, 0, ErrClosed
+	}
+	if err := j.Err(); err != nil {
+		j.mu.Unlock()
+		return nil, 0, err
+	}
+	b := j.mu.cur
+	idx := len(b.recs)
+	b.recs = append(b.recs, r)
+	if fn != nil {
+		b.cbs = append(b.cbs, asyncCall{idx: idx, fn: fn})
+	}
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+	return b, idx, nil
+}
+
+// Append commits r and returns its sequence number once the record is
+// durable (DurabilityAlways: written and fdatasync'ed; DurabilityInterval:
+// written). It also stores the seq and commit time in r.Seq and
+// r.TimeUnixNs. Safe for concurrent use; r must not be modified until
+// Append returns. Errors: ErrClosed, ErrTooLarge, or the sticky error
+// wrapping ErrFailed.
+func (j *Journal) Append(r *Record) (uint64, error) {
+	b, idx, err := j.enqueue(r, nil)
+	if err != nil {
+		return 0, err
+	}
+	<-b.done
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.firstSeq + uint64(idx), nil
+}
+
+// AppendAsync queues r and returns at once; done is called exactly once,
+// with the same meaning as Append's results, from the flusher goroutine
+// (or, when the record is refused before queueing, from the caller's
+// goroutine before AppendAsync returns). done must not block: it delays
+// every later commit. r must not be modified until done is called.
+func (j *Journal) AppendAsync(r *Record, done func(seq uint64, err error)) {
+	if done == nil {
+		done = func(uint64, error) {}
+	}
+	if _, _, err := j.enqueue(r, done); err != nil {
+		done(0, err)
+	}
+}
+
+// Close stops accepting records, commits and syncs everything queued,
+// writes a checkpoint, stops the goroutines and closes the files. It is
+// idempotent; every call returns the same result: nil, or the error that
+// kept data from being made durable.
+func (j *Journal) Close() error {
+	j.closeOnce.Do(func() {
+		j.mu.Lock()
+		j.mu.closed = true
+		j.mu.Unlock()
+		close(j.stopc)
+		<-j.donec
+		j.closeErr = j.Err()
+	})
+	return j.closeErr
+}
+
+// flusher is the single goroutine that writes. See the Journal comment.
+func (j *Journal) flusher() {
+	defer close(j.donec)
+	var tick <-chan time.Time
+	var ticker *time.Ticker
+	if j.cfg.Durability == DurabilityInterval {
+		ticker = time.NewTicker(j.cfg.SyncInterval)
+		defer ticker.Stop()
+		tick = ticker.C
+	}
+	for {
+		select {
+		case <-j.kick:
+			j.flushOnce()
+		case <-tick:
+			if j.dirty {
+				j.syncNow()
+			}
+		case <-j.stopc:
+			j.flushOnce() // mu.closed is set: this is the last batch
+			j.shutdown()
+			return
+		}
+	}
+}
+
+// flushOnce takes everything queued and commits it.
+func (j *Journal) flushOnce() {
+	j.mu.Lock()
+	b := j.mu.cur
+	if len(b.recs) == 0 {
+		j.mu.Unlock()
+		return
+	}
+	j.mu.cur = newBatch()
+	j.mu.Unlock()
+	j.commit(b)
+}
+
+// commit writes a batch as one or more blocks, syncs (always mode) and
+// releases its waiters.
+func (j *Journal) commit(b *batch) {
+	err := j.Err()
+	if err == nil {
+		b.firstSeq = j.nextSeq
+		err = j.writeBatch(b)
+		if err == nil && j.cfg.Durability == DurabilityAlways {
+			err = j.syncNow()
+		}
+		if err != nil {
+			err = j.fail(err)
+		}
+	}
+	b.err = err
+	if err != nil {
+		b.firstSeq = 0
+	}
+	close(b.done)
+	for _, c := range b.cbs {
+		if err != nil {
+			c.fn(0, err)
+		} else {
+			c.fn(b.firstSeq+uint64(c.idx), nil)
+		}
+	}
+}
+
+// writeBatch encodes and writes the batch's records.
+func (j *Journal) writeBatch(b *batch) error {
+	now := j.cfg.Now().UnixNano()
+	if now < j.lastTime {
+		now = j.lastTime
+		j.stats.clampedTimes.Add(1)
+	}
+	start := 0
+	for start < len(b.recs) {
+		j.raw = j.raw[:0]
+		n := 0
+		for i := start; i < len(b.recs) && n < j.cfg.MaxBatchRecords; i++ {
+			r := b.recs[i]
+			if n > 0 && len(j.raw)+encodedRecordSize(r) > j.cfg.MaxBatchBytes {
+				break
+			}
+			j.recBuf = appendRecord(j.recBuf[:0], r)
+			j.raw = binary.AppendUvarint(j.raw, uint64(len(j.recBuf)))
+			j.raw = append(j.raw, j.recBuf...)
+			seq := j.nextSeq + uint64(n)
+			r.Seq = seq
+			r.TimeUnixNs = now
+			if r.ExecutionID != "" {
+				j.intents.observe(r.Kind, []byte(r.ExecutionID), seq)
+			}
+			n++
+		}
+		if err := j.writeBlock(b.recs[start:start+n], now); err != nil {
+			return err
+		}
+		start += n
+	}
+	j.stats.lastBatch.Store(int64(len(b.recs)))
+	j.stats.appends.Add(int64(len(b.recs)))
+	j.stats.batches.Add(1)
+	if j.cfg.Durability == DurabilityInterval {
+		j.dirty = true
+		j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	}
+	return nil
+}
+
+// writeBlock compresses j.raw into one block and writes it.
+func (j *Journal) writeBlock(recs []*Record, now int64) error {
+	codec := j.codec
+	out := j.comp.compress(growTo(j.out[:0], blockHeaderSize)[:blockHeaderSize], j.raw)
+	body := len(out) - blockHeaderSize
+	if codec != codecNone && (body >= len(j.raw) || uint64(len(j.raw)) > maxRatio*uint64(body)+maxRatioSlack) {
+		codec = codecNone
+		out = append(out[:blockHeaderSize], j.raw...)
+		body = len(j.raw)
+	}
+	j.out = out
+	h := blockHeader{Codec: codec, FirstSeq: j.nextSeq, TimeNs: now, Count: uint32(len(recs)),
+		BodyLen: uint32(body), RawLen: uint32(len(j.raw)), Prev: j.head}
+	h.encode(out)
+	sealBlock(out)
+	if j.off > segHeaderSize && j.off+int64(len(out)) > j.cfg.SegmentSize {
+		if err := j.roll(); err != nil {
+			return err
+		}
+	}
+	if _, err := j.f.WriteAt(out, j.off); err != nil {
+		return err
+	}
+	j.hasher.Reset()
+	j.hasher.Write(j.head[:])
+	j.hasher.Write(out)
+	j.hasher.Sum(j.head[:0])
+	j.lastBlockOff = j.off
+	j.off += int64(len(out))
+	j.blockIndex++
+	j.nextSeq += uint64(len(recs))
+	j.lastTime = now
+	j.blocks++
+	j.records += int64(len(recs))
+	j.sinceCkpt++
+	j.stats.blocks.Add(1)
+	j.stats.bytesWritten.Add(int64(len(out)))
+	j.stats.bytesRaw.Add(int64(len(j.raw)))
+	return nil
+}
+
+// roll finishes the current segment and installs the preallocated next one.
+func (j *Journal) roll() error {
+	if err := j.f.Datasync(); err != nil {
+		return err
+	}
+	j.dirty = false
+	if err := j.f.Close(); err != nil {
+		return err
+	}
+	p := <-j.prep
+	j.prepPending = false
+	if p.err != nil {
+		return p.err
+	}
+	if err := j.installSegment(j.segIdx+1, p.f, true); err != nil {
+		return err
+	}
+	j.startPrepare()
+	return nil
+}
+
+// syncNow fdatasyncs the current segment, then publishes the new durable
+// end and writes a checkpoint when one is due.
+func (j *Journal) syncNow() error {
+	t := time.Now()
+	err := j.f.Datasync()
+	d := time.Since(t)
+	j.stats.observeSync(d)
+	if d > j.cfg.SlowSync {
+		j.cfg.Logger.Warn("journal: slow fdatasync", "duration", d, "segment", segmentName(j.segIdx))
+	}
+	if err != nil {
+		return j.fail(err)
+	}
+	j.dirty = false
+	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	if j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
+		j.writeCheckpoint()
+	}
+	return nil
+}
+
+// writeCheckpoint records the synced state. Checkpoints are advisory: a
+// failure is logged, not sticky.
+func (j *Journal) writeCheckpoint() {
+	j.sinceCkpt = 0
+	if j.blocks == 0 || j.lastBlockOff == 0 {
+		return
+	}
+	cp := checkpoint{seg: j.segIdx, off: j.off, blockIndex: j.blockIndex, lastBlockOff: j.lastBlockOff,
+		firstSeq: j.firstSeq, nextSeq: j.nextSeq, lastTime: j.lastTime, blocks: j.blocks, records: j.records,
+		genesis: j.genesis, head: j.head, intents: j.intents.list()}
+	tmp := filepath.Join(j.cfg.Dir, checkpointTmp)
+	err := os.WriteFile(tmp, cp.encode(), 0o600)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
+	}
+	if err != nil {
+		j.cfg.Logger.Warn("journal: checkpoint failed", "err", err)
+		return
+	}
+	j.stats.checkpoints.Add(1)
+}
+
+// shutdown runs on the flusher goroutine after the last batch.
+func (j *Journal) shutdown() {
+	if j.Err() == nil {
+		if err := j.syncNow(); err == nil {
+			j.writeCheckpoint()
+			_ = syncDir(j.cfg.Dir)
+		}
+	}
+	if err := j.f.Close(); err != nil && j.Err() == nil {
+		j.fail(err)
+	}
+	j.comp.close()
+	j.prepWG.Wait()
+	if j.prepPending {
+		if p := <-j.prep; p.f != nil {
+			p.f.Close()
+		}
+	}
+	_ = os.Remove(filepath.Join(j.cfg.Dir, preparedSegName))
+}

@@ -1,0 +1,414 @@
+package journal
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestRoundTrip(t *testing.T) {
+	for _, codec := range []Codec{CodecS2, CodecZstd, CodecNone} {
+		for _, mode := range []Durability{DurabilityAlways, DurabilityInterval} {
+			t.Run("codec="+string(codec)+"/mode="+string(mode), func(t *testing.T) {
+				dir := t.TempDir()
+				cfg := testConfig(dir)
+				cfg.Codec, cfg.Durability = codec, mode
+				j := mustOpen(t, cfg)
+				const n = 2000
+				seqs := appendConcurrent(t, j, n, 16)
+				sorted := slices.Clone(seqs)
+				slices.Sort(sorted)
+				for i, s := range sorted {
+					if s != uint64(i+1) {
+						t.Fatalf("seqs not 1..%d: index %d has %d", n, i, s)
+					}
+				}
+				got, err := j.Get("exec-00000042")
+				if err != nil || len(got) != 1 || got[0].Seq != seqs[42] || !sameRecord(&got[0], testRecord(42)) {
+					t.Fatalf("Get = %+v, %v", got, err)
+				}
+				if err := j.Close(); err != nil {
+					t.Fatal(err)
+				}
+				recs := allRecords(t, dir)
+				if len(recs) != n {
+					t.Fatalf("scanned %d records, want %d", len(recs), n)
+				}
+				var last int64
+				for i, r := range recs {
+					if r.Seq != uint64(i+1) {
+						t.Fatalf("record %d has seq %d", i, r.Seq)
+					}
+					if r.TimeUnixNs < last {
+						t.Fatalf("time went backwards at seq %d", r.Seq)
+					}
+					last = r.TimeUnixNs
+					var id int
+					if _, err := fmtSscanf(r.ExecutionID, &id); err != nil || seqs[id] != r.Seq || !sameRecord(r, testRecord(id)) {
+						t.Fatalf("record seq %d does not match what was appended", r.Seq)
+					}
+				}
+				rep := mustVerify(t, dir)
+				if rep.Records != n || rep.HeadSeq != n || rep.Segments < 2 {
+					t.Fatalf("verify report %+v", rep)
+				}
+				j = mustOpen(t, cfg)
+				if r := j.Recovery(); r.Records != n || r.HeadSeq != n || r.HeadHash != rep.HeadHash || !r.FromCheckpoint {
+					t.Fatalf("recovery %+v, verify head %s", r, rep.HeadHash)
+				}
+				if s := mustAppend(t, j, testRecord(n)); s != n+1 {
+					t.Fatalf("seq after reopen = %d", s)
+				}
+				j.Close()
+				mustVerify(t, dir)
+			})
+		}
+	}
+}
+
+func fmtSscanf(id string, n *int) (int, error) {
+	var err error
+	*n = 0
+	s := strings.TrimPrefix(id, "exec-")
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, errors.New("bad id")
+		}
+		*n = *n*10 + int(c-'0')
+	}
+	return 1, err
+}
+
+func TestRecordEncodingRoundTrip(t *testing.T) {
+	cases := []*Record{
+		testRecord(1),
+		{Kind: KindSystem},
+		{Kind: KindRejection, Args: nil, Result: []byte{}, Error: []byte(`{"category":"PROTOCOL_ERROR"}`),
+			Timings: Timings{ValidateNs: -5, TotalNs: 1 << 60}, IdempotencyKey: "k\x00ü"},
+	}
+	for _, r := range cases {
+		b := appendRecord(nil, r)
+		if len(b) > encodedRecordSize(r) {
+			t.Fatalf("encodedRecordSize %d < actual %d", encodedRecordSize(r), len(b))
+		}
+		if !bytes.Equal(b, appendRecord(nil, r)) {
+			t.Fatal("encoding not deterministic")
+		}
+		var got Record
+		if err := decodeRecord(b, &got); err != nil {
+			t.Fatal(err)
+		}
+		if !sameRecord(&got, r) || (got.Result == nil) != (r.Result == nil) {
+			t.Fatalf("round trip: got %+v want %+v", got, r)
+		}
+	}
+}
+
+func TestConfigDefaultsDoNotMutate(t *testing.T) {
+	cfg := Config{Dir: t.TempDir()}
+	before := cfg
+	j := mustOpen(t, cfg)
+	defer j.Close()
+	if cfg.Durability != before.Durability || cfg.Logger != nil || cfg.SegmentSize != 0 {
+		t.Fatal("Open modified the caller's Config")
+	}
+	d := cfg.withDefaults()
+	if d.Durability != DurabilityAlways || d.Codec != CodecS2 || d.SegmentSize != defaultSegmentSize ||
+		d.MaxBatchRecords != defaultMaxBatchRecords || d.SyncInterval != defaultSyncInterval {
+		t.Fatalf("defaults: %+v", d)
+	}
+	for _, bad := range []Config{{}, {Dir: "x", Durability: "sometimes"}, {Dir: "x", Codec: "lz4"}} {
+		if _, err := Open(bad); err == nil {
+			t.Fatalf("Open(%+v) succeeded", bad)
+		}
+	}
+}
+
+func TestCloseIdempotentAndClosedErrors(t *testing.T) {
+	j := mustOpen(t, testConfig(t.TempDir()))
+	mustAppend(t, j, testRecord(0))
+	if !j.Ready() {
+		t.Fatal("not ready")
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if j.Ready() {
+		t.Fatal("ready after Close")
+	}
+	if _, err := j.Append(testRecord(1)); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Append after Close: %v", err)
+	}
+	called := make(chan error, 1)
+	j.AppendAsync(testRecord(1), func(_ uint64, err error) { called <- err })
+	if err := <-called; !errors.Is(err, ErrClosed) {
+		t.Fatalf("AppendAsync after Close: %v", err)
+	}
+	if _, err := j.Get("x"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Get after Close: %v", err)
+	}
+}
+
+func TestAppendAsync(t *testing.T) {
+	dir := t.TempDir()
+	j := mustOpen(t, testConfig(dir))
+	const n = 500
+	got := make(chan uint64, n)
+	for i := range n {
+		j.AppendAsync(testRecord(i), func(seq uint64, err error) {
+			if err != nil {
+				t.Error(err)
+			}
+			got <- seq
+		})
+	}
+	seen := map[uint64]bool{}
+	for range n {
+		seen[<-got] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct seqs", len(seen))
+	}
+	j.Close()
+	if recs := allRecords(t, dir); len(recs) != n {
+		t.Fatalf("%d records", len(recs))
+	}
+	// Records queued asynchronously are written in queue order.
+	for i, r := range allRecords(t, dir) {
+		if !sameRecord(r, testRecord(i)) {
+			t.Fatalf("record %d out of order", i)
+		}
+	}
+}
+
+func TestClockClamp(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	clock := newTestClock()
+	var back atomic.Bool
+	cfg.Now = func() time.Time {
+		now := clock.Now()
+		if back.Load() {
+			return now.Add(-time.Hour)
+		}
+		return now
+	}
+	j := mustOpen(t, cfg)
+	r1 := testRecord(1)
+	mustAppend(t, j, r1)
+	back.Store(true)
+	r2 := testRecord(2)
+	mustAppend(t, j, r2)
+	if r2.TimeUnixNs < r1.TimeUnixNs || r2.Seq != r1.Seq+1 {
+		t.Fatalf("times %d then %d; seqs %d %d", r1.TimeUnixNs, r2.TimeUnixNs, r1.Seq, r2.Seq)
+	}
+	if j.Stats().ClampedTimes != 1 {
+		t.Fatalf("clamped = %d", j.Stats().ClampedTimes)
+	}
+	j.Close()
+	mustVerify(t, dir)
+}
+
+func TestStickyError(t *testing.T) {
+	for _, which := range []string{"write", "sync"} {
+		t.Run("fail="+which, func(t *testing.T) {
+			dir := t.TempDir()
+			cfg := testConfig(dir)
+			var failWrite, failSync atomic.Bool
+			cfg.wrapFile = func(f segmentFile) segmentFile {
+				return faultFile{segmentFile: f, failWrite: &failWrite, failSync: &failSync}
+			}
+			j := mustOpen(t, cfg)
+			acked := appendConcurrent(t, j, 100, 8)
+			if which == "write" {
+				failWrite.Store(true)
+			} else {
+				failSync.Store(true)
+			}
+			if _, err := j.Append(testRecord(100)); !errors.Is(err, ErrFailed) || !errors.Is(err, errInjected) {
+				t.Fatalf("Append with failing file: %v", err)
+			}
+			failWrite.Store(false)
+			failSync.Store(false)
+			if _, err := j.Append(testRecord(101)); !errors.Is(err, ErrFailed) {
+				t.Fatalf("Append after failure (sticky): %v", err)
+			}
+			if j.Ready() || !errors.Is(j.Err(), ErrFailed) || !j.Stats().Failed {
+				t.Fatal("journal still ready after a failure")
+			}
+			if err := j.Close(); !errors.Is(err, ErrFailed) {
+				t.Fatalf("Close: %v", err)
+			}
+			j = mustOpen(t, testConfig(dir))
+			defer j.Close()
+			have := map[uint64]bool{}
+			j.Scan(Query{}, func(r *Record) bool { have[r.Seq] = true; return true })
+			for _, s := range acked {
+				if !have[s] {
+					t.Fatalf("acknowledged seq %d lost", s)
+				}
+			}
+		})
+	}
+}
+
+func TestIntentsInterrupted(t *testing.T) {
+	for _, ckpt := range []int{-1, 1} {
+		dir := t.TempDir()
+		cfg := testConfig(dir)
+		cfg.CheckpointEvery = ckpt
+		j := mustOpen(t, cfg)
+		rec := func(k Kind, id string) *Record {
+			r := testRecord(0)
+			r.Kind, r.ExecutionID = k, id
+			return r
+		}
+		mustAppend(t, j, rec(KindIntent, "exec-a"))
+		mustAppend(t, j, rec(KindIntent, "exec-b"))
+		mustAppend(t, j, rec(KindOutcome, "exec-a"))
+		seqC := mustAppend(t, j, rec(KindIntent, "exec-c"))
+		mustAppend(t, j, rec(KindExecution, "exec-d"))
+		// No Close: simulate a crash (the checkpoint, if any, is periodic).
+		j2 := simulateCrashReopen(t, j, cfg)
+		rep := j2.Recovery()
+		want := []Interrupted{{"exec-b", 2}, {"exec-c", seqC}}
+		if !slices.Equal(rep.Interrupted, want) {
+			t.Fatalf("checkpointEvery=%d: interrupted = %+v, want %+v", ckpt, rep.Interrupted, want)
+		}
+		mustAppend(t, j2, rec(KindOutcome, "exec-b"))
+		j2.Close()
+		j3 := mustOpen(t, cfg)
+		if got := j3.Recovery().Interrupted; !slices.Equal(got, want[1:]) {
+			t.Fatalf("after outcome and clean close: %+v", got)
+		}
+		j3.Close()
+	}
+}
+
+// simulateCrashReopen abandons j without Close (its goroutine keeps running
+// until the test ends, but writes nothing more) and opens the same dir.
+func simulateCrashReopen(t *testing.T, j *Journal, cfg Config) *Journal {
+	t.Helper()
+	// Stop the flusher without the final sync/checkpoint by marking closed
+	// and stopping: equivalent to a crash after the last acknowledged sync.
+	j.mu.Lock()
+	j.mu.closed = true
+	j.mu.Unlock()
+	j.err.Store(ptr(errors.New("test: abandoned")))
+	close(j.stopc)
+	<-j.donec
+	return mustOpen(t, cfg)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSegmentRollAndInspect(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.SegmentSize = 4096
+	cfg.MaxBatchRecords = 8
+	j := mustOpen(t, cfg)
+	appendConcurrent(t, j, 600, 4)
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ins, err := Inspect(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ins.Segments) < 5 || ins.Records != 600 || ins.Ratio() <= 1 || ins.Codecs["s2"] == 0 {
+		t.Fatalf("inspect: %d segments, %+v", len(ins.Segments), ins)
+	}
+	var sum int64
+	for i, s := range ins.Segments {
+		if s.Name != segmentName(uint64(i)) {
+			t.Fatalf("segment %d named %s", i, s.Name)
+		}
+		sum += s.Records
+	}
+	if sum != 600 {
+		t.Fatalf("segment record sum %d", sum)
+	}
+	if _, err := os.Stat(filepath.Join(dir, preparedSegName)); !os.IsNotExist(err) {
+		t.Fatalf("prepared temp segment left behind: %v", err)
+	}
+	mustVerify(t, dir)
+}
+
+func TestOversizeRecordGetsOwnBlock(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.SegmentSize = 4096
+	j := mustOpen(t, cfg)
+	big := testRecord(1)
+	big.Result = bytes.Repeat([]byte(`"x"`), 20000) // invalid JSON on purpose: stored verbatim
+	mustAppend(t, j, testRecord(0))
+	mustAppend(t, j, big)
+	mustAppend(t, j, testRecord(2))
+	j.Close()
+	recs := allRecords(t, dir)
+	if len(recs) != 3 || !bytes.Equal(recs[1].Result, big.Result) {
+		t.Fatalf("got %d records", len(recs))
+	}
+	mustVerify(t, dir)
+	tooBig := testRecord(3)
+	tooBig.Args = make([]byte, maxBlockBody)
+	j = mustOpen(t, cfg)
+	defer j.Close()
+	if _, err := j.Append(tooBig); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("huge record: %v", err)
+	}
+}
+
+func TestExportJSONL(t *testing.T) {
+	dir := t.TempDir()
+	j := mustOpen(t, testConfig(dir))
+	appendConcurrent(t, j, 40, 1)
+	j.Close()
+	var buf bytes.Buffer
+	if err := ExportJSONL(dir, Query{Capability: "echo"}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 10 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["capability"] != "echo" || m["type"] != "execution" || m["seq"].(float64) != 2 ||
+		len(m["args_sha256"].(string)) != 64 || m["args"].(map[string]any)["mode"] != "r" {
+		t.Fatalf("export line: %s", lines[0])
+	}
+}
+
+func TestScanTimeRange(t *testing.T) {
+	dir := t.TempDir()
+	j := mustOpen(t, testConfig(dir))
+	var times []int64
+	for i := range 10 {
+		r := testRecord(i)
+		mustAppend(t, j, r)
+		times = append(times, r.TimeUnixNs)
+	}
+	var got []uint64
+	err := j.Scan(Query{From: time.Unix(0, times[3]), To: time.Unix(0, times[7])}, func(r *Record) bool {
+		got = append(got, r.Seq)
+		return true
+	})
+	j.Close()
+	if err != nil || !slices.Equal(got, []uint64{4, 5, 6, 7}) {
+		t.Fatalf("time range scan: %v %v", got, err)
+	}
+}

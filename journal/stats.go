@@ -1,0 +1,64 @@
+package journal
+
+import (
+	"math/bits"
+	"sync/atomic"
+	"time"
+)
+
+// Stats is a snapshot of a Journal's counters since Open.
+type Stats struct {
+	Appends          int64 // records committed
+	Batches          int64 // group commits (one flusher pass each)
+	Blocks           int64 // blocks written (a batch over the limits makes more than one)
+	BytesWritten     int64 // block bytes written (headers and compressed bodies)
+	BytesRaw         int64 // uncompressed record bytes
+	Syncs            int64 // fdatasync calls
+	SyncNanos        int64 // total time in fdatasync
+	LastBatchRecords int64 // records in the most recent batch
+	Segments         int64 // segments created
+	Checkpoints      int64 // checkpoints written
+	ClampedTimes     int64 // batches whose clock reading went backwards and was clamped
+	// SyncHistogram[i] counts fdatasyncs that took [2^(i-1), 2^i) µs
+	// (index 0: under 1 µs; the last bucket is open-ended).
+	SyncHistogram [24]int64
+	Failed        bool // the sticky error is set
+}
+
+// CompressionRatio is BytesRaw / BytesWritten (0 before the first block).
+func (s Stats) CompressionRatio() float64 {
+	if s.BytesWritten == 0 {
+		return 0
+	}
+	return float64(s.BytesRaw) / float64(s.BytesWritten)
+}
+
+type statCounters struct {
+	appends, batches, blocks, bytesWritten, bytesRaw atomic.Int64
+	syncs, syncNanos, lastBatch, segments            atomic.Int64
+	checkpoints, clampedTimes                        atomic.Int64
+	syncHist                                         [24]atomic.Int64
+}
+
+func (s *statCounters) observeSync(d time.Duration) {
+	s.syncs.Add(1)
+	s.syncNanos.Add(int64(d))
+	us := uint64(d / time.Microsecond)
+	i := min(bits.Len64(us), len(s.syncHist)-1)
+	s.syncHist[i].Add(1)
+}
+
+// Stats returns a snapshot of the counters. Safe for concurrent use.
+func (j *Journal) Stats() Stats {
+	s := &j.stats
+	out := Stats{
+		Appends: s.appends.Load(), Batches: s.batches.Load(), Blocks: s.blocks.Load(),
+		BytesWritten: s.bytesWritten.Load(), BytesRaw: s.bytesRaw.Load(), Syncs: s.syncs.Load(),
+		SyncNanos: s.syncNanos.Load(), LastBatchRecords: s.lastBatch.Load(), Segments: s.segments.Load(),
+		Checkpoints: s.checkpoints.Load(), ClampedTimes: s.clampedTimes.Load(), Failed: j.err.Load() != nil,
+	}
+	for i := range s.syncHist {
+		out.SyncHistogram[i] = s.syncHist[i].Load()
+	}
+	return out
+}
