@@ -1,0 +1,280 @@
+package policy
+
+import (
+	"math"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// A constraint is the compiled form of one argument's constraint map: an
+// ordered list of checks, all of which must hold. Checks are built once, at
+// compile time; evaluating one never allocates (url_* checks excepted: they
+// run net/url's parser).
+type constraint struct {
+	checks []check
+}
+
+// check is one compiled test. desc is the canonical text of the check
+// (`in ["ls" "cat"]`) and is what reasons and String print.
+type check struct {
+	desc string // canonical text: `in ["ls" "cat"]`
+	fail string // why a value fails it: `not in ["ls" "cat"]`
+	fn   func(v protocol.Value) bool
+	// items is set for the items check, so explanations can name the
+	// failing element.
+	items *constraint
+}
+
+// ok reports whether v satisfies every check.
+func (c *constraint) ok(v protocol.Value) bool {
+	for i := range c.checks {
+		if !c.checks[i].fn(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// firstFail returns the index of the first failing check, or -1.
+func (c *constraint) firstFail(v protocol.Value) int {
+	for i := range c.checks {
+		if !c.checks[i].fn(v) {
+			return i
+		}
+	}
+	return -1
+}
+
+// explain describes why v fails c, naming it as name (`args.bin`). Slow
+// path: it allocates, and runs only for denials.
+func (c *constraint) explain(name string, v protocol.Value) string {
+	i := c.firstFail(v)
+	if i < 0 {
+		return name + " satisfies its constraints"
+	}
+	ch := &c.checks[i]
+	if ch.items != nil && v.Kind() == protocol.KindArray {
+		n := 0
+		for it := v.First(); it.Exists(); it = it.Next() {
+			if !ch.items.ok(it) {
+				return ch.items.explain(name+"["+strconv.Itoa(n)+"]", it)
+			}
+			n++
+		}
+	}
+	return name + " " + quoteRaw(v) + " " + ch.fail
+}
+
+// desc returns the canonical text of all checks, ", "-separated.
+func (c *constraint) desc() string {
+	parts := make([]string, len(c.checks))
+	for i := range c.checks {
+		parts[i] = c.checks[i].desc
+	}
+	return strings.Join(parts, ", ")
+}
+
+// quoteRaw returns v's JSON text, cut to 64 bytes.
+func quoteRaw(v protocol.Value) string {
+	if !v.Exists() {
+		return "(missing)"
+	}
+	s := v.Raw()
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// charLen reports the length of s in characters (Unicode code points).
+func charLen(s string) int {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.RuneCountInString(s)
+		}
+	}
+	return len(s)
+}
+
+// scalarSet is a compiled `in`/`contains_item` list: JSON strings, numbers
+// and booleans, compared by JSON value (numbers numerically).
+type scalarSet struct {
+	strs    []string
+	strMap  map[string]struct{} // when there are many strings
+	nums    []float64
+	hasTrue bool
+	hasFals bool
+	text    string
+}
+
+func (s *scalarSet) has(v protocol.Value) bool {
+	switch v.Kind() {
+	case protocol.KindString:
+		x := v.Str()
+		if s.strMap != nil {
+			_, ok := s.strMap[x]
+			return ok
+		}
+		for _, y := range s.strs {
+			if x == y {
+				return true
+			}
+		}
+	case protocol.KindNumber:
+		f, ok := v.Float()
+		if !ok {
+			return false
+		}
+		for _, y := range s.nums {
+			if f == y {
+				return true
+			}
+		}
+	case protocol.KindBool:
+		if v.Bool() {
+			return s.hasTrue
+		}
+		return s.hasFals
+	}
+	return false
+}
+
+func isScalar(v protocol.Value) bool {
+	k := v.Kind()
+	return k == protocol.KindString || k == protocol.KindNumber || k == protocol.KindBool
+}
+
+// typeCheck returns the check for `type: name`.
+func typeCheck(name string) (func(protocol.Value) bool, bool) {
+	switch name {
+	case "string":
+		return func(v protocol.Value) bool { return v.Kind() == protocol.KindString }, true
+	case "number":
+		return func(v protocol.Value) bool { return v.Kind() == protocol.KindNumber }, true
+	case "integer":
+		return func(v protocol.Value) bool {
+			f, ok := v.Float()
+			return ok && !math.IsInf(f, 0) && f == math.Trunc(f)
+		}, true
+	case "boolean":
+		return func(v protocol.Value) bool { return v.Kind() == protocol.KindBool }, true
+	case "array":
+		return func(v protocol.Value) bool { return v.Kind() == protocol.KindArray }, true
+	case "object":
+		return func(v protocol.Value) bool { return v.Kind() == protocol.KindObject }, true
+	case "null":
+		return func(v protocol.Value) bool { return v.Kind() == protocol.KindNull }, true
+	}
+	return nil, false
+}
+
+// anyPrefix, anySuffix and anyContains test a string value against a list.
+func anyPrefix(s string, list []string) bool {
+	for _, p := range list {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func anySuffix(s string, list []string) bool {
+	for _, p := range list {
+		if strings.HasSuffix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyContains(s string, list []string) bool {
+	for _, p := range list {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func anyRegex(s string, list []*regexp.Regexp) bool {
+	for _, re := range list {
+		if re.MatchString(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// strCheck wraps a string test: any other kind fails.
+func strCheck(f func(string) bool) func(protocol.Value) bool {
+	return func(v protocol.Value) bool {
+		return v.Kind() == protocol.KindString && f(v.Str())
+	}
+}
+
+// hostAddr parses an IP literal, "IP:port" or "[IPv6]:port". Names are not
+// resolved (that would make decisions depend on DNS); they fail.
+func hostAddr(s string) (netip.Addr, bool) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a, a.Zone() == ""
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		a := ap.Addr()
+		return a, a.Zone() == ""
+	}
+	return netip.Addr{}, false
+}
+
+func inPrefixes(s string, pfx []netip.Prefix) bool {
+	a, ok := hostAddr(s)
+	if !ok {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range pfx {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseURL parses an absolute URL strictly enough for host checks: it must
+// have a scheme and a host, no userinfo, no backslash, no whitespace or
+// control characters and no percent-encoding in the host. It returns the
+// lowercased scheme and host (host includes the port, if any).
+func parseURL(s string) (scheme, host string, ok bool) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == '\\' || c == 0x7f {
+			return "", "", false
+		}
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || u.Scheme == "" {
+		return "", "", false
+	}
+	if strings.ContainsAny(u.Host, "%@") {
+		return "", "", false
+	}
+	return strings.ToLower(u.Scheme), strings.ToLower(u.Host), true
+}
+
+func inStrings(s string, list []string) bool {
+	for _, x := range list {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
