@@ -3,38 +3,38 @@
 //
 // # The cycle
 //
-//	ingress ─> validate ─> authorize ─> admit ─> execute ─> commit ─> answer
-//	            cache        cache       bound    inline │ pool   journal
+//		ingress ─> validate ─> authorize ─> admit ─> execute ─> commit ─> answer
+//		            cache        cache       bound    inline │ pool   journal
 //
-//  1. INPUT_RECEIVED: the transport hands a Request (message bytes, the
-//     authenticated principal, an optional idempotency key). The runtime
-//     assigns a UUIDv7 execution id ("exec-…"), unique and time-sortable.
-//  2. PROTOCOL_VALIDATING: protocol.Decode (strict JSON, exactly one form,
-//     limits), then the registry: the tool must be registered and its args
-//     must satisfy the capability's compiled schema. Outcomes — accepted
-//     or rejected — are cached by (registry epoch, exact bytes).
-//  3. AUTHORIZATION_EVALUATING: the registry says enabled, then the policy
-//     decides for (principal, capability, args). Decisions are cached by
-//     (registry+policy epoch, principal, capability, exact arg bytes); any
-//     failure on this path (a panic in a rule, an empty decision) denies.
-//  4. Admission: at most Config.MaxInFlight executions are admitted; past
-//     that, the answer is an immediate RUNTIME_ERROR, reason "overloaded"
-//     (HTTP 503 with Retry-After). Nothing queues without bound.
-//  5. CAPABILITY_EXECUTING: effects "none" run inline on the caller's
-//     goroutine; "read" and "write" run on the capability's own ants pool
-//     (a bulkhead: a slow or stuck capability exhausts only its own pool,
-//     whose wait queue is bounded too). Every call gets a deadline (the
-//     capability's Timeout, or the request's, clamped to MaxTimeout);
-//     panics become CAPABILITY_ERROR, reason "panic". A write-effect
-//     capability first commits an intent record and waits until it is
-//     durable; if that fails, the capability does not run.
-//  6. MEMORY_COMMITTING: the execution record — allowed, denied, rejected,
-//     overloaded or message form alike — goes to the journal. The answer
-//     says "durable":true only when the journal is in "always" mode and
-//     the append returned; with no journal it says false, and Open logs
-//     that nothing is persisted.
-//  7. COMPLETED or ERROR: the answer (protocol.Answer, the same shape on
-//     every transport), per-stage histograms, and one telemetry event.
+//	 1. INPUT_RECEIVED: the transport hands a Request (message bytes, the
+//	    authenticated principal, an optional idempotency key). The runtime
+//	    assigns a UUIDv7 execution id ("exec-…"), unique and time-sortable.
+//	 2. PROTOCOL_VALIDATING: protocol.Decode (strict JSON, exactly one form,
+//	    limits), then the registry: the tool must be registered and its args
+//	    must satisfy the capability's compiled schema. Outcomes — accepted
+//	    or rejected — are cached by (registry epoch, exact bytes).
+//	 3. AUTHORIZATION_EVALUATING: the registry says enabled, then the policy
+//	    decides for (principal, capability, args). Decisions are cached by
+//	    (registry+policy epoch, principal, capability, exact arg bytes); any
+//	    failure on this path (a panic in a rule, an empty decision) denies.
+//	 4. Admission: at most Config.MaxInFlight executions are admitted; past
+//	    that, the answer is an immediate RUNTIME_ERROR, reason "overloaded"
+//	    (HTTP 503 with Retry-After). Nothing queues without bound.
+//	 5. CAPABILITY_EXECUTING: effects "none" run inline on the caller's
+//	    goroutine; "read" and "write" run on the capability's own ants pool
+//	    (a bulkhead: a slow or stuck capability exhausts only its own pool,
+//	    whose wait queue is bounded too). Every call gets a deadline (the
+//	    capability's Timeout, or the request's, clamped to MaxTimeout);
+//	    panics become CAPABILITY_ERROR, reason "panic". A write-effect
+//	    capability first commits an intent record and waits until it is
+//	    durable; if that fails, the capability does not run.
+//	 6. MEMORY_COMMITTING: the execution record — allowed, denied, rejected,
+//	    overloaded or message form alike — goes to the journal. The answer
+//	    says "durable":true only when the journal is in "always" mode and
+//	    the append returned; with no journal it says false, and Open logs
+//	    that nothing is persisted.
+//	 7. COMPLETED or ERROR: the answer (protocol.Answer, the same shape on
+//	    every transport), per-stage histograms, and one telemetry event.
 //
 // # Telemetry
 //

@@ -27,10 +27,12 @@ type testCap struct {
 	fn      func(ctx context.Context, req *capability.Request) ([]byte, error)
 }
 
-func (c *testCap) Name() string                 { return c.name }
-func (c *testCap) Version() string              { return "1.0.0" }
-func (c *testCap) Description() string          { return "test capability" }
-func (c *testCap) Schema() []byte               { return []byte(`{"type":"object","properties":{"n":{"type":"integer"}}}`) }
+func (c *testCap) Name() string        { return c.name }
+func (c *testCap) Version() string     { return "1.0.0" }
+func (c *testCap) Description() string { return "test capability" }
+func (c *testCap) Schema() []byte {
+	return []byte(`{"type":"object","properties":{"n":{"type":"integer"}}}`)
+}
 func (c *testCap) Effects() capability.Effects { return c.effects }
 func (c *testCap) Execute(ctx context.Context, req *capability.Request) ([]byte, error) {
 	return c.fn(ctx, req)
@@ -459,8 +461,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func TestIDsUniqueAndSorted(t *testing.T) {
 	g := newIDGen(time.Now)
