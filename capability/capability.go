@@ -1,0 +1,181 @@
+package capability
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// Effects says what a capability may change in the world. The pipeline
+// uses it to decide where a call runs (inline for EffectsNone, a bounded
+// per-capability pool otherwise) and whether an intent record is committed
+// before execution (EffectsWrite).
+type Effects string
+
+// The three effect classes.
+const (
+	EffectsNone  Effects = "none"  // pure computation, bounded cost: runs inline
+	EffectsRead  Effects = "read"  // observes the world (files, network), changes nothing
+	EffectsWrite Effects = "write" // may change the world: intent is journaled first
+)
+
+// Valid reports whether e is one of the three effect classes.
+func (e Effects) Valid() bool { return e == EffectsNone || e == EffectsRead || e == EffectsWrite }
+
+// Request is one authorized call handed to Capability.Execute. It is
+// immutable; Args has already been validated against the capability's
+// compiled schema.
+type Request struct {
+	ExecutionID string
+	Principal   string
+	Args        protocol.Value // validated against the schema already
+}
+
+// Capability is a registered, explicitly enabled action ("Claw"). It is
+// the only path from a protocol message to the world.
+//
+// Implementations must be safe for concurrent use: Execute is called from
+// many goroutines at once. Name, Version, Description, Schema and Effects
+// must return constants.
+type Capability interface {
+	// Name is the exact, case-sensitive identifier the protocol's "tool"
+	// field names.
+	Name() string
+	// Version is a semantic version (MAJOR.MINOR.PATCH).
+	Version() string
+	// Description is a constant, human-readable sentence.
+	Description() string
+	// Schema is the JSON Schema (the subset CompileSchema accepts) of the
+	// "args" object.
+	Schema() []byte
+	// Effects is the capability's effect class.
+	Effects() Effects
+	// Execute runs one call. ctx carries the deadline; the capability
+	// must return promptly once ctx is done. result is raw JSON (an
+	// object) or nil; it is read-only for the caller and may be shared.
+	// err is nil or a *Error (any other error is treated as an
+	// ExecutionError). A non-nil result may accompany a non-nil error
+	// (for example shell's exit status).
+	Execute(ctx context.Context, req *Request) (result []byte, err error)
+}
+
+// ErrorType classifies a capability failure (spec document 04 §14, plus
+// two kinds the runtime reports separately).
+type ErrorType string
+
+// The error types.
+const (
+	ErrArgument      ErrorType = "ArgumentError"      // the arguments cannot be acted on (beyond the schema)
+	ErrExecution     ErrorType = "ExecutionError"     // the action ran and failed (non-zero exit, HTTP transport error, missing file)
+	ErrAuthorization ErrorType = "AuthorizationError" // the capability's own confinement refused (bin not allowlisted, path escape, blocked address)
+	ErrEnvironment   ErrorType = "EnvironmentError"   // the environment is not fit (capability not configured, OS resource failure)
+	ErrTimeout       ErrorType = "Timeout"            // the deadline passed; the work was stopped
+	ErrOutputTooBig  ErrorType = "OutputTooLarge"     // output exceeded a hard cap and could not be truncated meaningfully
+)
+
+// Error is the error a capability returns. Msg never carries secrets.
+//
+//	return nil, &capability.Error{Type: capability.ErrArgument, Msg: "path is a directory"}
+//
+// errors.Is(err, &Error{Type: T}) matches any *Error of type T.
+type Error struct {
+	Type ErrorType
+	Msg  string
+}
+
+// Error implements error.
+func (e *Error) Error() string { return string(e.Type) + ": " + e.Msg }
+
+// Is matches by Type when the target has no message.
+func (e *Error) Is(target error) bool {
+	t, ok := target.(*Error)
+	return ok && t.Msg == "" && t.Type == e.Type
+}
+
+// TypeOf returns the ErrorType of err: its own when err wraps a *Error,
+// ErrTimeout for context.DeadlineExceeded, ErrExecution otherwise, and ""
+// for nil.
+func TypeOf(err error) ErrorType {
+	if err == nil {
+		return ""
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Type
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return ErrTimeout
+	}
+	return ErrExecution
+}
+
+func newErr(t ErrorType, msg string) *Error { return &Error{Type: t, Msg: msg} }
+
+// Settings is the configuration of one capability. The zero value is a
+// disabled capability with default limits.
+type Settings struct {
+	// Enabled makes the capability callable. Everything is disabled
+	// unless configured (spec 05 §11).
+	Enabled bool
+	// Timeout is the default deadline of one execution. If zero,
+	// defaults to 10s.
+	Timeout time.Duration
+	// MaxTimeout is the largest deadline a caller may ask for. If zero,
+	// defaults to 60s; it must not be below Timeout.
+	MaxTimeout time.Duration
+	// PoolSize is the size of the capability's worker pool when Effects
+	// is not none. If zero, defaults to 64.
+	PoolSize int
+	// RedactArgs makes the journal store only a digest of the arguments.
+	RedactArgs bool
+}
+
+// Default settings values.
+const (
+	DefaultTimeout    = 10 * time.Second
+	DefaultMaxTimeout = 60 * time.Second
+	DefaultPoolSize   = 64
+)
+
+// WithDefaults returns s with zero fields set to their defaults. It does
+// not modify s.
+func (s Settings) WithDefaults() Settings {
+	if s.Timeout == 0 {
+		s.Timeout = DefaultTimeout
+	}
+	if s.MaxTimeout == 0 {
+		s.MaxTimeout = DefaultMaxTimeout
+		if s.MaxTimeout < s.Timeout {
+			s.MaxTimeout = s.Timeout
+		}
+	}
+	if s.PoolSize == 0 {
+		s.PoolSize = DefaultPoolSize
+	}
+	return s
+}
+
+func (s Settings) validate() string {
+	switch {
+	case s.Timeout < 0:
+		return "timeout is negative"
+	case s.MaxTimeout < 0:
+		return "max_timeout is negative"
+	case s.MaxTimeout < s.Timeout:
+		return "max_timeout " + s.MaxTimeout.String() + " is below timeout " + s.Timeout.String()
+	case s.PoolSize < 0:
+		return "pool_size is negative"
+	}
+	return ""
+}
+
+// Entry is one registered capability: the capability, its compiled schema
+// and its effective settings (defaults filled). Entries are read-only and
+// shared by every goroutine that uses the registry snapshot.
+type Entry struct {
+	Cap      Capability
+	Schema   *Schema
+	Settings Settings
+}

@@ -1,0 +1,351 @@
+package capability
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// ShellConfig configures the shell capability. The zero value allows no
+// binary, so every call is refused.
+type ShellConfig struct {
+	// AllowedBins lists the binaries a call may name, as bare names
+	// (looked up at load in the PATH of Env, absolute directories only)
+	// or absolute paths. Each is resolved to an absolute path once, when
+	// the capability is built; a call's "bin" must equal an entry as
+	// written or its resolved path. A binary not listed is refused even if
+	// the policy allowed it. If empty, every call is refused.
+	AllowedBins []string
+	// Dir is the working directory of every process. It must be an
+	// absolute path to a directory. If empty, defaults to "/".
+	Dir string
+	// Env is the complete environment of every process, as KEY=value
+	// entries; nothing is inherited from the runtime. If nil, defaults to
+	// PATH=/usr/bin:/bin and LANG=C. A non-nil empty slice means an empty
+	// environment.
+	Env []string
+	// MaxOutputBytes caps stdout and stderr, each. Output beyond it is
+	// read and dropped; the result carries a truncation marker and
+	// "truncated": true. If zero, defaults to 32 KiB.
+	MaxOutputBytes int
+}
+
+// Shell defaults.
+const (
+	DefaultShellPath      = "/usr/bin:/bin"
+	DefaultMaxOutputBytes = 32 << 10
+	shellWaitDelay        = time.Second
+)
+
+// Shell is the "shell" capability: it runs one allowlisted binary with an
+// argv, never through a shell. Safe for concurrent use.
+type Shell struct {
+	bins   map[string]string // accepted "bin" value -> absolute path
+	dir    string
+	env    []string
+	maxOut int
+}
+
+// NewShell builds the shell capability, resolving every allowlisted
+// binary. The error (CONFIGURATION_ERROR) names the entry that is not an
+// executable regular file, a relative path, an invalid environment entry
+// or a working directory that is not a directory.
+func NewShell(cfg ShellConfig) (*Shell, error) {
+	s := &Shell{bins: map[string]string{}, dir: cfg.Dir, maxOut: cfg.MaxOutputBytes}
+	if s.dir == "" {
+		s.dir = "/"
+	}
+	if !filepath.IsAbs(s.dir) {
+		return nil, cfgErr("shell: working directory " + strconv.Quote(s.dir) + " is not absolute")
+	}
+	if st, err := os.Stat(s.dir); err != nil || !st.IsDir() {
+		return nil, cfgErr("shell: working directory " + strconv.Quote(s.dir) + " is not a directory")
+	}
+	if s.maxOut == 0 {
+		s.maxOut = DefaultMaxOutputBytes
+	}
+	if s.maxOut < 0 {
+		return nil, cfgErr("shell: max output bytes is negative")
+	}
+	if cfg.Env == nil {
+		s.env = []string{"PATH=" + DefaultShellPath, "LANG=C"}
+	} else {
+		s.env = make([]string, 0, len(cfg.Env))
+		for _, kv := range cfg.Env {
+			if i := strings.IndexByte(kv, '='); i <= 0 || strings.IndexByte(kv, 0) >= 0 {
+				return nil, cfgErr("shell: environment entry " + strconv.Quote(kv) + " is not KEY=value")
+			}
+			s.env = append(s.env, kv)
+		}
+	}
+	path := DefaultShellPath
+	for _, kv := range s.env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	for _, b := range cfg.AllowedBins {
+		abs, err := resolveBin(b, path)
+		if err != "" {
+			return nil, cfgErr("shell: allowed binary " + strconv.Quote(b) + ": " + err)
+		}
+		s.bins[b] = abs
+		s.bins[abs] = abs
+	}
+	return s, nil
+}
+
+// resolveBin resolves an allowlist entry to the absolute path of an
+// executable regular file.
+func resolveBin(name, pathList string) (string, string) {
+	if name == "" || name == "." || name == ".." || strings.IndexByte(name, 0) >= 0 {
+		return "", "invalid name"
+	}
+	if strings.Contains(name, "/") {
+		if !filepath.IsAbs(name) || filepath.Clean(name) != name {
+			return "", "a path must be absolute and clean"
+		}
+		if !isExecutable(name) {
+			return "", "not an executable regular file"
+		}
+		return name, ""
+	}
+	for _, dir := range filepath.SplitList(pathList) {
+		if !filepath.IsAbs(dir) {
+			continue // relative PATH entries are never searched
+		}
+		p := filepath.Join(dir, name)
+		if isExecutable(p) {
+			return p, ""
+		}
+	}
+	return "", "not found in " + pathList
+}
+
+func isExecutable(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0
+}
+
+func (*Shell) Name() string    { return "shell" }
+func (*Shell) Version() string { return "1.0.0" }
+func (*Shell) Description() string {
+	return "Runs an allowlisted binary with an argument vector (no shell), a scrubbed environment, a timeout and output caps."
+}
+func (*Shell) Schema() []byte {
+	return []byte(`{"type":"object","properties":{` +
+		`"bin":{"type":"string","minLength":1,"maxLength":4096},` +
+		`"argv":{"type":"array","maxItems":16,"items":{"type":"string","maxLength":256}}},` +
+		`"required":["bin"],"additionalProperties":false}`)
+}
+func (*Shell) Effects() Effects { return EffectsWrite }
+
+// Bins returns the allowlist as resolved: accepted "bin" value to
+// absolute path.
+func (s *Shell) Bins() map[string]string {
+	out := make(map[string]string, len(s.bins))
+	for k, v := range s.bins {
+		out[k] = v
+	}
+	return out
+}
+
+// Execute runs the binary. The result is
+// {"exit_code":N,"stdout":…,"stderr":…,"truncated":bool} (plus
+// "signal" when a signal ended the process). A non-zero exit returns the
+// result and an ExecutionError; a deadline kills the whole process group
+// and returns the partial result and a Timeout error.
+func (s *Shell) Execute(ctx context.Context, req *Request) ([]byte, error) {
+	if len(s.bins) == 0 {
+		return nil, newErr(ErrEnvironment, "shell: no binary is allowlisted")
+	}
+	binV := req.Args.Get("bin")
+	if binV.Kind() != protocol.KindString {
+		return nil, newErr(ErrArgument, "shell: bin must be a string")
+	}
+	bin := binV.Str()
+	path, ok := s.bins[bin]
+	if !ok {
+		return nil, newErr(ErrAuthorization, "shell: binary "+quoteShort(bin)+" is not allowlisted")
+	}
+	argvV := req.Args.Get("argv")
+	argv := make([]string, 1, 1+argvV.Len())
+	argv[0] = path
+	for it := argvV.First(); it.Exists(); it = it.Next() {
+		if it.Kind() != protocol.KindString {
+			return nil, newErr(ErrArgument, "shell: argv items must be strings")
+		}
+		if strings.IndexByte(it.Str(), 0) >= 0 {
+			return nil, newErr(ErrArgument, "shell: argv items must not contain NUL")
+		}
+		argv = append(argv, it.Str())
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, ctxErr(err)
+	}
+	stdout := &capBuffer{max: s.maxOut}
+	stderr := &capBuffer{max: s.maxOut}
+	cmd := exec.CommandContext(ctx, path)
+	cmd.Args = argv
+	cmd.Dir = s.dir
+	cmd.Env = append(make([]string, 0, len(s.env)), s.env...) // never nil: nil would inherit
+	cmd.Stdin = nil                                           // /dev/null
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	cmd.WaitDelay = shellWaitDelay
+	if err := cmd.Start(); err != nil {
+		return nil, newErr(ErrEnvironment, "shell: cannot start "+quoteShort(bin)+": "+errText(err))
+	}
+	pid := cmd.Process.Pid
+	// Wait for the leader to exit without reaping it: while it is a
+	// zombie its pid, and so its process group id, cannot be reused, so
+	// killing the group cannot hit an unrelated process. Then kill the
+	// group: nothing the call started outlives it.
+	waitExitedNoReap(pid)
+	_ = killGroup(pid)
+	werr := cmd.Wait()
+
+	res := s.result(cmd.ProcessState, stdout, stderr)
+	if cerr := ctx.Err(); cerr != nil {
+		return res, ctxErr(cerr)
+	}
+	var ee *exec.ExitError
+	switch {
+	case werr == nil:
+		return res, nil
+	case errors.As(werr, &ee):
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return res, newErr(ErrExecution, "shell: killed by signal "+ws.Signal().String())
+		}
+		return res, newErr(ErrExecution, "shell: exit status "+strconv.Itoa(ee.ExitCode()))
+	default:
+		return res, newErr(ErrExecution, "shell: "+errText(werr))
+	}
+}
+
+func (s *Shell) result(ps *os.ProcessState, stdout, stderr *capBuffer) []byte {
+	code := -1
+	signal := ""
+	if ps != nil {
+		code = ps.ExitCode()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			signal = unix.SignalName(ws.Signal())
+		}
+	}
+	b := make([]byte, 0, len(stdout.buf)+len(stderr.buf)+128)
+	b = append(b, `{"exit_code":`...)
+	b = strconv.AppendInt(b, int64(code), 10)
+	if signal != "" {
+		b = append(b, `,"signal":`...)
+		b = protocol.AppendString(b, signal)
+	}
+	b = append(b, `,"stdout":`...)
+	b = protocol.AppendString(b, stdout.text())
+	b = append(b, `,"stderr":`...)
+	b = protocol.AppendString(b, stderr.text())
+	b = append(b, `,"truncated":`...)
+	b = strconv.AppendBool(b, stdout.dropped > 0 || stderr.dropped > 0)
+	return append(b, '}')
+}
+
+// killGroup sends SIGKILL to the process group led by pid.
+func killGroup(pid int) error {
+	err := unix.Kill(-pid, unix.SIGKILL)
+	if errors.Is(err, unix.ESRCH) {
+		return os.ErrProcessDone
+	}
+	return err
+}
+
+// waitExitedNoReap blocks until pid has exited, leaving it waitable.
+func waitExitedNoReap(pid int) {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// capBuffer keeps the first max bytes written to it and counts the rest.
+// Each instance is written by one goroutine (os/exec's copier).
+type capBuffer struct {
+	buf     []byte
+	max     int
+	dropped int64
+}
+
+func (c *capBuffer) Write(p []byte) (int, error) {
+	n := len(p)
+	if room := c.max - len(c.buf); room > 0 {
+		take := min(room, len(p))
+		c.buf = append(c.buf, p[:take]...)
+		p = p[take:]
+	}
+	c.dropped += int64(len(p))
+	return n, nil
+}
+
+// TruncationMarker starts the line appended to truncated output.
+const TruncationMarker = "\n[femtoclaw: output truncated, "
+
+// text returns the kept output, with a marker when some was dropped.
+func (c *capBuffer) text() string {
+	if c.dropped == 0 {
+		return string(c.buf)
+	}
+	kept := trimPartialRune(c.buf)
+	dropped := c.dropped + int64(len(c.buf)-len(kept))
+	return string(kept) + TruncationMarker + strconv.FormatInt(dropped, 10) + " more bytes dropped]"
+}
+
+// trimPartialRune drops an incomplete UTF-8 sequence at the end of b.
+func trimPartialRune(b []byte) []byte {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			if !utf8.FullRune(b[i:]) {
+				return b[:i]
+			}
+			break
+		}
+	}
+	return b
+}
+
+func ctxErr(err error) *Error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return newErr(ErrTimeout, "deadline exceeded; the work was stopped")
+	}
+	return newErr(ErrExecution, "canceled: "+err.Error())
+}
+
+// errText is err's text with the noisy *PathError prefix kept short.
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// quoteShort quotes an untrusted string for an error message, cut at 80 bytes.
+func quoteShort(s string) string {
+	if len(s) > 80 {
+		s = s[:80] + "…"
+	}
+	return strconv.Quote(s)
+}
