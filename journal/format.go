@@ -20,8 +20,8 @@ package journal
 //	+------------------------------------------------------------+
 //	56       60       64
 //	+--------+--------+
-//	| CRC32C |  zero  |   CRC-32C (Castagnoli) of bytes [0, 56)
-//	+--------+--------+
+//	| CRC32C |  zero  |   CRC-32C (Castagnoli) of bytes [0, 56); flags and
+//	+--------+--------+   the last 4 bytes must be zero
 //
 // Block (one per group commit; header 80 bytes, then the body):
 //
@@ -158,6 +158,9 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	}
 	if v := binary.LittleEndian.Uint16(b[4:6]); v != formatVersion {
 		return h, fmt.Errorf("%w: %d", errBadVersion, v)
+	}
+	if binary.LittleEndian.Uint32(b[60:64]) != 0 || binary.LittleEndian.Uint16(b[6:8]) != 0 {
+		return h, fmt.Errorf("%w: reserved bytes not zero", errBadHeader)
 	}
 	h.Index = binary.LittleEndian.Uint64(b[8:16])
 	h.FirstSeq = binary.LittleEndian.Uint64(b[16:24])

@@ -101,9 +101,8 @@ func recordKindID(rec []byte) (Kind, []byte, error) {
 	return k, b[n : n+int(l)], nil
 }
 
-// loadCheckpoint reads the checkpoint and checks it against the block it
-// names; it returns nil when there is none or it does not match.
-func loadCheckpoint(dir string) (*checkpoint, error) {
+// readCheckpoint reads and decodes the checkpoint file.
+func readCheckpoint(dir string) (*checkpoint, error) {
 	b, err := os.ReadFile(filepath.Join(dir, checkpointName))
 	if err != nil {
 		return nil, err
@@ -112,25 +111,30 @@ func loadCheckpoint(dir string) (*checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
+	return &cp, nil
+}
+
+// checkCheckpoint checks a checkpoint against the block it names.
+func checkCheckpoint(dir string, cp *checkpoint) error {
 	if cp.blocks == 0 || cp.lastBlockOff < segHeaderSize {
-		return nil, errors.New("checkpoint without blocks")
+		return errors.New("checkpoint without blocks")
 	}
 	f, err := os.Open(filepath.Join(dir, segmentName(cp.seg)))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer f.Close()
 	n := cp.off - cp.lastBlockOff
 	if n < blockHeaderSize || n > blockHeaderSize+maxBlockBody {
-		return nil, errBadHeader
+		return errBadHeader
 	}
 	blk := make([]byte, n)
 	if _, err := f.ReadAt(blk, cp.lastBlockOff); err != nil {
-		return nil, err
+		return err
 	}
 	h, err := checkBlock(blk)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	sum := sha256.New()
 	sum.Write(h.Prev[:])
@@ -138,9 +142,9 @@ func loadCheckpoint(dir string) (*checkpoint, error) {
 	var head [hashSize]byte
 	sum.Sum(head[:0])
 	if h.size() != len(blk) || head != cp.head || h.FirstSeq+uint64(h.Count) != cp.nextSeq || h.TimeNs != cp.lastTime {
-		return nil, errors.New("checkpoint does not match its block")
+		return errors.New("checkpoint does not match its block")
 	}
-	return &cp, nil
+	return nil
 }
 
 // recover runs Open's recovery: it verifies the journal from the last
@@ -149,9 +153,19 @@ func loadCheckpoint(dir string) (*checkpoint, error) {
 func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error) {
 	start := time.Now()
 	var rep RecoveryReport
-	cp, cperr := loadCheckpoint(cfg.Dir)
-	if cperr != nil && !errors.Is(cperr, os.ErrNotExist) {
-		cfg.Logger.Warn("journal: ignoring checkpoint", "dir", cfg.Dir, "err", cperr)
+	cp, cperr := readCheckpoint(cfg.Dir)
+	// durable is where the checkpoint says synced data reached: damage
+	// before it is corruption even when it looks like a torn tail.
+	var durable *position
+	if cp != nil {
+		durable = &position{seg: cp.seg, off: cp.off}
+		cperr = checkCheckpoint(cfg.Dir, cp)
+	}
+	if cperr != nil {
+		cp = nil
+		if !errors.Is(cperr, os.ErrNotExist) {
+			cfg.Logger.Warn("journal: ignoring checkpoint", "dir", cfg.Dir, "err", cperr)
+		}
 	}
 	var tracker *intentTracker
 	if cp != nil {
@@ -186,6 +200,10 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 		return res, nil, rep, err
 	}
 	rep.FromCheckpoint = cp != nil
+	if t := res.torn; t != nil && durable != nil && (t.seg.index < durable.seg || t.seg.index == durable.seg && t.off < durable.off) {
+		return res, nil, rep, &BlockError{Kind: ErrCorrupt, Segment: t.seg.name, Offset: t.off, Block: t.block, Seq: res.nextSeq,
+			Err: fmt.Errorf("%v (the checkpoint records this block as synced)", t.err)}
+	}
 	if t := res.torn; t != nil {
 		if err := repairTail(cfg, t); err != nil {
 			return res, nil, rep, err
