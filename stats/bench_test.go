@@ -1,0 +1,118 @@
+package stats
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"testing"
+)
+
+// benchValues are latencies spread from 1 µs to ~38 ms (as in
+// /work/shared/ceilings/inproc/hdr_test.go), so recorders touch many lines.
+func benchValues() []int64 {
+	vals := make([]int64, 1024)
+	for i := range vals {
+		vals[i] = int64(1000 + i*i*37)
+	}
+	return vals
+}
+
+func BenchmarkRecord(b *testing.B) {
+	vals := benchValues()
+	for _, sf := range []int{1, 2, 3} {
+		b.Run(fmt.Sprintf("sigfigs=%d", sf), func(b *testing.B) {
+			h := NewHistogram(HistogramConfig{SigFigs: sf})
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				h.Record(vals[i&1023])
+				i++
+			}
+		})
+	}
+}
+
+// BenchmarkRecordParallel records from GOMAXPROCS goroutines. dist=same
+// records one value everywhere (worst case: every recorder wants the same
+// counter); dist=spread uses benchValues. shards=1 is the unsharded
+// baseline.
+func BenchmarkRecordParallel(b *testing.B) {
+	vals := benchValues()
+	for _, dist := range []string{"same", "spread"} {
+		for _, shards := range []int{1, 0} {
+			name := fmt.Sprintf("dist=%s/shards=%d", dist, shards)
+			if shards == 0 {
+				name = fmt.Sprintf("dist=%s/shards=default", dist)
+			}
+			b.Run(name, func(b *testing.B) {
+				h := NewHistogram(HistogramConfig{Shards: shards})
+				b.ReportAllocs()
+				b.RunParallel(func(pb *testing.PB) {
+					i := 0
+					for pb.Next() {
+						if dist == "same" {
+							h.Record(1500)
+						} else {
+							h.Record(vals[i&1023])
+						}
+						i++
+					}
+				})
+			})
+		}
+	}
+}
+
+func BenchmarkSnapshot(b *testing.B) {
+	h := NewHistogram(HistogramConfig{})
+	r := rand.New(rand.NewPCG(1, 1))
+	for range 100_000 {
+		h.Record(int64(r.ExpFloat64() * 100_000))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = h.Snapshot()
+	}
+}
+
+func BenchmarkPercentile(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 1))
+	s := randomSnapshot(r, HistogramConfig{}, 100_000)
+	b.ReportAllocs()
+	var sink int64
+	for b.Loop() {
+		sink += s.Percentile(99.9)
+	}
+	_ = sink
+}
+
+func BenchmarkCounterAdd(b *testing.B) {
+	var c Counter
+	b.ReportAllocs()
+	for b.Loop() {
+		c.Add(1)
+	}
+}
+
+// BenchmarkCounterAddParallel compares the striped Counter with a plain
+// atomic.Uint64 that every goroutine shares.
+func BenchmarkCounterAddParallel(b *testing.B) {
+	b.Run("impl=striped", func(b *testing.B) {
+		var c Counter
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Add(1)
+			}
+		})
+	})
+	b.Run("impl=atomic", func(b *testing.B) {
+		var c atomic.Uint64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				c.Add(1)
+			}
+		})
+	})
+}
