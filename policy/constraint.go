@@ -51,24 +51,25 @@ func (c *constraint) firstFail(v protocol.Value) int {
 	return -1
 }
 
-// explain describes why v fails c, naming it as name (`args.bin`). Slow
-// path: it allocates, and runs only for denials.
-func (c *constraint) explain(name string, v protocol.Value) string {
+// explain describes why v fails c, naming it as name (`args.bin`) and
+// ending with suffix. It runs only for denials, and builds the text with
+// one allocation (more when an array item fails).
+func (c *constraint) explain(name string, v protocol.Value, suffix string) string {
 	i := c.firstFail(v)
 	if i < 0 {
-		return name + " satisfies its constraints"
+		return name + " satisfies its constraints" + suffix
 	}
 	ch := &c.checks[i]
 	if ch.items != nil && v.Kind() == protocol.KindArray {
 		n := 0
 		for it := v.First(); it.Exists(); it = it.Next() {
 			if !ch.items.ok(it) {
-				return ch.items.explain(name+"["+strconv.Itoa(n)+"]", it)
+				return ch.items.explain(name+"["+strconv.Itoa(n)+"]", it, suffix)
 			}
 			n++
 		}
 	}
-	return name + " " + quoteRaw(v) + " " + ch.fail
+	return name + " " + quoteRaw(v) + " " + ch.fail + suffix
 }
 
 // desc returns the canonical text of all checks, ", "-separated.

@@ -26,6 +26,7 @@ type rawDoc struct {
 	Rules        []rawRule             `yaml:"rules"`
 	Shell        *rawShort             `yaml:"shell"`
 	Capabilities map[string]rawCapConf `yaml:"capabilities"`
+	Policy       *rawDoc               `yaml:"policy"`
 }
 
 type rawShort struct {
@@ -164,6 +165,23 @@ func cleanYAMLErr(err error) string {
 
 func compile(raw *rawDoc) (*Policy, *protocol.Error) {
 	p := &Policy{version: 1}
+	if in := raw.Policy; in != nil {
+		// The spec's config layout (11 §21): the policy sits under "policy",
+		// beside the registry's "capabilities" map.
+		if raw.Version != nil || raw.Default != nil || raw.Groups != nil || raw.Rules != nil || raw.Shell != nil {
+			return nil, cfgErr("policy: give the policy either at the top level or under \"policy\", not both")
+		}
+		if in.Policy != nil {
+			return nil, cfgErr("policy.policy: nested policy")
+		}
+		if in.Capabilities != nil && raw.Capabilities != nil {
+			return nil, cfgErr("policy.capabilities: capabilities is also given at the top level")
+		}
+		if in.Capabilities == nil {
+			in.Capabilities = raw.Capabilities
+		}
+		raw = in
+	}
 	if raw.Version != nil && *raw.Version != 1 {
 		return nil, cfgErr("version: %d is not supported (want 1)", *raw.Version)
 	}

@@ -81,7 +81,8 @@ type rule struct {
 	args         []argCheck // sorted by name
 
 	// Decisions made by this rule, built once so returning one costs nothing.
-	decided Decision
+	decided    Decision
+	ruleSuffix string // " (rule ID)", the end of an argument-denial reason
 }
 
 type argCheck struct {
@@ -93,6 +94,7 @@ type argCheck struct {
 
 // fill precomputes the rule's decision.
 func (r *rule) fill() {
+	r.ruleSuffix = " (rule " + r.id + ")"
 	switch {
 	case r.allow:
 		r.decided = Decision{protocol.DecisionAuthorized, r.id, "allowed by rule " + r.id}
@@ -145,9 +147,9 @@ func (r *rule) explain(i int, args protocol.Value) string {
 	a := &r.args[i]
 	v := args.Get(a.name)
 	if !v.Exists() {
-		return a.label + " is missing (rule " + r.id + ")"
+		return a.label + " is missing" + r.ruleSuffix
 	}
-	return a.c.explain(a.label, v) + " (rule " + r.id + ")"
+	return a.c.explain(a.label, v, r.ruleSuffix)
 }
 
 func (r *rule) matchesCap(name string) bool {
