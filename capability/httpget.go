@@ -108,7 +108,6 @@ func NewHTTPGet(cfg HTTPGetConfig) (*HTTPGet, error) {
 		DialContext:            dialer.DialContext,
 		DisableKeepAlives:      true, // no connection outlives a call
 		TLSHandshakeTimeout:    h.timeout,
-		ResponseHeaderTimeout:  h.timeout,
 		MaxResponseHeaderBytes: 64 << 10,
 		ForceAttemptHTTP2:      true,
 	}
@@ -346,6 +345,10 @@ func (h *HTTPGet) doErr(ctx context.Context, err error) *Error {
 		return newErr(ErrAuthorization, "http.get: "+re.msg)
 	case ctx.Err() != nil:
 		return ctxErr(ctx.Err())
+	}
+	var te interface{ Timeout() bool }
+	if errors.As(err, &te) && te.Timeout() {
+		return newErr(ErrTimeout, "http.get: "+err.Error())
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
