@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"math/bits"
 	"math/rand/v2"
 	"sync/atomic"
 	"testing"
@@ -17,10 +18,32 @@ func benchValues() []int64 {
 	return vals
 }
 
+// ceilingHist is the 30-line lock-free histogram of
+// /work/shared/ceilings/inproc/hdr_test.go (one unsharded array, ~6 %
+// error): the floor Record is compared against in the same run, since the
+// machine is shared and absolute numbers drift.
+type ceilingHist struct{ c [64 * 16]atomic.Uint64 }
+
+func (h *ceilingHist) Record(v int64) {
+	u := uint64(v) | 16
+	e := bits.Len64(u) - 5
+	sub := (u >> uint(e)) & 15
+	h.c[e*16+int(sub)].Add(1)
+}
+
 func BenchmarkRecord(b *testing.B) {
 	vals := benchValues()
+	b.Run("impl=ceiling", func(b *testing.B) {
+		var h ceilingHist
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			h.Record(vals[i&1023])
+			i++
+		}
+	})
 	for _, sf := range []int{1, 2, 3} {
-		b.Run(fmt.Sprintf("sigfigs=%d", sf), func(b *testing.B) {
+		b.Run(fmt.Sprintf("impl=stats/sigfigs=%d", sf), func(b *testing.B) {
 			h := NewHistogram(HistogramConfig{SigFigs: sf})
 			b.ReportAllocs()
 			i := 0
@@ -35,16 +58,34 @@ func BenchmarkRecord(b *testing.B) {
 // BenchmarkRecordParallel records from GOMAXPROCS goroutines. dist=same
 // records one value everywhere (worst case: every recorder wants the same
 // counter); dist=spread uses benchValues. shards=1 is the unsharded
-// baseline.
+// histogram, impl=ceiling the unsharded floor (see ceilingHist).
 func BenchmarkRecordParallel(b *testing.B) {
 	vals := benchValues()
 	for _, dist := range []string{"same", "spread"} {
-		for _, shards := range []int{1, 0} {
+		for _, shards := range []int{-1, 1, 0} {
 			name := fmt.Sprintf("dist=%s/shards=%d", dist, shards)
-			if shards == 0 {
+			switch shards {
+			case -1:
+				name = fmt.Sprintf("dist=%s/impl=ceiling", dist)
+			case 0:
 				name = fmt.Sprintf("dist=%s/shards=default", dist)
 			}
 			b.Run(name, func(b *testing.B) {
+				if shards < 0 {
+					var h ceilingHist
+					b.RunParallel(func(pb *testing.PB) {
+						i := 0
+						for pb.Next() {
+							if dist == "same" {
+								h.Record(1500)
+							} else {
+								h.Record(vals[i&1023])
+							}
+							i++
+						}
+					})
+					return
+				}
 				h := NewHistogram(HistogramConfig{Shards: shards})
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
@@ -87,11 +128,20 @@ func BenchmarkPercentile(b *testing.B) {
 }
 
 func BenchmarkCounterAdd(b *testing.B) {
-	var c Counter
-	b.ReportAllocs()
-	for b.Loop() {
-		c.Add(1)
-	}
+	b.Run("impl=striped", func(b *testing.B) {
+		var c Counter
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Add(1)
+		}
+	})
+	b.Run("impl=atomic", func(b *testing.B) {
+		var c atomic.Uint64
+		b.ReportAllocs()
+		for b.Loop() {
+			c.Add(1)
+		}
+	})
 }
 
 // BenchmarkCounterAddParallel compares the striped Counter with a plain

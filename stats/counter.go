@@ -4,7 +4,7 @@ import "sync/atomic"
 
 // counterShards is the number of cache-line-separated cells a Counter
 // spreads its increments over.
-const counterShards = 8
+const counterShards = 8 // a power of two ≤ 64
 
 // Counter is a monotonically increasing uint64, striped over cache lines so
 // that goroutines incrementing it at once rarely write the same line (the
@@ -24,7 +24,7 @@ type Counter struct {
 
 // Add adds n.
 func (c *Counter) Add(n uint64) {
-	c.cells[shardOf(64-3)].n.Add(n)
+	c.cells[shardHash()&(counterShards-1)].n.Add(n)
 }
 
 // Inc adds 1.

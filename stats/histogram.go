@@ -118,13 +118,17 @@ func bucketMid(idx int, k uint) int64 {
 // the buckets when a Snapshot is read (see Snapshot), which keeps Record to
 // a single atomic instruction.
 type Histogram struct {
-	k        uint
-	shift    uint // 64 - log2(shards): top bits of the shard hash
-	maxValue int64
-	stride   int // counters per shard, a multiple of 8 (one cache line)
+	// Read by Record; written only by NewHistogram.
+	k         uint
+	k1        uint   // k + 1
+	half      uint64 // 1 << k
+	shardMask uint64 // shards - 1
+	maxValue  int64
+	stride    uint64          // counters per shard, a multiple of 8 (one cache line)
+	counts    []atomic.Uint64 // shards × stride
+
 	nBuckets int
 	sigFigs  int
-	counts   []atomic.Uint64 // shards × stride
 	clamped  atomic.Uint64
 }
 
@@ -136,13 +140,15 @@ func NewHistogram(cfg HistogramConfig) *Histogram {
 	n := bucketIndex(uint64(cfg.MaxValue), k) + 1
 	stride := (n + 7) &^ 7
 	return &Histogram{
-		k:        k,
-		shift:    64 - uint(bits.TrailingZeros(uint(cfg.Shards))),
-		maxValue: cfg.MaxValue,
-		stride:   stride,
-		nBuckets: n,
-		sigFigs:  cfg.SigFigs,
-		counts:   make([]atomic.Uint64, cfg.Shards*stride),
+		k:         k,
+		k1:        k + 1,
+		half:      1 << k,
+		shardMask: uint64(cfg.Shards - 1),
+		maxValue:  cfg.MaxValue,
+		stride:    uint64(stride),
+		nBuckets:  n,
+		sigFigs:   cfg.SigFigs,
+		counts:    make([]atomic.Uint64, cfg.Shards*stride),
 	}
 }
 
@@ -153,10 +159,12 @@ func (h *Histogram) Record(v int64) {
 	if uint64(v) > uint64(h.maxValue) {
 		v = h.clamp(v)
 	}
+	// bucketIndex, with shift counts masked so the compiler emits bare
+	// shifts (e and k are < 64 by construction).
 	u := uint64(v)
-	e := uint(bits.Len64(u|1<<h.k)) - (h.k + 1)
-	idx := int(uint64(e)<<h.k + u>>e)
-	h.counts[shardOf(h.shift)*h.stride+idx].Add(1)
+	e := (uint(bits.Len64(u|h.half)) - h.k1) & 63
+	idx := uint64(e)<<(h.k&63) + u>>e
+	h.counts[(shardHash()&h.shardMask)*h.stride+idx].Add(1)
 }
 
 // RecordDuration records d as nanoseconds.
@@ -180,14 +188,15 @@ func (h *Histogram) MaxValue() int64 { return h.maxValue }
 // copy and reads every counter of every shard once; it does not stop
 // concurrent recording.
 func (h *Histogram) Snapshot() *Snapshot {
-	shards := len(h.counts) / h.stride
+	shards := len(h.counts) / int(h.stride)
+	stride := int(h.stride)
 	lo, hi := -1, -1
 	tmp := make([]uint64, h.nBuckets)
 	var total uint64
 	for i := range tmp {
 		var c uint64
 		for s := range shards {
-			c += h.counts[s*h.stride+i].Load()
+			c += h.counts[s*stride+i].Load()
 		}
 		if c != 0 {
 			if lo < 0 {
@@ -206,16 +215,17 @@ func (h *Histogram) Snapshot() *Snapshot {
 	return s
 }
 
-// shardOf picks a shard from the address of a stack variable: goroutines
+// shardHash returns a hash of the address of a stack variable: goroutines
 // have distinct stacks, so concurrent recorders usually land on different
-// shards, and one goroutine keeps hitting the same one (its cache lines stay
-// local). The address is only hashed, never dereferenced.
+// shards, and one goroutine keeps hitting the same one (its cache lines
+// stay local). The top 6 bits are well mixed; callers mask them. The
+// address is only hashed, never dereferenced.
 //
 // Rejected: a per-P index (needs runtime internals via linkname), a random
 // shard per call (every line ends up written by every core), sync.Pool
 // tokens (≈10 ns more per call).
-func shardOf(shift uint) int {
+func shardHash() uint64 {
 	var marker byte
 	p := uint64(uintptr(unsafe.Pointer(&marker)))
-	return int(((p >> 10) * 0x9E3779B97F4A7C15) >> shift)
+	return ((p >> 10) * 0x9E3779B97F4A7C15) >> 58
 }
