@@ -1,4 +1,189 @@
 // Package capability defines what a FemtoClaw capability ("Claw") is, the
-// immutable registry of them, argument-schema compilation, and the
-// built-in capabilities noop, echo, shell, fs.read and http.get.
+// immutable registry of capabilities, the compiler for their argument
+// schemas, and the five built-in capabilities: noop, echo, shell, fs.read
+// and http.get.
+//
+// A capability is the only path from a validated, authorized protocol
+// message to the world. Nothing here decides whether a principal may call
+// a capability (that is package policy) or where a call runs (that is
+// package pipeline); this package says what exists, what its arguments
+// must look like, and what each built-in does and refuses to do.
+//
+// # Lifecycle, in call order
+//
+//  1. Build capabilities: Builtins(BuiltinConfig{…}) for the five built-ins
+//     (resolving shell's allowlist, checking fs.read's root), plus any of
+//     your own that implement Capability.
+//  2. NewRegistry(caps, settings) compiles every schema once and fills
+//     each capability's Settings defaults. A capability without settings
+//     is registered but disabled: everything is disabled unless configured.
+//     Any problem (duplicate or case-conflicting names, a bad name or
+//     version, a schema that does not compile, settings for an unknown
+//     name) is a CONFIGURATION_ERROR and no registry is built.
+//  3. For each tool call, Registry.Validate(msg) finds the entry by exact,
+//     case-sensitive name and checks the args against the compiled schema:
+//     unknown tool → PROTOCOL_ERROR/unknown_capability (with a "did you
+//     mean" for a near match such as "Shell" for "shell"), bad args →
+//     PROTOCOL_ERROR/invalid_arguments naming the JSON path and rule. It
+//     does not allocate on success.
+//  4. Authorization (elsewhere) checks Entry.Settings.Enabled and policy.
+//  5. The pipeline calls Entry.Cap.Execute(ctx, req) with a deadline
+//     derived from Settings.Timeout (callers may ask for up to
+//     Settings.MaxTimeout).
+//  6. A reload builds a new Registry; Registry.Hash changes whenever a
+//     name, version, effects, schema or setting changes, so caches keyed by
+//     it never serve a verdict from the old configuration.
+//
+// Example:
+//
+//	caps, err := capability.Builtins(capability.BuiltinConfig{
+//		Shell: capability.ShellConfig{AllowedBins: []string{"df", "uptime"}},
+//	})
+//	if err != nil { … }
+//	reg, err := capability.NewRegistry(caps, map[string]capability.Settings{
+//		"noop":  {Enabled: true},
+//		"echo":  {Enabled: true},
+//		"shell": {Enabled: true, Timeout: 5 * time.Second},
+//	})
+//	if err != nil { … }
+//	msg, err := protocol.Decode(data, protocol.Limits{})
+//	entry, err := reg.Validate(msg) // nil error: registered and args valid
+//	res, err := entry.Cap.Execute(ctx, &capability.Request{ExecutionID: id, Principal: p, Args: msg.Args})
+//
+// # The interface
+//
+// Capability has six methods. Name, Version (semver), Description, Schema
+// and Effects return constants. Execute(ctx, req) runs one call: req.Args
+// is the already validated "args" object as a protocol.Value (read-only,
+// zero-copy); ctx carries the deadline and the capability must return
+// promptly once it is done. The result is raw JSON (an object) or nil; it
+// is read-only for the caller and may be shared between calls (noop
+// returns the same "{}" every time). The error is nil or a *Error whose
+// Type is one of ArgumentError, ExecutionError, AuthorizationError,
+// EnvironmentError (spec 04 §14), Timeout or OutputTooLarge. A result may
+// accompany an error: shell returns the exit status and output of a
+// failed command together with an ExecutionError. Messages never carry
+// secrets or file contents.
+//
+// # Effects and where each capability runs
+//
+//   - EffectsNone ("none"): pure and bounded; the pipeline runs it inline
+//     on the calling goroutine. noop and echo.
+//   - EffectsRead ("read"): observes the world; runs in the capability's
+//     own pool of Settings.PoolSize workers (a bulkhead). fs.read,
+//     http.get.
+//   - EffectsWrite ("write"): may change the world; runs in its pool, and
+//     the pipeline journals a durable intent record before Execute so a
+//     crash leaves evidence. shell.
+//
+// # Argument schemas
+//
+// Schemas are JSON Schema documents restricted to this subset, compiled
+// once by CompileSchema (a *protocol.Error of category CONFIGURATION_ERROR
+// names the path of any problem):
+//
+//   - type: "object", "string", "integer", "number", "boolean", "array",
+//     "null", or an array of them. "integer" accepts any number with no
+//     fractional part (1, 1.0, 1e3).
+//   - properties, required, additionalProperties (a boolean or a schema).
+//     additionalProperties is FALSE when absent: an object may only have
+//     the members its schema names. This applies at every level, so a
+//     nested free-form object needs "additionalProperties": true.
+//   - enum (JSON equality: numbers by value, objects regardless of member
+//     order).
+//   - minLength, maxLength: counted in characters (Unicode code points),
+//     not bytes.
+//   - pattern: an RE2 regular expression, unanchored as in JSON Schema
+//     (use ^…$ to match the whole string).
+//   - items (one schema for every item; the tuple form is refused),
+//     minItems, maxItems.
+//   - minimum, maximum, exclusiveMinimum, exclusiveMaximum: compared
+//     exactly on the decimal literals, so big integers and long fractions
+//     are never rounded through float64.
+//   - Boolean schemas true (anything) and false (nothing).
+//   - Annotations accepted and ignored: description, title, $comment,
+//     $schema, default, examples.
+//
+// Any other keyword ($ref, oneOf, format, …) is a compile error: a schema
+// the runtime would silently not enforce is worse than none. Validation
+// errors are PROTOCOL_ERROR/invalid_arguments with messages like
+// `args.argv[2]: expected string, got number`; Schema.Validate does not
+// allocate when the value is valid.
+//
+// # Built-ins
+//
+// noop — effects none. Args {} (no members). Result {}. It does nothing
+// and allocates nothing: the probe for the runtime's own overhead.
+//
+// echo — effects none. Args {"text": string, optional, at most
+// EchoMaxText (16384) characters}. Result {"text": the same text}.
+//
+// shell — effects write. Args {"bin": string (1–4096 chars), "argv":
+// [string], at most 16 items of at most 256 characters each}. Result
+// {"exit_code": N, "stdout": …, "stderr": …, "truncated": bool}, plus
+// "signal" (e.g. "SIGKILL") when a signal ended the process. Security:
+//   - no shell, ever: the binary is executed directly with argv as given,
+//     so "; rm -rf /", "$(id)" and backticks are plain arguments;
+//   - ShellConfig.AllowedBins lists bare names or absolute paths; names
+//     are resolved once, at load, in the PATH of the configured
+//     environment (absolute directories only). "bin" must equal an entry
+//     as written or its resolved absolute path; anything else (relative
+//     paths, "../", "/bin/sh -c", "echo;id", other spellings of the same
+//     file) is refused with an AuthorizationError even if the policy
+//     allowed it (defence in depth);
+//   - the environment is exactly ShellConfig.Env (default PATH=/usr/bin:/bin
+//     and LANG=C); nothing is inherited from the runtime;
+//   - the working directory is ShellConfig.Dir (default "/"); stdin is
+//     /dev/null;
+//   - the process runs in its own process group; when ctx is done the whole
+//     group is killed (SIGKILL), the partial output is returned with a
+//     Timeout error; and when the command ends, whatever it left running in
+//     its group is killed too, so no call leaves processes behind in its
+//     group (a process that leaves the group with setsid is out of reach;
+//     the call stops waiting for its output after one second);
+//   - stdout and stderr are each capped at ShellConfig.MaxOutputBytes
+//     (default 32 KiB); the rest is read and dropped, the text ends with
+//     TruncationMarker and the count of dropped bytes, and "truncated" is
+//     true;
+//   - a non-zero exit status returns the result and an ExecutionError.
+//
+// fs.read — effects read. Args {"path": string}. Result {"path", "size"
+// (the file's size), "content", "encoding": "utf-8" or "base64" (when the
+// bytes are not valid UTF-8), "truncated"}. Security: every read goes
+// through os.Root on FSReadConfig.Root, so "..", symbolic links leading out
+// of the root and absolute paths outside it are refused
+// (AuthorizationError); an absolute path inside the root is accepted.
+// Only regular files are read (FIFOs are opened non-blocking and refused,
+// as are directories and devices). At most FSReadConfig.MaxBytes (default
+// 1 MiB) are returned. Without a root every call is refused.
+//
+// http.get — effects read. Args {"url": string}. Result {"status": N,
+// "url": the final URL, "headers": {selected, lower-case names:
+// content-type, content-length, content-encoding, content-language,
+// last-modified, etag, cache-control, location, date}, "body",
+// "encoding", "truncated"}. Any HTTP status is a success. Security:
+//   - http and https only; URLs with credentials are refused;
+//   - loopback, private, link-local, cloud metadata (169.254.169.254,
+//     fd00:ec2::254), unspecified, CGNAT, documentation, benchmarking,
+//     reserved and multicast addresses — and IPv6 forms embedding them
+//     (mapped, NAT64, 6to4) — are refused unless HTTPGetConfig.AllowPrivate
+//     or an HTTPGetConfig.AllowedCIDRs prefix allows them. The check runs
+//     in the dialer's Control hook on the address actually being
+//     connected to, after DNS resolution, so DNS rebinding cannot bypass
+//     it, and it covers every redirect. The error names the blocked
+//     address (see BlockedError and AddrClass);
+//   - environment proxies are never used; connections are not kept alive
+//     between calls;
+//   - at most HTTPGetConfig.MaxRedirects redirects (default 5), each
+//     re-checked for scheme; the whole call is bounded by
+//     HTTPGetConfig.Timeout (default 10s) and the execution deadline;
+//     at most MaxBodyBytes (default 1 MiB) of body are read.
+//
+// # Goroutine safety
+//
+// Registry, Entry, Schema and every built-in are immutable after
+// construction and safe for concurrent use without locks; Execute may be
+// called from any number of goroutines at once. Capabilities you write
+// must be too. Nothing in this package keeps global mutable state or
+// starts goroutines that outlive a call; no built-in needs closing.
 package capability

@@ -214,8 +214,9 @@ func (s *Shell) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	// zombie its pid, and so its process group id, cannot be reused, so
 	// killing the group cannot hit an unrelated process. Then kill the
 	// group: nothing the call started outlives it.
-	waitExitedNoReap(pid)
-	_ = killGroup(pid)
+	if waitExitedNoReap(pid) {
+		_ = killGroup(pid)
+	}
 	werr := cmd.Wait()
 
 	res := s.result(cmd.ProcessState, stdout, stderr)
@@ -270,13 +271,16 @@ func killGroup(pid int) error {
 	return err
 }
 
-// waitExitedNoReap blocks until pid has exited, leaving it waitable.
-func waitExitedNoReap(pid int) {
+// waitExitedNoReap blocks until pid has exited, leaving it waitable. It
+// reports false when that cannot be known (for example when SIGCHLD is
+// ignored and children are reaped automatically); the caller must then not
+// assume the pid is still held.
+func waitExitedNoReap(pid int) bool {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
 		if err != unix.EINTR {
-			return
+			return err == nil
 		}
 	}
 }
