@@ -61,6 +61,13 @@ type DetectorConfig struct {
 	// window with no samples at all recovers a degraded stage. If zero,
 	// defaults to 100.
 	MinSamples uint64
+	// BaselineFactor, if greater than 1, also marks a stage degraded
+	// (WARNING) while its rolling p99 exceeds BaselineFactor × its baseline,
+	// even within budget: a stage that got 10× slower than it was a minute
+	// ago is news even if it is far from its FC-PERF target. The baseline
+	// stops moving while the stage is degraded. If zero (or ≤ 1), the
+	// baseline only annotates events.
+	BaselineFactor float64
 	// Now reads the clock. If nil, defaults to time.Now.
 	Now func() time.Time
 	// OnEvent receives each transition, from the goroutine calling Observe,
@@ -89,7 +96,8 @@ func (c DetectorConfig) withDefaults() DetectorConfig {
 // Event announces that a stage became degraded, changed severity, or
 // recovered. P99 is the rolling p99 that caused it, Budget the limit it
 // crossed (TargetP99 for WARNING and for recovery, CriticalP99 for
-// CRITICAL), Baseline the stage's recent healthy p99 for comparison (0 if
+// CRITICAL, BaselineFactor × Baseline for a WARNING raised by the
+// baseline alone), Baseline the stage's recent healthy p99 for comparison (0 if
 // none yet).
 type Event struct {
 	Type     string // EventDegraded or EventRecovered
@@ -113,9 +121,10 @@ const baselineWeight = 0.05
 // snapshots). The Detector merges the intervals of the last Window into a
 // rolling snapshot and compares its p99 with the stage's Budget:
 //
-//	p99 > CriticalP99            degraded, CRITICAL
-//	p99 > TargetP99              degraded, WARNING
-//	otherwise                    healthy
+//	p99 > CriticalP99                    degraded, CRITICAL
+//	p99 > TargetP99                      degraded, WARNING
+//	p99 > BaselineFactor × baseline      degraded, WARNING (only if BaselineFactor > 1)
+//	otherwise                            healthy
 //
 // A change of state (healthy → degraded, a change of severity, degraded →
 // healthy) emits one Event; repeated observations in the same state emit
@@ -209,13 +218,19 @@ func (d *Detector) observe(stage string, b Budget, s *Snapshot, now time.Time) (
 	p99 := time.Duration(rolling.Percentile(99))
 
 	severity, limit := "", time.Duration(0)
+	baseline := time.Duration(st.baseline)
+	relative := time.Duration(0)
+	if d.cfg.BaselineFactor > 1 && st.baseline > 0 {
+		relative = time.Duration(d.cfg.BaselineFactor * st.baseline)
+	}
 	switch {
 	case b.CriticalP99 > 0 && p99 > b.CriticalP99:
 		severity, limit = SeverityCritical, b.CriticalP99
 	case b.TargetP99 > 0 && p99 > b.TargetP99:
 		severity, limit = SeverityWarning, b.TargetP99
+	case relative > 0 && p99 > relative:
+		severity, limit = SeverityWarning, relative
 	}
-	baseline := time.Duration(st.baseline)
 
 	if severity == "" {
 		if st.baseline == 0 {

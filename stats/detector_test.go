@@ -168,3 +168,39 @@ func TestThroughputRates(t *testing.T) {
 		t.Errorf("Rate(1h) = %v, want the 60 s rate %v", r, r60)
 	}
 }
+
+func TestDetectorBaselineFactor(t *testing.T) {
+	clk := newFakeClock()
+	var events []Event
+	d := NewDetector(DetectorConfig{
+		Budgets:        []Budget{{Stage: "validate", TargetP99: 200 * time.Microsecond, CriticalP99: 2 * time.Millisecond}},
+		Window:         time.Second,
+		BaselineFactor: 4,
+		Now:            clk.Now,
+		OnEvent:        func(e Event) { events = append(events, e) },
+	})
+	sim := &stageSim{h: NewHistogram(HistogramConfig{})}
+	step := func(lat time.Duration) {
+		clk.Advance(time.Second)
+		d.Observe("validate", sim.interval(1000, lat))
+	}
+	for range 10 {
+		step(2 * time.Microsecond)
+	}
+	step(6 * time.Microsecond) // 3× baseline: fine (and nudges the baseline to ~2.2 µs)
+	if len(events) != 0 {
+		t.Fatalf("events at 3× baseline: %+v", events)
+	}
+	step(20 * time.Microsecond) // 10× baseline, far under the 200 µs budget
+	if len(events) != 1 || events[0].Type != EventDegraded || events[0].Severity != SeverityWarning {
+		t.Fatalf("events at 10× baseline: %+v", events)
+	}
+	if e := events[0]; e.Baseline > 2300*time.Nanosecond || e.Budget < 4*e.Baseline || e.Budget > 5*e.Baseline {
+		t.Fatalf("baseline numbers: %+v", e)
+	}
+	step(20 * time.Microsecond) // baseline frozen: still degraded, no new event
+	step(2 * time.Microsecond)
+	if len(events) != 2 || events[1].Type != EventRecovered {
+		t.Fatalf("recovery: %+v", events)
+	}
+}

@@ -110,6 +110,15 @@ func TestPercentilesAgainstExactSort(t *testing.T) {
 								q, got, want, 100*math.Abs(float64(got-want))/float64(want), 100*bound)
 						}
 					}
+					many := s.Percentiles(qs...)
+					for i, q := range qs {
+						if many[i] != s.Percentile(q) {
+							t.Errorf("Percentiles[%v] = %d, Percentile = %d", q, many[i], s.Percentile(q))
+						}
+					}
+					if sum := s.Summary(); sum.P99 != s.Percentile(99) || sum.Max != s.Max() || sum.Count != s.Count() {
+						t.Errorf("Summary %+v disagrees", sum)
+					}
 					if s.Min() != s.Percentile(0) || s.Max() != s.Percentile(100) {
 						t.Errorf("Min/Max %d/%d disagree with p0/p100", s.Min(), s.Max())
 					}
@@ -171,6 +180,12 @@ func TestPercentileEdgeQuantiles(t *testing.T) {
 		if got := s.Percentile(q); got != want {
 			t.Errorf("Percentile(%v) = %d, want %d", q, got, want)
 		}
+	}
+	if got := s.Percentiles(100, 50, 0); !slices.Equal(got, []int64{100, 50, 1}) {
+		t.Errorf("Percentiles out of order: %v", got)
+	}
+	if got := (*Snapshot)(nil).Percentiles(50, 99); !slices.Equal(got, []int64{0, 0}) {
+		t.Errorf("empty Percentiles: %v", got)
 	}
 }
 

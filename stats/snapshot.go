@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"cmp"
 	"math"
 	"math/bits"
 	"slices"
@@ -154,6 +155,61 @@ func (s *Snapshot) Percentile(q float64) int64 {
 		}
 	}
 	return s.Max()
+}
+
+// Percentiles returns Percentile(q) for each of qs, in the order given, in
+// one pass over the buckets.
+func (s *Snapshot) Percentiles(qs ...float64) []int64 {
+	out := make([]int64, len(qs))
+	n := s.Count()
+	if n == 0 {
+		return out
+	}
+	order := make([]int, len(qs))
+	for i := range order {
+		order[i] = i
+	}
+	ranks := make([]uint64, len(qs))
+	for i, q := range qs {
+		ranks[i] = percentileRank(q, n)
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(ranks[a], ranks[b]) })
+	var cum uint64
+	j := 0
+	for i, c := range s.counts {
+		cum += c
+		for j < len(order) && cum >= ranks[order[j]] {
+			out[order[j]] = bucketMid(s.base+i, s.k)
+			j++
+		}
+	}
+	return out
+}
+
+// Summary is the usual digest of a snapshot, in ns, for JSON reports such
+// as /v1/stats and the perf lab's results.
+type Summary struct {
+	Count uint64  `json:"count"`
+	Mean  float64 `json:"mean_ns"`
+	Min   int64   `json:"min_ns"`
+	P50   int64   `json:"p50_ns"`
+	P90   int64   `json:"p90_ns"`
+	P99   int64   `json:"p99_ns"`
+	P999  int64   `json:"p99_9_ns"`
+	P9999 int64   `json:"p99_99_ns"`
+	Max   int64   `json:"max_ns"`
+	// ErrorBound is the relative error of every figure above but Count.
+	ErrorBound float64 `json:"error_bound"`
+}
+
+// Summary returns count, mean, min, p50, p90, p99, p99.9, p99.99 and max.
+func (s *Snapshot) Summary() Summary {
+	p := s.Percentiles(0, 50, 90, 99, 99.9, 99.99, 100)
+	return Summary{
+		Count: s.Count(), Mean: s.Mean(),
+		Min: p[0], P50: p[1], P90: p[2], P99: p[3], P999: p[4], P9999: p[5], Max: p[6],
+		ErrorBound: s.ErrorBound(),
+	}
 }
 
 // percentileRank returns the 1-based rank of quantile q among n samples.
