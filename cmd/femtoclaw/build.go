@@ -1,0 +1,120 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/policy"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+func newLogger(c *Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(c.Log.Level))
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: redact}
+	if c.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// redact keeps secrets out of logs: any attribute whose key names a token,
+// secret, password or key material is replaced.
+func redact(_ []string, a slog.Attr) slog.Attr {
+	k := strings.ToLower(a.Key)
+	for _, s := range []string{"token", "secret", "password", "authorization", "private_key"} {
+		if strings.Contains(k, s) {
+			return slog.String(a.Key, "[REDACTED]")
+		}
+	}
+	return a
+}
+
+// loadPolicy reads the configured policy file, or returns the embedded
+// default policy when none is configured.
+func loadPolicy(c *Config) (*policy.Policy, string, error) {
+	if c.Policy.File == "" {
+		return policy.Default(), "embedded default", nil
+	}
+	data, err := os.ReadFile(c.Policy.File)
+	if err != nil {
+		return nil, "", fmt.Errorf("policy: %w", err)
+	}
+	p, err := policy.Parse(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("policy %s: %w", c.Policy.File, err)
+	}
+	return p, c.Policy.File, nil
+}
+
+func loadRegistry(c *Config) (*capability.Registry, error) {
+	caps, settings, err := c.builtins()
+	if err != nil {
+		return nil, fmt.Errorf("capabilities: %w", err)
+	}
+	return capability.NewRegistry(caps, settings)
+}
+
+func pipelineConfig(c *Config) pipeline.Config {
+	return pipeline.Config{
+		Limits: protocol.Limits{MaxBytes: c.Execution.MaxMessageBytes, MaxDepth: c.Execution.MaxDepth,
+			MaxArgs: c.Execution.MaxArgs, MaxValues: c.Execution.MaxValues},
+		MaxInFlight: c.Execution.MaxInFlight,
+	}
+}
+
+// ensureToken returns the bearer token's SHA-256, generating the token on
+// first start (stored 0600 in the data directory). generated is the token
+// itself when it was just created, so the caller can print it once.
+func ensureToken(c *Config) (sum string, generated string, err error) {
+	path := c.path(c.Auth.TokenFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		tok := "fct_" + hex.EncodeToString(b[:])
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return "", "", err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return "", "", fmt.Errorf("token: %w", err)
+		}
+		if _, err := f.WriteString(tok + "\n"); err != nil {
+			f.Close()
+			return "", "", err
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return "", "", err
+		}
+		if err := f.Close(); err != nil {
+			return "", "", err
+		}
+		h := sha256.Sum256([]byte(tok))
+		return hex.EncodeToString(h[:]), tok, nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("token: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return "", "", fmt.Errorf("token file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	}
+	tok := strings.TrimSpace(string(data))
+	if tok == "" {
+		return "", "", fmt.Errorf("token file %s is empty", path)
+	}
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:]), "", nil
+}

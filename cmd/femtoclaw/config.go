@@ -1,0 +1,413 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/femtoclaw/femtoclaw-go/capability"
+)
+
+// defaultConfigYAML is the embedded default configuration: what
+// `femtoclaw serve` runs with when no file is given. It binds loopback
+// only, keeps data under ./femtoclaw-data, enables noop and echo only, and
+// journals every execution durably.
+//
+//go:embed default.yaml
+var defaultConfigYAML []byte
+
+// Config is the whole configuration. Precedence: the embedded defaults <
+// a YAML file (--config or FEMTOCLAW_CONFIG) < FEMTOCLAW_* environment
+// variables < command-line flags. Unknown keys are errors.
+type Config struct {
+	DataDir      string             `yaml:"data_dir"`
+	Runtime      RuntimeConfig      `yaml:"runtime"`
+	Listen       ListenConfig       `yaml:"listen"`
+	Execution    ExecutionConfig    `yaml:"execution"`
+	Capabilities CapabilitiesConfig `yaml:"capabilities"`
+	Policy       PolicyConfig       `yaml:"policy"`
+	Journal      JournalConfig      `yaml:"journal"`
+	Telemetry    TelemetryConfig    `yaml:"telemetry"`
+	Cache        CacheConfig        `yaml:"cache"`
+	Auth         AuthConfig         `yaml:"auth"`
+	Log          LogConfig          `yaml:"log"`
+}
+
+// RuntimeConfig identifies this runtime (spec document 16 §7).
+type RuntimeConfig struct {
+	ID   string `yaml:"id"`
+	Mode string `yaml:"mode"` // production | development
+}
+
+// ListenConfig says where the runtime listens. Loopback only by default.
+type ListenConfig struct {
+	HTTP3 []string `yaml:"http3"` // UDP addresses of the HTTP/3 data plane
+	Admin string   `yaml:"admin"` // TCP address of the admin listener ("" = off)
+}
+
+// ExecutionConfig bounds the execution cycle.
+type ExecutionConfig struct {
+	MaxInFlight     int `yaml:"max_in_flight"`
+	MaxMessageBytes int `yaml:"max_message_bytes"`
+	MaxDepth        int `yaml:"max_depth"`
+	MaxArgs         int `yaml:"max_args"`
+	MaxValues       int `yaml:"max_values"`
+}
+
+// CapabilityConfig is the part every capability has.
+type CapabilityConfig struct {
+	Enabled    bool          `yaml:"enabled"`
+	Timeout    time.Duration `yaml:"timeout"`
+	MaxTimeout time.Duration `yaml:"max_timeout"`
+	PoolSize   int           `yaml:"pool_size"`
+	RedactArgs bool          `yaml:"redact_args"`
+}
+
+// CapabilitiesConfig enables and configures the built-ins.
+type CapabilitiesConfig struct {
+	Noop    CapabilityConfig `yaml:"noop"`
+	Echo    CapabilityConfig `yaml:"echo"`
+	Shell   ShellConfig      `yaml:"shell"`
+	FSRead  FSReadConfig     `yaml:"fs.read"`
+	HTTPGet HTTPGetConfig    `yaml:"http.get"`
+}
+
+// ShellConfig configures the shell capability.
+type ShellConfig struct {
+	CapabilityConfig `yaml:",inline"`
+	AllowedBins      []string `yaml:"allowed_bins"`
+	Dir              string   `yaml:"dir"`
+	Env              []string `yaml:"env"`
+	MaxOutputBytes   int      `yaml:"max_output_bytes"`
+}
+
+// FSReadConfig configures fs.read.
+type FSReadConfig struct {
+	CapabilityConfig `yaml:",inline"`
+	Root             string `yaml:"root"`
+	MaxBytes         int64  `yaml:"max_bytes"`
+}
+
+// HTTPGetConfig configures http.get.
+type HTTPGetConfig struct {
+	CapabilityConfig `yaml:",inline"`
+	AllowPrivate     bool     `yaml:"allow_private"`
+	AllowedCIDRs     []string `yaml:"allowed_cidrs"`
+	MaxBodyBytes     int64    `yaml:"max_body_bytes"`
+	MaxRedirects     int      `yaml:"max_redirects"`
+}
+
+// PolicyConfig points at the policy. With no file, the embedded default
+// policy applies (any principal may run noop and echo; all else denied).
+type PolicyConfig struct {
+	File string `yaml:"file"`
+}
+
+// JournalConfig configures the journal.
+type JournalConfig struct {
+	Durability   string        `yaml:"durability"` // always | interval
+	SyncInterval time.Duration `yaml:"sync_interval"`
+	Codec        string        `yaml:"codec"` // s2 | zstd
+	SegmentSize  int64         `yaml:"segment_size"`
+}
+
+// TelemetryConfig configures the event stream.
+type TelemetryConfig struct {
+	Events           string  `yaml:"events"` // off | stdout | stderr | a file path (relative to data_dir)
+	TransitionSample float64 `yaml:"transition_sample"`
+	Queue            int     `yaml:"queue"`
+}
+
+// CacheConfig sizes the caches, in bytes (negative turns one off).
+type CacheConfig struct {
+	ValidationBytes int64 `yaml:"validation_bytes"`
+	DecisionBytes   int64 `yaml:"decision_bytes"`
+}
+
+// AuthConfig configures authentication of the network transports.
+type AuthConfig struct {
+	TokenFile string        `yaml:"token_file"` // relative to data_dir; generated on first start
+	Tokens    []TokenConfig `yaml:"tokens"`     // additional tokens, stored as SHA-256 only
+	ClientCA  string        `yaml:"client_ca"`  // enables mTLS
+}
+
+// TokenConfig is one bearer token, by hash.
+type TokenConfig struct {
+	Principal string `yaml:"principal"`
+	SHA256    string `yaml:"sha256"`
+}
+
+// LogConfig configures the runtime's own log.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // json | text
+}
+
+// loadConfig resolves the effective configuration: defaults, then the
+// file (if any), then the environment, then the flag overrides (already
+// parsed into sets, "key.path=value").
+func loadConfig(file string, environ []string, sets []string) (*Config, error) {
+	cfg := &Config{}
+	if err := decodeStrict(defaultConfigYAML, cfg); err != nil {
+		return nil, fmt.Errorf("embedded default configuration: %w", err)
+	}
+	if file == "" {
+		file = lookupEnv(environ, "FEMTOCLAW_CONFIG")
+	}
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("configuration file: %w", err)
+		}
+		if err := decodeStrict(data, cfg); err != nil {
+			return nil, fmt.Errorf("configuration file %s: %w", file, err)
+		}
+	}
+	if err := applyEnv(cfg, environ); err != nil {
+		return nil, err
+	}
+	for _, s := range sets {
+		k, v, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, fmt.Errorf("--set %q: want key.path=value", s)
+		}
+		if err := setPath(cfg, k, v); err != nil {
+			return nil, fmt.Errorf("--set %s: %w", k, err)
+		}
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+func decodeStrict(data []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+func lookupEnv(environ []string, key string) string {
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
+			return v
+		}
+	}
+	return ""
+}
+
+// leaves walks every settable scalar or list field of cfg with its dotted
+// YAML path ("journal.durability", "capabilities.fs.read.root").
+func leaves(v reflect.Value, prefix string, fn func(path string, f reflect.Value)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		tag := strings.Split(sf.Tag.Get("yaml"), ",")
+		fv := v.Field(i)
+		if len(tag) > 1 && tag[1] == "inline" {
+			leaves(fv, prefix, fn)
+			continue
+		}
+		path := tag[0]
+		if prefix != "" {
+			path = prefix + "." + path
+		}
+		if fv.Kind() == reflect.Struct {
+			leaves(fv, path, fn)
+			continue
+		}
+		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct {
+			continue // lists of records (auth.tokens) come from files only
+		}
+		fn(path, fv)
+	}
+}
+
+// envName maps a config path to its environment variable:
+// capabilities.fs.read.root → FEMTOCLAW_CAPABILITIES_FS_READ_ROOT.
+func envName(path string) string {
+	return "FEMTOCLAW_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(path))
+}
+
+func applyEnv(cfg *Config, environ []string) error {
+	var err error
+	leaves(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
+		if err != nil {
+			return
+		}
+		name := envName(path)
+		for _, kv := range environ {
+			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+				if e := setValue(f, v); e != nil {
+					err = fmt.Errorf("environment %s: %w", name, e)
+				}
+			}
+		}
+	})
+	return err
+}
+
+func setPath(cfg *Config, path, value string) error {
+	found := false
+	var err error
+	leaves(reflect.ValueOf(cfg).Elem(), "", func(p string, f reflect.Value) {
+		if p == path {
+			found = true
+			err = setValue(f, value)
+		}
+	})
+	if !found {
+		return errors.New("no such configuration key")
+	}
+	return err
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func setValue(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == durationType:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return err
+		}
+		f.SetInt(n)
+	case f.Kind() == reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return err
+		}
+		f.SetFloat(x)
+	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
+		var parts []string
+		for p := range strings.SplitSeq(s, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				parts = append(parts, p)
+			}
+		}
+		f.Set(reflect.ValueOf(parts))
+	default:
+		return fmt.Errorf("unsupported type %s", f.Type())
+	}
+	return nil
+}
+
+func (c *Config) validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	switch c.Runtime.Mode {
+	case "production", "development":
+	default:
+		errs = append(errs, fmt.Errorf("runtime.mode %q: want production or development", c.Runtime.Mode))
+	}
+	switch c.Journal.Durability {
+	case "always", "interval", "off":
+	default:
+		errs = append(errs, fmt.Errorf("journal.durability %q: want always, interval or off", c.Journal.Durability))
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	if c.Telemetry.TransitionSample < 0 || c.Telemetry.TransitionSample > 1 {
+		errs = append(errs, fmt.Errorf("telemetry.transition_sample %v: want 0..1", c.Telemetry.TransitionSample))
+	}
+	for _, a := range c.Listen.HTTP3 {
+		if _, err := netip.ParseAddrPort(a); err != nil {
+			errs = append(errs, fmt.Errorf("listen.http3 %q: %v", a, err))
+		}
+	}
+	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
+		if _, err := netip.ParsePrefix(s); err != nil {
+			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
+		}
+	}
+	for i, t := range c.Auth.Tokens {
+		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 || t.Principal == "" {
+			errs = append(errs, fmt.Errorf("auth.tokens[%d]: want principal and a 64-hex-digit sha256", i))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Hash is the SHA-256 of the effective configuration's canonical YAML,
+// logged at start so operators can tell which configuration ran.
+func (c *Config) Hash() string {
+	b, _ := yaml.Marshal(c)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// path resolves p relative to the data directory.
+func (c *Config) path(p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.DataDir, p)
+}
+
+func (cc CapabilityConfig) settings() capability.Settings {
+	return capability.Settings{Enabled: cc.Enabled, Timeout: cc.Timeout, MaxTimeout: cc.MaxTimeout, PoolSize: cc.PoolSize, RedactArgs: cc.RedactArgs}
+}
+
+// builtins returns the built-in capabilities and their settings.
+func (c *Config) builtins() ([]capability.Capability, map[string]capability.Settings, error) {
+	cc := c.Capabilities
+	var cidrs []netip.Prefix
+	for _, s := range cc.HTTPGet.AllowedCIDRs {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		cidrs = append(cidrs, p)
+	}
+	caps, err := capability.Builtins(capability.BuiltinConfig{
+		Shell:   capability.ShellConfig{AllowedBins: cc.Shell.AllowedBins, Dir: cc.Shell.Dir, Env: cc.Shell.Env, MaxOutputBytes: cc.Shell.MaxOutputBytes},
+		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes},
+		HTTPGet: capability.HTTPGetConfig{AllowPrivate: cc.HTTPGet.AllowPrivate, AllowedCIDRs: cidrs, Timeout: cc.HTTPGet.Timeout, MaxBodyBytes: cc.HTTPGet.MaxBodyBytes, MaxRedirects: cc.HTTPGet.MaxRedirects},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	settings := map[string]capability.Settings{
+		"noop":     cc.Noop.settings(),
+		"echo":     cc.Echo.settings(),
+		"shell":    cc.Shell.settings(),
+		"fs.read":  cc.FSRead.settings(),
+		"http.get": cc.HTTPGet.settings(),
+	}
+	return caps, settings, nil
+}

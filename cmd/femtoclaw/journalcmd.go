@@ -1,0 +1,123 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/journal"
+)
+
+func cmdJournal(args []string, stdout io.Writer, environ []string) error {
+	if len(args) == 0 {
+		return fmt.Errorf("usage: femtoclaw journal verify|inspect|tail|get|export [flags]")
+	}
+	sub := args[0]
+	var c commonFlags
+	fs := newFlagSet("journal "+sub, &c)
+	dir := fs.String("dir", "", "journal directory (default: DATA_DIR/journal)")
+	n := fs.Int("n", 10, "tail: number of records")
+	capName := fs.String("capability", "", "export: only this capability")
+	from := fs.String("from", "", "export: from this time (RFC 3339)")
+	to := fs.String("to", "", "export: before this time (RFC 3339)")
+	pos, err := parseArgs(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if *dir == "" {
+		cfg, err := loadConfig(c.config, environ, c.sets)
+		if err != nil {
+			return err
+		}
+		*dir = cfg.path("journal")
+	}
+	switch sub {
+	case "verify":
+		rep, err := journal.Verify(*dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "segments %d  blocks %d  records %d  bytes %d  seq %d..%d  in %s (%.0f MB/s)\n",
+			rep.Segments, rep.Blocks, rep.Records, rep.Bytes, rep.FirstSeq, rep.HeadSeq, rep.Duration.Round(time.Microsecond),
+			float64(rep.Bytes)/1e6/max(rep.Duration.Seconds(), 1e-9))
+		fmt.Fprintf(stdout, "genesis   %s\nhead hash %s\n", rep.Genesis, rep.HeadHash)
+		if rep.Failure != nil {
+			fmt.Fprintf(stdout, "FAILED: %v\n", rep.Failure)
+			return exitError(1)
+		}
+		fmt.Fprintln(stdout, "ok: every block's CRC and the hash chain verify")
+		return nil
+	case "inspect":
+		rep, err := journal.Inspect(*dir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%-28s %10s %10s %8s %10s %20s %8s\n", "SEGMENT", "SIZE", "USED", "BLOCKS", "RECORDS", "SEQ", "RATIO")
+		for _, s := range rep.Segments {
+			fmt.Fprintf(stdout, "%-28s %10d %10d %8d %10d %9d..%-9d %8.2f\n", s.Name, s.Size, s.Used, s.Blocks, s.Records, s.FirstSeq, s.LastSeq, s.Ratio)
+		}
+		fmt.Fprintf(stdout, "total: blocks %d  records %d  bytes %d  raw %d  ratio %.2f  codecs %v\n", rep.Blocks, rep.Records, rep.Bytes, rep.RawBytes, rep.Ratio(), rep.Codecs)
+		if rep.Tail != nil {
+			fmt.Fprintf(stdout, "torn tail: %v (Open will truncate it)\n", rep.Tail)
+		}
+		return nil
+	case "tail":
+		var last []journal.Record
+		err := journal.Scan(*dir, journal.Query{}, func(r *journal.Record) bool {
+			last = append(last, *r)
+			if len(last) > *n {
+				last = last[1:]
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		return printRecords(stdout, last)
+	case "get":
+		if len(pos) != 1 {
+			return fmt.Errorf("usage: femtoclaw journal get EXEC_ID")
+		}
+		var recs []journal.Record
+		err := journal.Scan(*dir, journal.Query{ExecutionID: pos[0]}, func(r *journal.Record) bool {
+			recs = append(recs, *r)
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if len(recs) == 0 {
+			return fmt.Errorf("no record of execution %s", pos[0])
+		}
+		return printRecords(stdout, recs)
+	case "export":
+		q := journal.Query{Capability: *capName}
+		for _, t := range []struct {
+			s   string
+			dst *time.Time
+		}{{*from, &q.From}, {*to, &q.To}} {
+			if t.s != "" {
+				v, err := time.Parse(time.RFC3339Nano, t.s)
+				if err != nil {
+					return err
+				}
+				*t.dst = v
+			}
+		}
+		return journal.ExportJSONL(*dir, q, stdout)
+	}
+	return fmt.Errorf("unknown journal command %q (verify, inspect, tail, get, export)", sub)
+}
+
+func printRecords(w io.Writer, recs []journal.Record) error {
+	for i := range recs {
+		b, err := json.Marshal(&recs[i])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s\n", strings.TrimSpace(string(b)))
+	}
+	return nil
+}

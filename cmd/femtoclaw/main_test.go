@@ -1,0 +1,243 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, strings.NewReader(stdin), &out, &errb, env)
+	return code, out.String(), errb.String()
+}
+
+func answer(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var v map[string]any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not an answer: %v\n%s", err, s)
+	}
+	return v
+}
+
+func TestExecShowsTheThreeOutcomes(t *testing.T) {
+	env := []string{"FEMTOCLAW_DATA_DIR=" + t.TempDir()}
+	code, out, _ := runCLI(t, env, "", "exec", `{"tool_call":{"tool":"echo","args":{"text":"hello"}}}`)
+	a := answer(t, out)
+	if code != 0 || a["status"] != "success" || a["decision"] != "AUTHORIZED" || a["result"].(map[string]any)["text"] != "hello" {
+		t.Fatalf("allowed call: code %d %v", code, a)
+	}
+	if j := a["journal"].(map[string]any); j["durable"] != false {
+		t.Fatalf("in-process exec without --journal must say durable false: %v", j)
+	}
+
+	code, out, _ = runCLI(t, env, "", "exec", `{"tool_call":{"tool":"shell","args":{"bin":"ls"}}}`)
+	a = answer(t, out)
+	e, _ := a["error"].(map[string]any)
+	if code != 1 || a["decision"] != "DENIED_CAPABILITY_DISABLED" || a["rule"] != "registry" || e["category"] != "AUTHORIZATION_ERROR" {
+		t.Fatalf("denied call: code %d %v", code, a)
+	}
+
+	code, out, _ = runCLI(t, env, `{"message":{"content":"x"},"tool_call":{"tool":"echo","args":{}}}`, "exec", "-", "--compact")
+	a = answer(t, out)
+	e, _ = a["error"].(map[string]any)
+	if code != 1 || a["state"] != "ERROR" || e["category"] != "PROTOCOL_ERROR" || e["reason"] != "ambiguous_form" || strings.Count(out, "\n") != 1 {
+		t.Fatalf("malformed: code %d %v", code, a)
+	}
+}
+
+func TestExecPolicyDenialNamesRule(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "p.yaml")
+	os.WriteFile(pol, []byte("rules:\n  - {id: echo-only-ops, effect: allow, principals: [ops], capabilities: [echo]}\n"), 0o600)
+	env := []string{"FEMTOCLAW_DATA_DIR=" + dir, "FEMTOCLAW_POLICY_FILE=" + pol}
+	code, out, _ := runCLI(t, env, "", "exec", "--principal", "intern", `{"tool_call":{"tool":"echo","args":{"text":"x"}}}`)
+	a := answer(t, out)
+	if code != 1 || a["decision"] != "DENIED_POLICY_VIOLATION" || a["rule"] != "default-deny" {
+		t.Fatalf("code %d %v", code, a)
+	}
+	code, out, _ = runCLI(t, env, "", "exec", "--principal", "ops", `{"tool_call":{"tool":"echo","args":{"text":"x"}}}`)
+	if a = answer(t, out); code != 0 || a["rule"] != "echo-only-ops" {
+		t.Fatalf("code %d %v", code, a)
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	os.WriteFile(file, []byte("journal: {durability: interval, sync_interval: 20ms}\nlog: {level: warn}\nexecution: {max_in_flight: 7}\n"), 0o600)
+	cfg, err := loadConfig(file, []string{"FEMTOCLAW_LOG_LEVEL=error", "FEMTOCLAW_EXECUTION_MAX_IN_FLIGHT=9", "FEMTOCLAW_CAPABILITIES_FS_READ_ROOT=/srv"},
+		[]string{"execution.max_in_flight=11"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Journal.Durability != "interval" || cfg.Journal.SyncInterval != 20*time.Millisecond { // file over default
+		t.Errorf("journal %+v", cfg.Journal)
+	}
+	if cfg.Log.Level != "error" { // env over file
+		t.Errorf("log level %q", cfg.Log.Level)
+	}
+	if cfg.Execution.MaxInFlight != 11 { // flag over env
+		t.Errorf("max_in_flight %d", cfg.Execution.MaxInFlight)
+	}
+	if cfg.Capabilities.FSRead.Root != "/srv" || cfg.Capabilities.Noop.Enabled != true || cfg.Capabilities.Shell.Enabled {
+		t.Errorf("capabilities %+v", cfg.Capabilities)
+	}
+	if cfg.DataDir != "./femtoclaw-data" || cfg.Listen.Admin != "127.0.0.1:9464" || cfg.Listen.HTTP3[0] != "127.0.0.1:4433" {
+		t.Errorf("defaults lost: %+v", cfg)
+	}
+
+	for _, bad := range []struct{ file, env string }{
+		{"jornal: {durability: always}\n", ""},         // unknown key
+		{"journal: {durability: sometimes}\n", ""},     // bad value
+		{"", "FEMTOCLAW_EXECUTION_MAX_IN_FLIGHT=lots"}, // bad env
+		{"listen: {http3: [\"0.0.0.0\"]}\n", ""},       // not an addr:port
+	} {
+		f := ""
+		if bad.file != "" {
+			f = filepath.Join(dir, "bad.yaml")
+			os.WriteFile(f, []byte(bad.file), 0o600)
+		}
+		if _, err := loadConfig(f, []string{bad.env}, nil); err == nil {
+			t.Errorf("accepted %q %q", bad.file, bad.env)
+		}
+	}
+	if _, err := loadConfig("", nil, []string{"no.such.key=1"}); err == nil {
+		t.Error("accepted an unknown --set key")
+	}
+}
+
+func TestEmbeddedDefaultsAreSafe(t *testing.T) {
+	cfg, err := loadConfig("", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range append([]string{cfg.Listen.Admin}, cfg.Listen.HTTP3...) {
+		if !strings.HasPrefix(a, "127.0.0.1:") && !strings.HasPrefix(a, "[::1]:") {
+			t.Errorf("default bind %q is not loopback", a)
+		}
+	}
+	c := cfg.Capabilities
+	if !c.Noop.Enabled || !c.Echo.Enabled || c.Shell.Enabled || c.FSRead.Enabled || c.HTTPGet.Enabled || c.HTTPGet.AllowPrivate {
+		t.Errorf("default capabilities %+v", c)
+	}
+	if cfg.Journal.Durability != "always" {
+		t.Errorf("default durability %q", cfg.Journal.Durability)
+	}
+}
+
+func TestTokenGeneratedOnceWithMode0600(t *testing.T) {
+	cfg, _ := loadConfig("", []string{"FEMTOCLAW_DATA_DIR=" + t.TempDir()}, nil)
+	sum1, tok, err := ensureToken(cfg)
+	if err != nil || tok == "" || len(sum1) != 64 {
+		t.Fatalf("first start: %v %q", err, tok)
+	}
+	fi, _ := os.Stat(cfg.path(cfg.Auth.TokenFile))
+	if fi.Mode().Perm() != 0o600 {
+		t.Fatalf("token mode %v", fi.Mode().Perm())
+	}
+	sum2, tok2, err := ensureToken(cfg)
+	if err != nil || tok2 != "" || sum2 != sum1 {
+		t.Fatalf("second start regenerated or changed the token: %v %q", err, tok2)
+	}
+	os.Chmod(cfg.path(cfg.Auth.TokenFile), 0o644)
+	if _, _, err := ensureToken(cfg); err == nil {
+		t.Fatal("a world-readable token file was accepted")
+	}
+}
+
+func TestPolicyCommands(t *testing.T) {
+	code, out, _ := runCLI(t, nil, "", "policy", "check", "../../policy/testdata/anchor.yaml")
+	if code != 0 || !strings.Contains(out, "ok: 20 rules") {
+		t.Fatalf("check: %d %s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("default: allow\n"), 0o600)
+	if code, _, errOut := runCLI(t, nil, "", "policy", "check", bad); code != 1 || !strings.Contains(errOut, "CONFIGURATION_ERROR") {
+		t.Fatalf("bad policy: %d %s", code, errOut)
+	}
+	code, out, _ = runCLI(t, nil, "", "policy", "eval", "--policy", "../../policy/testdata/anchor.yaml", "--principal", "agent-1",
+		`{"tool_call":{"tool":"shell","args":{"bin":"git","argv":["push","origin"]}}}`)
+	var d map[string]any
+	json.Unmarshal([]byte(out), &d)
+	if code != 1 || d["decision"] != "DENIED_ARGUMENT_INVALID" || d["rule"] != "F5" {
+		t.Fatalf("eval: %d %v", code, d)
+	}
+}
+
+func TestCapabilitiesAndVersion(t *testing.T) {
+	code, out, _ := runCLI(t, nil, "", "capabilities")
+	if code != 0 || !strings.Contains(out, "noop") || !strings.Contains(out, "http.get") {
+		t.Fatalf("%d %s", code, out)
+	}
+	code, out, _ = runCLI(t, nil, "", "version")
+	if code != 0 || !strings.HasPrefix(out, "femtoclaw ") {
+		t.Fatalf("%d %s", code, out)
+	}
+	if code, _, _ := runCLI(t, nil, "", "frobnicate"); code != 2 {
+		t.Fatalf("unknown command exit %d", code)
+	}
+}
+
+// lineWaiter is an io.Writer that signals when a line containing want is written.
+type lineWaiter struct {
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	want string
+	hit  chan struct{}
+	once sync.Once
+}
+
+func (w *lineWaiter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	if strings.Contains(w.buf.String(), w.want) {
+		w.once.Do(func() { close(w.hit) })
+	}
+	return len(p), nil
+}
+
+func (w *lineWaiter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.buf.String() }
+
+// TestServeStartsOnDefaults starts serve with no configuration file (only
+// a temporary data directory and free ports), waits for "ready", stops it,
+// starts it again, and checks the journal verifies.
+func TestServeStartsOnDefaults(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"FEMTOCLAW_DATA_DIR=" + dir, "FEMTOCLAW_LISTEN_HTTP3=127.0.0.1:0", "FEMTOCLAW_LISTEN_ADMIN=127.0.0.1:0"}
+	for round := range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		w := &lineWaiter{want: "femtoclaw ready", hit: make(chan struct{})}
+		done := make(chan int)
+		go func() { done <- run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, w, env) }()
+		select {
+		case <-w.hit:
+		case code := <-done:
+			t.Fatalf("serve exited %d before ready:\n%s", code, w.String())
+		}
+		if round == 0 && !strings.Contains(w.String(), "It is shown once") {
+			t.Errorf("first start did not print the generated token:\n%s", w.String())
+		}
+		if round == 1 && strings.Contains(w.String(), "It is shown once") {
+			t.Errorf("second start printed the token again")
+		}
+		cancel()
+		if code := <-done; code != 0 {
+			t.Fatalf("serve exit %d:\n%s", code, w.String())
+		}
+	}
+	code, out, _ := runCLI(t, []string{"FEMTOCLAW_DATA_DIR=" + dir}, "", "journal", "verify")
+	if code != 0 || !strings.Contains(out, "ok:") {
+		t.Fatalf("journal verify: %d %s", code, out)
+	}
+}

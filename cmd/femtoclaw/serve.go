@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/stats"
+)
+
+// node is a running runtime with everything it owns, in the order it is
+// shut down: transports, runtime, journal, event file.
+type node struct {
+	cfg     *Config
+	log     *slog.Logger
+	j       *journal.Journal
+	rt      *pipeline.Runtime
+	metrics *stats.Registry
+	events  io.Closer
+	closers []func(context.Context) error // transports, admin listener
+}
+
+// openNode builds the runtime a configuration describes. withJournal
+// false runs without persistence (the answers say so).
+func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writer) (*node, error) {
+	n := &node{cfg: cfg, log: log, metrics: stats.NewRegistry()}
+	reg, err := loadRegistry(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pol, polSrc, err := loadPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pcfg := pipelineConfig(cfg)
+	pcfg.Logger = log
+	pcfg.Metrics = n.metrics
+	pcfg.Caches.ValidationBytes = cfg.Cache.ValidationBytes
+	pcfg.Caches.DecisionBytes = cfg.Cache.DecisionBytes
+	pcfg.Telemetry.Queue = cfg.Telemetry.Queue
+	pcfg.Telemetry.TransitionSample = cfg.Telemetry.TransitionSample
+	pcfg.Telemetry.Output = eventsOut
+	if withJournal && cfg.Journal.Durability != "off" {
+		j, err := journal.Open(journal.Config{
+			Dir:          cfg.path("journal"),
+			Durability:   journal.Durability(cfg.Journal.Durability),
+			SyncInterval: cfg.Journal.SyncInterval,
+			Codec:        journal.Codec(cfg.Journal.Codec),
+			SegmentSize:  cfg.Journal.SegmentSize,
+			Logger:       log.With("subsystem", "journal"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("journal: %w", err)
+		}
+		rep := j.Recovery()
+		log.Info("journal open", "dir", cfg.path("journal"), "durability", cfg.Journal.Durability,
+			"records", rep.Records, "head_seq", rep.HeadSeq, "head_hash", rep.HeadHash,
+			"truncated_bytes", rep.TruncatedBytes, "truncated_records", rep.TruncatedRecords,
+			"interrupted", len(rep.Interrupted), "recovery", rep.Duration.String())
+		for _, in := range rep.Interrupted {
+			log.Warn("execution INTERRUPTED: its intent was journaled but no outcome; it will not be re-run",
+				"execution_id", in.ExecutionID, "seq", in.Seq)
+		}
+		n.j = j
+		pcfg.Journal = j
+		pcfg.Durable = cfg.Journal.Durability == "always"
+	}
+	rt, err := pipeline.Open(pcfg, reg, pol)
+	if err != nil {
+		if n.j != nil {
+			n.j.Close()
+		}
+		return nil, err
+	}
+	n.rt = rt
+	log.Info("policy loaded", "source", polSrc, "hash", fmt.Sprintf("%x", pol.Hash()))
+	return n, nil
+}
+
+// close shuts down in dependency order within ctx.
+func (n *node) close(ctx context.Context) error {
+	var errs []error
+	for i := len(n.closers) - 1; i >= 0; i-- {
+		errs = append(errs, n.closers[i](ctx))
+	}
+	errs = append(errs, n.rt.Close(ctx))
+	if n.j != nil {
+		errs = append(errs, n.j.Close())
+	}
+	if n.events != nil {
+		errs = append(errs, n.events.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func openEvents(cfg *Config, stderr io.Writer) (io.Writer, io.Closer, error) {
+	switch cfg.Telemetry.Events {
+	case "off", "":
+		return nil, nil, nil
+	case "stdout":
+		return os.Stdout, nil, nil
+	case "stderr":
+		return stderr, nil, nil
+	}
+	f, err := os.OpenFile(cfg.path(cfg.Telemetry.Events), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("telemetry events: %w", err)
+	}
+	return f, f, nil
+}
+
+func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
+	start := time.Now()
+	var c commonFlags
+	fs := newFlagSet("serve", &c)
+	dataDir := fs.String("data-dir", "", "data directory (journal, TLS material, token)")
+	listen := fs.String("listen", "", "HTTP/3 UDP addresses, comma-separated")
+	admin := fs.String("admin", "", "admin TCP address (\"off\" disables it)")
+	durability := fs.String("durability", "", "journal durability: always | interval | off")
+	policyFile := fs.String("policy", "", "policy file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	sets := c.sets
+	for k, v := range map[string]*string{"data_dir": dataDir, "listen.http3": listen, "listen.admin": admin, "journal.durability": durability, "policy.file": policyFile} {
+		if *v != "" {
+			if k == "listen.admin" && *v == "off" {
+				*v = ""
+				sets = append(sets, k+"=")
+				continue
+			}
+			sets = append(sets, k+"="+*v)
+		}
+	}
+	cfg, err := loadConfig(c.config, environ, sets)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	tokenSum, generated, err := ensureToken(cfg)
+	if err != nil {
+		return err
+	}
+	if generated != "" {
+		fmt.Fprintf(stderr, "\nA bearer token was generated and stored in %s (mode 0600).\nIt is shown once:\n\n    %s\n\n", cfg.path(cfg.Auth.TokenFile), generated)
+	}
+	eventsOut, eventsCloser, err := openEvents(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	n, err := openNode(cfg, log, true, eventsOut)
+	if err != nil {
+		if eventsCloser != nil {
+			eventsCloser.Close()
+		}
+		return err
+	}
+	n.events = eventsCloser
+	if err := n.startListeners(tokenSum); err != nil {
+		n.close(context.Background())
+		return err
+	}
+	durable := n.rt.Durable()
+	if !durable {
+		log.Warn("journal is not in 'always' mode: answers are not durable when sent", "durability", cfg.Journal.Durability)
+	}
+	log.Info("femtoclaw ready", "version", version, "config_hash", cfg.Hash(), "data_dir", cfg.DataDir,
+		"durable", durable, "startup", time.Since(start).String())
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	for {
+		select {
+		case <-ctx.Done():
+			return n.shutdown(log)
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				n.reloadPolicy(log)
+				continue
+			}
+			log.Info("shutting down", "signal", s.String())
+			return n.shutdown(log)
+		}
+	}
+}
+
+func (n *node) shutdown(log *slog.Logger) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := n.close(ctx)
+	log.Info("femtoclaw stopped", "shutdown", time.Since(start).String(), "err", err)
+	return err
+}
+
+// reloadPolicy re-reads the policy file; an invalid one is rejected and
+// the old policy stays.
+func (n *node) reloadPolicy(log *slog.Logger) {
+	pol, src, err := loadPolicy(n.cfg)
+	if err != nil {
+		log.Error("policy reload rejected; the previous policy stays", "category", "CONFIGURATION_ERROR", "err", err)
+		return
+	}
+	if err := n.rt.Reload(nil, pol); err != nil {
+		log.Error("policy reload failed; the previous policy stays", "err", err)
+		return
+	}
+	log.Info("policy reloaded", "source", src, "hash", fmt.Sprintf("%x", pol.Hash()))
+}

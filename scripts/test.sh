@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's test entry point: installs what the tests need, then runs
+# every test under the race detector. CI runs this on a fresh machine.
+#
+#   scripts/test.sh            all tests (race), fuzz seeds, vet, gofmt
+#   FEMTOCLAW_SHORT=1 scripts/test.sh   skip the long crash/soak variants
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GOFLAGS="${GOFLAGS:-} -mod=readonly"
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/go)/bin"
+
+need_apt=()
+command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "== installing: ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}") \
+      >/tmp/femtoclaw-apt.log 2>&1 || echo "WARN: apt-get install ${need_apt[*]} failed (see /tmp/femtoclaw-apt.log); tests that need them will say so"
+  fi
+fi
+
+echo "== gofmt"
+bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './perf/*'))
+if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
+
+echo "== go vet"
+go vet ./...
+
+short=()
+[ -n "${FEMTOCLAW_SHORT:-}" ] && short=(-short)
+
+echo "== go test -race"
+go test -race -count=1 -timeout 20m "${short[@]}" ./...
+
+if [ -x scripts/interop.sh ] && [ -z "${FEMTOCLAW_SKIP_INTEROP:-}" ]; then
+  echo "== interop (real HTTP/3 clients)"
+  scripts/interop.sh
+fi
+echo "== all tests passed"
