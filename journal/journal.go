@@ -92,8 +92,9 @@ type Journal struct {
 	dirty        bool // interval mode: written, not yet synced
 	sinceCkpt    int
 	prep         chan prepared // result of the preallocation goroutine; cap 1
+	prepStop     chan struct{} // closed by shutdown: abandon a zero fill
 	prepWG       sync.WaitGroup
-	prepPending  bool
+	prepPending  bool // a prepared segment is (or will be) in prep
 }
 
 type prepared struct {
@@ -131,9 +132,7 @@ func Open(cfg Config) (*Journal, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	for _, n := range []string{preparedSegName, checkpointTmp} {
-		_ = os.Remove(filepath.Join(cfg.Dir, n))
-	}
+	_ = os.Remove(filepath.Join(cfg.Dir, checkpointTmp))
 	res, tracker, rep, err := recoverDir(&cfg)
 	if err != nil {
 		var be *BlockError
@@ -152,6 +151,7 @@ func Open(cfg Config) (*Journal, error) {
 		intents:  tracker,
 		hasher:   sha256.New(),
 		prep:     make(chan prepared, 1),
+		prepStop: make(chan struct{}),
 	}
 	j.mu.cur = newBatch()
 	if j.comp, err = newCompressor(codec); err != nil {
@@ -167,10 +167,10 @@ func Open(cfg Config) (*Journal, error) {
 		j.recovery.Segments = 1
 	}
 	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	j.adoptPrepared()
 	cfg.Logger.Info("journal: open", "dir", cfg.Dir, "records", rep.Records, "head_seq", rep.HeadSeq,
 		"from_checkpoint", rep.FromCheckpoint, "verified_blocks", rep.VerifiedBlocks,
 		"interrupted", len(rep.Interrupted), "duration", rep.Duration)
-	j.startPrepare()
 	go j.flusher()
 	return j, nil
 }
@@ -229,7 +229,7 @@ func (j *Journal) wrap(f *os.File) segmentFile {
 func (j *Journal) createSegment(index uint64, f *os.File) error {
 	if f == nil {
 		var err error
-		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize); err != nil {
+		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, false, nil); err != nil {
 			return err
 		}
 	}
@@ -269,7 +269,28 @@ func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
 	return nil
 }
 
-// startPrepare starts preallocating the next segment in the background.
+// adoptPrepared reuses a segment prepared before the last shutdown. Such a
+// file holds nothing but zeros (and at most a segment header written just
+// before a crash, which installSegment overwrites): blocks are only ever
+// written after the rename.
+func (j *Journal) adoptPrepared() {
+	path := filepath.Join(j.cfg.Dir, preparedSegName)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	if fi.Size() == j.cfg.SegmentSize {
+		if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+			j.prep <- prepared{f: f}
+			j.prepPending = true
+			return
+		}
+	}
+	_ = os.Remove(path)
+}
+
+// startPrepare starts zero-filling the next segment in the background (once
+// the current one is half full, or at a roll).
 func (j *Journal) startPrepare() {
 	if j.prepPending {
 		return
@@ -278,7 +299,7 @@ func (j *Journal) startPrepare() {
 	j.prepWG.Add(1)
 	go func() {
 		defer j.prepWG.Done()
-		f, err := prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize)
+		f, err := prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, true, j.prepStop)
 		j.prep <- prepared{f, err}
 	}()
 }
@@ -532,6 +553,9 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 	j.blocks++
 	j.records += int64(len(recs))
 	j.sinceCkpt++
+	if !j.prepPending && j.off > j.cfg.SegmentSize/2 {
+		j.startPrepare()
+	}
 	j.stats.blocks.Add(1)
 	j.stats.bytesWritten.Add(int64(len(out)))
 	j.stats.bytesRaw.Add(int64(len(j.raw)))
@@ -547,6 +571,7 @@ func (j *Journal) roll() error {
 	if err := j.f.Close(); err != nil {
 		return err
 	}
+	j.startPrepare() // no-op when already started
 	p := <-j.prep
 	j.prepPending = false
 	if p.err != nil {
@@ -614,11 +639,13 @@ func (j *Journal) shutdown() {
 		j.fail(err)
 	}
 	j.comp.close()
+	// A finished preparation is kept for the next Open; one in progress is
+	// abandoned (and removed) rather than delaying Close.
+	close(j.prepStop)
 	j.prepWG.Wait()
 	if j.prepPending {
 		if p := <-j.prep; p.f != nil {
 			p.f.Close()
 		}
 	}
-	_ = os.Remove(filepath.Join(j.cfg.Dir, preparedSegName))
 }
