@@ -163,6 +163,7 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 		return nil, err
 	}
 	rt.sink = newSink(cfg.Telemetry, rt.m, rt.log)
+	rt.event("runtime_startup", "runtime open")
 	if cfg.Journal == nil {
 		rt.log.Warn("no journal: executions are NOT persisted; answers say \"durable\":false")
 	}
@@ -265,6 +266,32 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	rt.sink.close()
 	rt.caches.Close()
 	return err
+}
+
+// Emit sends a system event (for example "performance_degraded") to the
+// telemetry sink. It never blocks.
+func (rt *Runtime) Emit(typ, msg string) { rt.event(typ, msg) }
+
+// Closing reports whether Close has begun.
+func (rt *Runtime) Closing() bool { return rt.closing.Load() }
+
+// Ready reports whether the runtime accepts work: not closing, and its
+// journal (if any) accepts writes.
+func (rt *Runtime) Ready() bool {
+	return !rt.closing.Load() && (rt.journal == nil || rt.journal.Ready())
+}
+
+// RecordSecurityRejection journals and counts a request that a transport
+// refused before it reached the pipeline (missing or bad credentials):
+// the audit trail has no gap for unauthenticated traffic. It blocks until
+// the record is committed and returns the answer the transport should
+// send (state ERROR, category SECURITY_ERROR).
+func (rt *Runtime) RecordSecurityRejection(reason, remote, transport string) *protocol.Answer {
+	x := rt.newExecution(&Request{Principal: "", Transport: transport})
+	x.fail(protocol.StateInputReceived, protocol.CategorySecurity, protocol.Reason(reason),
+		"unauthenticated request from "+remote+": "+reason, outRejected)
+	x.commitSync()
+	return &x.ans
 }
 
 func (rt *Runtime) event(typ, msg string) {

@@ -1,0 +1,160 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/stats"
+)
+
+type fakeClock struct{ t atomic.Int64 }
+
+func (c *fakeClock) now() time.Time          { return time.Unix(0, c.t.Load()) }
+func (c *fakeClock) advance(d time.Duration) { c.t.Add(int64(d)) }
+
+func newServer(t *testing.T, reg *stats.Registry, checks func() []Check, clk *fakeClock, onDeg func(stats.Event)) *Server {
+	t.Helper()
+	s, err := New(Config{Addr: "127.0.0.1:0", Metrics: reg, Checks: checks, Now: clk.now, Tick: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnDegradation: onDeg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+func get(t *testing.T, s *Server, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + s.Addr().String() + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestReadyzFollowsChecks(t *testing.T) {
+	var journalOK atomic.Bool
+	journalOK.Store(true)
+	clk := &fakeClock{}
+	s := newServer(t, stats.NewRegistry(), func() []Check {
+		return []Check{{Name: "journal_accepts_writes", OK: journalOK.Load()}}
+	}, clk, nil)
+	if code, _ := get(t, s, "/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"ready": true`) {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+	journalOK.Store(false) // a failed journal
+	if code, body := get(t, s, "/readyz"); code != 503 || !strings.Contains(body, `"ready": false`) {
+		t.Fatalf("readyz with a failed journal: %d %s", code, body)
+	}
+}
+
+func TestMetricsPassPromtool(t *testing.T) {
+	reg := stats.NewRegistry()
+	h := reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency.")
+	for i := range 1000 {
+		h.Record(int64(100_000 + i*100))
+	}
+	reg.Counter("femtoclaw_executions_total", "Executions.", stats.Label{Name: "outcome", Value: "success"}).Add(1000)
+	s := newServer(t, reg, nil, &fakeClock{}, nil)
+	code, body := get(t, s, "/metrics")
+	if code != 200 || !strings.Contains(body, "femtoclaw_memory_commit_seconds_bucket") {
+		t.Fatalf("metrics %d", code)
+	}
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		t.Skip("promtool not installed (scripts/test.sh installs Debian's prometheus package)")
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, out)
+	}
+}
+
+// TestDegradationAndRecovery slows the commit stage past its budget and
+// sees the event, the gauge and the /readyz detail, then the recovery.
+func TestDegradationAndRecovery(t *testing.T) {
+	reg := stats.NewRegistry()
+	h := reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency.")
+	clk := &fakeClock{}
+	var events []stats.Event
+	s := newServer(t, reg, func() []Check { return []Check{{Name: "x", OK: true}} }, clk, func(e stats.Event) { events = append(events, e) })
+	s.Tick()
+	for range 5 { // 5 s of commits at 20 ms: over the 10 ms hard bound
+		for range 200 {
+			h.Record(int64(20 * time.Millisecond))
+		}
+		clk.advance(time.Second)
+		s.Tick()
+	}
+	if len(events) == 0 || events[0].Type != "performance_degraded" || events[0].Stage != "commit" || events[0].Severity != "CRITICAL" {
+		t.Fatalf("events %+v", events)
+	}
+	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"stage": "commit"`) {
+		t.Fatalf("readyz must stay ready and list the degradation: %d %s", code, body)
+	}
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, "femtoclaw_performance_degraded_stages 1") {
+		t.Fatalf("gauge not 1")
+	}
+	for range 15 { // fast again for longer than the window
+		for range 200 {
+			h.Record(int64(200 * time.Microsecond))
+		}
+		clk.advance(time.Second)
+		s.Tick()
+	}
+	last := events[len(events)-1]
+	if last.Type != "performance_recovered" || last.Stage != "commit" {
+		t.Fatalf("no recovery: %+v", events)
+	}
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, "femtoclaw_performance_degraded_stages 0") {
+		t.Fatalf("gauge not back to 0")
+	}
+}
+
+func TestStatsJSON(t *testing.T) {
+	reg := stats.NewRegistry()
+	h := reg.Histogram("femtoclaw_protocol_validation_seconds", "Validation.")
+	c := reg.Counter("femtoclaw_executions_total", "Executions.", stats.Label{Name: "outcome", Value: "success"})
+	clk := &fakeClock{}
+	s := newServer(t, reg, nil, clk, nil)
+	s.Tick()
+	for range 10 {
+		for range 100 {
+			h.Record(1000)
+		}
+		c.Add(100)
+		clk.advance(time.Second)
+		s.Tick()
+	}
+	_, body := get(t, s, "/v1/stats")
+	var r Report
+	if err := json.Unmarshal([]byte(body), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Throughput["1s"] != 100 || r.Throughput["10s"] != 100 {
+		t.Fatalf("throughput %v", r.Throughput)
+	}
+	if len(r.Stages) != 1 || r.Stages[0].All.Count != 1000 || r.Stages[0].Last1s.Count != 100 || r.Stages[0].Last10s.Count != 1000 {
+		t.Fatalf("stages %+v", r.Stages)
+	}
+	if code, _ := get(t, s, "/debug/pprof/"); code != 200 {
+		t.Fatalf("pprof %d", code)
+	}
+}
