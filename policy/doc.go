@@ -105,6 +105,12 @@
 //	url_scheme                an absolute URL (net/url) whose scheme is one of the list
 //	url_host                  an absolute URL without userinfo whose host (lower-cased, with port if any) is one of the list
 //
+// Lists may be written as a single value (prefix: /tmp/). From the spec
+// digest's recommended format, item_max_len: N is accepted for
+// items: {max_len: N}, and deny_pattern for not_regex; its `when`
+// (environment) conditions are not supported and are rejected as unknown
+// keys. Documents over MaxDocumentBytes are rejected.
+//
 // URLs are parsed with net/url after rejecting whitespace, control
 // characters and backslashes; a URL with userinfo ("https://pypi.org@evil.io/")
 // fails url_host and url_scheme, a look-alike host ("api.github.com.evil.io")

@@ -7,7 +7,8 @@ import "sync/atomic"
 // goroutines while another calls Reload. An evaluation uses the policy that
 // was current when it started, from start to end, so every decision is one
 // the old or the new policy would give — never a mix. There is nothing to
-// close.
+// close. Build one with NewEngine; a zero Engine has no policy and denies
+// everything.
 type Engine struct {
 	cur atomic.Pointer[Policy]
 }
@@ -22,7 +23,7 @@ func NewEngine(p *Policy) *Engine {
 	return e
 }
 
-// Current returns the policy in force. It is never nil.
+// Current returns the policy in force (nil only for a zero Engine).
 func (e *Engine) Current() *Policy { return e.cur.Load() }
 
 // Evaluate decides in against the current policy.

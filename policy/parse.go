@@ -74,6 +74,10 @@ type rawCons struct {
 	CIDR            strList    `yaml:"cidr"`
 	URLScheme       strList    `yaml:"url_scheme"`
 	URLHost         strList    `yaml:"url_host"`
+
+	// Aliases from the spec digest's recommended format.
+	ItemMaxLen  *int    `yaml:"item_max_len"` // = items: {max_len: N}
+	DenyPattern strList `yaml:"deny_pattern"` // = not_regex
 }
 
 // strList is a list of strings that may also be written as one string.
@@ -111,6 +115,14 @@ type anyList struct {
 
 func (l *anyList) UnmarshalYAML(n *yaml.Node) error {
 	l.set = true
+	if n.Kind == yaml.ScalarNode {
+		var one any
+		if err := n.Decode(&one); err != nil {
+			return err
+		}
+		l.vals = []any{one}
+		return nil
+	}
 	var v []any
 	if err := n.Decode(&v); err != nil {
 		return err
@@ -139,7 +151,13 @@ func Parse(data []byte) (*Policy, error) {
 	return p, nil
 }
 
+// MaxDocumentBytes is the largest policy document Parse accepts.
+const MaxDocumentBytes = 4 << 20
+
 func parse(data []byte) (*Policy, *protocol.Error) {
+	if len(data) > MaxDocumentBytes {
+		return nil, cfgErr("document of %d bytes is over the limit of %d", len(data), MaxDocumentBytes)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	var raw rawDoc
@@ -467,8 +485,27 @@ func nonNeg(where, key string, n *int) *protocol.Error {
 // compileCons compiles one constraint map. Checks are added in a fixed
 // order (the canonical order String prints), so two documents that differ
 // only in key order compile to the same policy and the same Hash.
-func compileCons(where string, rc *rawCons, inItems bool) (constraint, *protocol.Error) {
+func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protocol.Error) {
 	var c constraint
+	rc := new(rawCons)
+	*rc = *orig // resolve aliases on a copy: YAML anchors may share orig
+	if rc.DenyPattern.set {
+		if rc.NotRegex.set {
+			return c, cfgErr("%s: give not_regex or deny_pattern, not both", where)
+		}
+		rc.NotRegex = rc.DenyPattern
+	}
+	if rc.ItemMaxLen != nil {
+		items := &rawCons{}
+		if rc.Items != nil {
+			*items = *rc.Items
+		}
+		if items.MaxLen != nil {
+			return c, cfgErr("%s: give items.max_len or item_max_len, not both", where)
+		}
+		items.MaxLen = rc.ItemMaxLen
+		rc.Items = items
+	}
 	add := func(desc, fail string, fn func(protocol.Value) bool) {
 		c.checks = append(c.checks, check{desc: desc, fail: fail, fn: fn})
 	}

@@ -199,3 +199,56 @@ func TestShortForm(t *testing.T) {
 		t.Errorf("deny over short form: %+v", d)
 	}
 }
+
+// TestSpecRecommendedFormat: the spec digest's recommended policy (minus
+// its `when` rule) parses, with its aliases.
+func TestSpecRecommendedFormat(t *testing.T) {
+	p := mustParse(t, `
+capabilities:
+  shell: {enabled: true}
+  fs.read: {enabled: true}
+policy:
+  default: deny
+  rules:
+    - capability: shell
+      effect: allow
+      args:
+        bin: {in: [echo, ls, cat]}
+        argv: {max_items: 16, item_max_len: 256}
+    - capability: fs.read
+      effect: allow
+      args:
+        path: {prefix: ["/var/log/", "/tmp/"], deny_pattern: ["\\.\\."]}
+`)
+	for _, tc := range []struct {
+		capability, args string
+		want             protocol.Decision
+	}{
+		{"shell", `{"bin":"ls","argv":["-l"]}`, protocol.DecisionAuthorized},
+		{"shell", `{"bin":"ls","argv":["` + strings.Repeat("a", 257) + `"]}`, protocol.DecisionArgumentInvalid},
+		{"fs.read", `{"path":"/tmp/x"}`, protocol.DecisionAuthorized},
+		{"fs.read", `{"path":"/tmp/../etc/passwd"}`, protocol.DecisionArgumentInvalid},
+	} {
+		if d := p.Evaluate(&Input{Capability: tc.capability, Args: obj(t, tc.args)}); d.Code != tc.want {
+			t.Errorf("%s %s: %+v, want %s", tc.capability, tc.args, d, tc.want)
+		}
+	}
+	same := mustParse(t, `
+rules:
+  - {capabilities: [shell], effect: allow, args: {bin: {in: [echo, ls, cat]}, argv: {max_items: 16, items: {max_len: 256}}}}
+  - {capabilities: [fs.read], effect: allow, args: {path: {prefix: ["/var/log/", "/tmp/"], not_regex: ["\\.\\."]}}}
+`)
+	if p.Hash() != same.Hash() {
+		t.Errorf("aliases compile differently:\n%s\n%s", p, same)
+	}
+	if _, err := Parse([]byte("rules: [{capability: x, effect: allow, args: {a: {item_max_len: 1, items: {max_len: 2}}}}]")); err == nil {
+		t.Error("item_max_len with items.max_len accepted")
+	}
+	if _, err := Parse(make([]byte, MaxDocumentBytes+1)); err == nil {
+		t.Error("oversized document accepted")
+	}
+	one := mustParse(t, "rules: [{capability: x, effect: allow, args: {a: {in: ls, prefix: l}}}]")
+	if d := one.Evaluate(&Input{Capability: "x", Args: obj(t, `{"a":"ls"}`)}); d.Code != protocol.DecisionAuthorized {
+		t.Errorf("scalar lists: %+v", d)
+	}
+}
