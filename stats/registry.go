@@ -48,7 +48,7 @@ type family struct {
 type entry struct {
 	labels []Label // as given, and sorted by name
 	key    string  // canonical rendering: {a="x",b="y"} or ""
-	m      any     // *Counter, *Gauge, *Histogram or func() float64
+	m      any     // *Counter, *Gauge, *Histogram, func() float64 or counterFunc
 }
 
 // NewRegistry returns an empty registry.
@@ -104,6 +104,26 @@ func (r *Registry) GaugeFunc(name, help string, fn func() float64, labels ...Lab
 	e.m = fn
 }
 
+// CounterFunc registers a counter whose value is fn(), for totals kept
+// elsewhere (CPU seconds, bytes written by the journal). fn is called like
+// a GaugeFunc's and must never decrease. name must end in "_total".
+// Registering the same name and labels again replaces fn.
+func (r *Registry) CounterFunc(name, help string, fn func() float64, labels ...Label) {
+	if !strings.HasSuffix(name, "_total") {
+		panic(fmt.Sprintf("stats: counter %q: name must end in _total", name))
+	}
+	e := r.registerEntry(name, help, kindCounter, labels, func() any { return counterFunc(fn) })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := e.m.(counterFunc); !ok {
+		panic(fmt.Sprintf("stats: counter %q%s registered both as Counter and CounterFunc", name, e.key))
+	}
+	e.m = counterFunc(fn)
+}
+
+// counterFunc tells a CounterFunc's fn from a GaugeFunc's.
+type counterFunc func() float64
+
 func (r *Registry) register(name, help, kind string, labels []Label, create func() any) any {
 	e := r.registerEntry(name, help, kind, labels, create)
 	r.mu.Lock()
@@ -150,12 +170,16 @@ func (r *Registry) registerEntry(name, help, kind string, labels []Label, create
 
 // Each calls fn for every registered metric, families in name order and
 // metrics in label order, with m one of *Counter, *Gauge, *Histogram or
-// func() float64 (a GaugeFunc). fn must not register metrics. The labels
+// func() float64 (a GaugeFunc or CounterFunc). fn must not register metrics. The labels
 // slice is sorted by name and must not be modified.
 func (r *Registry) Each(fn func(name string, labels []Label, m any)) {
 	for _, f := range r.families() {
 		for _, e := range f.entries {
-			fn(f.name, e.labels, e.m)
+			m := e.m
+			if cf, ok := m.(counterFunc); ok {
+				m = (func() float64)(cf)
+			}
+			fn(f.name, e.labels, m)
 		}
 	}
 }
@@ -182,6 +206,9 @@ func (r *Registry) families() []familyView {
 	slices.SortFunc(out, func(a, b familyView) int { return strings.Compare(a.name, b.name) })
 	return out
 }
+
+// ContentType is the HTTP Content-Type of WritePrometheus output.
+const ContentType = "text/plain; version=0.0.4; charset=utf-8"
 
 // WritePrometheus writes every family in the text exposition format 0.0.4
 // (Content-Type "text/plain; version=0.0.4; charset=utf-8"): families
@@ -222,6 +249,9 @@ func appendMetric(buf []byte, name string, e entry) []byte {
 		buf = appendSample(buf, name, "", e.key)
 		buf = strconv.AppendInt(buf, m.Load(), 10)
 	case func() float64:
+		buf = appendSample(buf, name, "", e.key)
+		buf = appendFloat(buf, m())
+	case counterFunc:
 		buf = appendSample(buf, name, "", e.key)
 		buf = appendFloat(buf, m())
 	case *Histogram:

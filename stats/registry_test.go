@@ -282,6 +282,11 @@ func TestRegistryMisusePanics(t *testing.T) {
 		"kind conflict":    func(r *Registry) { r.Gauge("x_total", "h"); r.Counter("x_total", "h") },
 		"help conflict":    func(r *Registry) { r.Gauge("x", "h"); r.Gauge("x", "other") },
 		"gauge vs func":    func(r *Registry) { r.Gauge("x", "h"); r.GaugeFunc("x", "h", func() float64 { return 0 }) },
+		"counter vs func": func(r *Registry) {
+			r.Counter("x_total", "h")
+			r.CounterFunc("x_total", "h", func() float64 { return 0 })
+		},
+		"counterfunc name": func(r *Registry) { r.CounterFunc("x", "h", func() float64 { return 0 }) },
 	} {
 		func() {
 			defer func() {
@@ -327,5 +332,36 @@ func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 func TestWritePrometheusError(t *testing.T) {
 	if err := testRegistry().WritePrometheus(failWriter{}); err == nil {
 		t.Fatal("write error not returned")
+	}
+}
+
+func TestProcessMetrics(t *testing.T) {
+	r := NewRegistry()
+	RegisterProcessMetrics(r)
+	RegisterProcessMetrics(r) // harmless twice
+	got := map[string]float64{}
+	r.Each(func(name string, _ []Label, m any) {
+		got[name] = m.(func() float64)()
+	})
+	if got["go_goroutines"] < 1 || got["process_cpu_seconds_total"] <= 0 || got["go_gomaxprocs"] < 1 {
+		t.Errorf("process metrics: %v", got)
+	}
+	if _, err := os.Stat("/proc/self/statm"); err == nil && (got["process_resident_memory_bytes"] <= 0 || got["process_open_fds"] < 1) {
+		t.Errorf("process metrics from /proc: %v", got)
+	}
+	var buf bytes.Buffer
+	if err := r.WritePrometheus(&buf); err != nil {
+		t.Fatal(err)
+	}
+	types, _ := parseExposition(t, buf.String())
+	if types["process_cpu_seconds_total"] != "counter" {
+		t.Errorf("types: %v", types)
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = &buf
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool: %v\n%s", err, out)
+		}
 	}
 }
