@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
@@ -185,7 +186,7 @@ func TestHTTPGetTimeout(t *testing.T) {
 		}
 	}))
 	defer close(release)
-	h := newHTTPGet(t, HTTPGetConfig{AllowPrivate: true, Timeout: 200_000_000})
+	h := newHTTPGet(t, HTTPGetConfig{AllowPrivate: true, Timeout: 200 * time.Millisecond})
 	if _, err := get(t, h, srv.URL); !errors.Is(err, &Error{Type: ErrTimeout}) {
 		t.Errorf("err = %v, want Timeout", err)
 	}

@@ -411,7 +411,9 @@ func enumList(vals []protocol.Value) string {
 }
 
 func (s *Schema) checkString(str string) *failure {
-	if s.minLen >= 0 || s.maxLen >= 0 {
+	// Characters never outnumber bytes: count only when the byte length
+	// cannot settle the question.
+	if s.minLen > 1 || s.minLen == 1 && str == "" || s.maxLen >= 0 && len(str) > s.maxLen {
 		n := utf8.RuneCountInString(str)
 		if s.minLen >= 0 && n < s.minLen {
 			return fail("string of " + strconv.Itoa(n) + " characters is shorter than minLength " + strconv.Itoa(s.minLen))

@@ -131,6 +131,9 @@ func TestSchemaValidate(t *testing.T) {
 		// strings: length in characters, pattern
 		{`{"minLength":2}`, `"é"`, "string of 1 characters is shorter than minLength 2"},
 		{`{"maxLength":2}`, `"éé"`, ""},
+		{`{"minLength":1}`, `""`, "string of 0 characters is shorter than minLength 1"},
+		{`{"minLength":1,"maxLength":1}`, `"é"`, ""},
+		{`{"minLength":3}`, `"ab"`, "shorter than minLength 3"},
 		{`{"maxLength":2}`, `"ééé"`, "string of 3 characters is longer than maxLength 2"},
 		{`{"maxLength":2}`, `5`, ""},
 		{`{"pattern":"^[a-z]+$"}`, `"abc"`, ""},

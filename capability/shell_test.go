@@ -254,27 +254,91 @@ func procAlive(pid int) bool {
 	return i < 0 || i+2 >= len(s) || (s[i+2] != 'Z' && s[i+2] != 'X')
 }
 
+// manualDeadline is a context whose deadline "passes" when expire is
+// called, so timeout tests do not depend on how fast a loaded machine
+// starts processes.
+type manualDeadline struct {
+	context.Context
+	done chan struct{}
+}
+
+func newManualDeadline() *manualDeadline {
+	return &manualDeadline{Context: context.Background(), done: make(chan struct{})}
+}
+
+func (m *manualDeadline) Done() <-chan struct{} { return m.done }
+func (m *manualDeadline) expire()               { close(m.done) }
+func (m *manualDeadline) Err() error {
+	select {
+	case <-m.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// waitFile waits (bounded, no sleeps) until path exists.
+func waitFile(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.NewTimer(20 * time.Second)
+	defer deadline.Stop()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("%s never appeared", path)
+		}
+	}
+}
+
 func TestShellTimeoutKillsProcessGroup(t *testing.T) {
-	s := newShell(t, ShellConfig{AllowedBins: []string{"/bin/sh"}})
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
+	dir := t.TempDir()
+	s := newShell(t, ShellConfig{AllowedBins: []string{"/bin/sh"}, Dir: dir})
+	ctx := newManualDeadline()
+	type out struct {
+		res []byte
+		err error
+	}
+	done := make(chan out, 1)
+	args := jsonArgs("/bin/sh", "-c", "sleep 100 & echo $!; sleep 100 & echo $!; sh -c 'sleep 100' & echo $!; echo > ready; wait")
+	v := mustValue(t, args)
+	go func() {
+		res, err := s.Execute(ctx, &Request{Args: v})
+		done <- out{res, err}
+	}()
+	waitFile(t, dir+"/ready")
 	start := time.Now()
-	res, err := runShell(t, ctx, s, jsonArgs("/bin/sh", "-c", "sleep 100 & echo $!; sleep 100 & echo $!; sh -c 'sleep 100' & echo $!; wait"))
+	ctx.expire()
+	o := <-done
 	if elapsed := time.Since(start); elapsed > 20*time.Second {
 		t.Fatalf("took %v: the group was not killed", elapsed)
 	}
-	if !errors.Is(err, &Error{Type: ErrTimeout}) {
-		t.Fatalf("err = %v, want Timeout", err)
+	if !errors.Is(o.err, &Error{Type: ErrTimeout}) {
+		t.Fatalf("err = %v, want Timeout", o.err)
 	}
-	r := parseShellResult(t, res)
+	r := parseShellResult(t, o.res)
 	if r.signal != "SIGKILL" || r.exitCode != -1 {
-		t.Errorf("result %s", res)
+		t.Errorf("result %s", o.res)
 	}
 	pids := strings.Fields(r.stdout)
 	if len(pids) != 3 {
 		t.Fatalf("children pids %q", r.stdout)
 	}
 	assertDead(t, pids)
+}
+
+func TestShellRealDeadline(t *testing.T) {
+	s := newShell(t, ShellConfig{AllowedBins: []string{"sleep"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := runShell(t, ctx, s, jsonArgs("sleep", "100")); !errors.Is(err, &Error{Type: ErrTimeout}) {
+		t.Fatalf("err = %v, want Timeout", err)
+	}
 }
 
 func TestShellLeavesNoBackgroundProcess(t *testing.T) {
