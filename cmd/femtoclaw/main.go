@@ -7,6 +7,7 @@
 //	femtoclaw policy eval ...            decide a sample call and print the decision and rule
 //	femtoclaw capabilities               list the capabilities and whether each is enabled
 //	femtoclaw journal verify|inspect|tail|get|export
+//	femtoclaw stats [--once]
 //	femtoclaw version
 //
 // Every command takes --config FILE and --set key.path=value; see
@@ -37,6 +38,7 @@ commands:
   journal tail [-n N]    the last N records as JSON Lines
   journal get EXEC_ID    every record of one execution
   journal export         all records as JSON Lines (--capability, --from, --to)
+  stats [--once]         live per-stage latency percentiles and throughput from a running server
   version                print the version and build information
 
 common flags:
@@ -67,6 +69,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdCapabilities(rest, stdout, environ)
 	case "journal":
 		err = cmdJournal(rest, stdout, environ)
+	case "stats":
+		err = cmdStats(ctx, rest, stdout, environ)
 	case "version":
 		printVersion(stdout)
 	case "help", "-h", "--help":

@@ -5,7 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -231,6 +233,7 @@ func TestServeStartsOnDefaults(t *testing.T) {
 		if round == 1 && strings.Contains(w.String(), "It is shown once") {
 			t.Errorf("second start printed the token again")
 		}
+		checkAdmin(t, w.String())
 		cancel()
 		if code := <-done; code != 0 {
 			t.Fatalf("serve exit %d:\n%s", code, w.String())
@@ -239,5 +242,46 @@ func TestServeStartsOnDefaults(t *testing.T) {
 	code, out, _ := runCLI(t, []string{"FEMTOCLAW_DATA_DIR=" + dir}, "", "journal", "verify")
 	if code != 0 || !strings.Contains(out, "ok:") {
 		t.Fatalf("journal verify: %d %s", code, out)
+	}
+}
+
+// checkAdmin finds the admin listener's address in the log and checks
+// /readyz, /metrics (through promtool when installed) and `femtoclaw stats`.
+func checkAdmin(t *testing.T, log string) {
+	t.Helper()
+	var addr string
+	for _, line := range strings.Split(log, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "admin listener" {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no admin listener address in the log:\n%s", log)
+	}
+	resp, err := http.Get("http://" + addr + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("readyz %d", resp.StatusCode)
+	}
+	resp, err = http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(body)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promtool check metrics: %v\n%s", err, out)
+		}
+	}
+	code, out, _ := runCLI(t, nil, "", "stats", "--once", "--admin", addr)
+	if code != 0 || !strings.Contains(out, "throughput/s") {
+		t.Fatalf("stats: %d %s", code, out)
 	}
 }

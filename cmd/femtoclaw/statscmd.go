@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/transport/admin"
+)
+
+// cmdStats prints the admin listener's /v1/stats as a live table: per-stage
+// percentiles over the last second and ten seconds, and throughput.
+func cmdStats(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
+	var c commonFlags
+	fs := newFlagSet("stats", &c)
+	addr := fs.String("admin", "", "admin listener address (default: the configured listen.admin)")
+	once := fs.Bool("once", false, "print one table and exit")
+	every := fs.Duration("every", time.Second, "refresh period")
+	if _, err := parseArgs(fs, args); err != nil {
+		return err
+	}
+	if *addr == "" {
+		cfg, err := loadConfig(c.config, environ, c.sets)
+		if err != nil {
+			return err
+		}
+		*addr = cfg.Listen.Admin
+	}
+	client := &http.Client{Timeout: 5 * time.Second}
+	for {
+		r, err := fetchStats(ctx, client, *addr)
+		if err != nil {
+			return err
+		}
+		if !*once {
+			fmt.Fprint(stdout, "\x1b[H\x1b[2J") // clear the terminal
+		}
+		printStats(stdout, r)
+		if *once {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(*every):
+		}
+	}
+}
+
+func fetchStats(ctx context.Context, c *http.Client, addr string) (*admin.Report, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/v1/stats", nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("admin listener at %s: %w (is `femtoclaw serve` running?)", addr, err)
+	}
+	defer resp.Body.Close()
+	var r admin.Report
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding /v1/stats: %w", err)
+	}
+	return &r, nil
+}
+
+func dur(ns int64) string {
+	switch {
+	case ns == 0:
+		return "-"
+	case ns < 10_000:
+		return fmt.Sprintf("%dns", ns)
+	case ns < 10_000_000:
+		return fmt.Sprintf("%.1fµs", float64(ns)/1e3)
+	default:
+		return fmt.Sprintf("%.1fms", float64(ns)/1e6)
+	}
+}
+
+func printStats(w io.Writer, r *admin.Report) {
+	fmt.Fprintf(w, "femtoclaw  %s  uptime %.0fs  throughput/s: 1s %.0f  10s %.0f  60s %.0f\n\n",
+		r.Time.Format(time.TimeOnly), r.UptimeS, r.Throughput["1s"], r.Throughput["10s"], r.Throughput["60s"])
+	fmt.Fprintf(w, "%-52s %9s %9s %9s %9s %9s %9s %11s\n", "STAGE (last 10 s)", "COUNT", "P50", "P90", "P99", "P99.9", "MAX", "ALL P99")
+	for _, s := range r.Stages {
+		name := strings.TrimSuffix(strings.TrimPrefix(s.Name, "femtoclaw_"), "_seconds")
+		if s.Labels != "" {
+			name += "{" + s.Labels + "}"
+		}
+		l := s.Last10s
+		fmt.Fprintf(w, "%-52s %9d %9s %9s %9s %9s %9s %11s\n", name, l.Count, dur(l.P50), dur(l.P90), dur(l.P99), dur(l.P999), dur(l.Max), dur(s.All.P99))
+	}
+	if len(r.Degraded) > 0 {
+		fmt.Fprintln(w)
+		for _, d := range r.Degraded {
+			fmt.Fprintf(w, "DEGRADED %s %s: p99 %s over budget %s\n", d.Stage, d.Severity, d.P99, d.Budget)
+		}
+	}
+	fmt.Fprintln(w)
+	for _, k := range sortedKeys(r.Counters) {
+		if strings.Contains(k, "executions_total") || strings.Contains(k, "errors_total") || strings.Contains(k, "dropped") || strings.Contains(k, "overload") {
+			fmt.Fprintf(w, "%-70s %d\n", k, r.Counters[k])
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
