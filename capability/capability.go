@@ -123,7 +123,8 @@ type Settings struct {
 	// defaults to 10s.
 	Timeout time.Duration
 	// MaxTimeout is the largest deadline a caller may ask for. If zero,
-	// defaults to 60s; it must not be below Timeout.
+	// defaults to 60s, or to Timeout when that is larger. It must not be
+	// below Timeout.
 	MaxTimeout time.Duration
 	// PoolSize is the size of the capability's worker pool when Effects
 	// is not none. If zero, defaults to 64.

@@ -147,6 +147,10 @@
 //     true;
 //   - a non-zero exit status returns the result and an ExecutionError.
 //
+// Allowlisting a binary allows every argument it accepts: find -exec, env,
+// xargs, awk or an interpreter can run anything. Allowlist only binaries
+// whose every use is acceptable, or constrain argv in the policy.
+//
 // fs.read — effects read. Args {"path": string}. Result {"path", "size"
 // (the file's size), "content", "encoding": "utf-8" or "base64" (when the
 // bytes are not valid UTF-8), "truncated"}. Security: every read goes
@@ -155,7 +159,9 @@
 // (AuthorizationError); an absolute path inside the root is accepted.
 // Only regular files are read (FIFOs are opened non-blocking and refused,
 // as are directories and devices). At most FSReadConfig.MaxBytes (default
-// 1 MiB) are returned. Without a root every call is refused.
+// 1 MiB) are returned. Without a root every call is refused. A hard link
+// inside the root to a file outside it cannot be told apart from a normal
+// file: keep the root on a tree nobody untrusted can write.
 //
 // http.get — effects read. Args {"url": string}. Result {"status": N,
 // "url": the final URL, "headers": {selected, lower-case names:

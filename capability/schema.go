@@ -227,6 +227,13 @@ func compile(v protocol.Value, path string) (*Schema, string) {
 			return nil, msg
 		}
 	}
+	if s.addlMode == addlForbid {
+		for _, r := range s.required {
+			if s.prop(r) == nil {
+				return nil, path + ".required: " + strconv.Quote(r) + " is not in properties and additionalProperties is false, so no object can satisfy the schema"
+			}
+		}
+	}
 	switch {
 	case s.minLen >= 0 && s.maxLen >= 0 && s.minLen > s.maxLen:
 		return nil, path + ": minLength is above maxLength"

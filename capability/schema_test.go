@@ -39,6 +39,8 @@ func TestCompileSchemaErrors(t *testing.T) {
 		{`{"required":"a"}`, "array of strings"},
 		{`{"required":[1]}`, "array of strings"},
 		{`{"required":["a","a"]}`, "listed twice"},
+		{`{"properties":{"a":{}},"required":["b"]}`, `schema.required: "b" is not in properties`},
+		{`{"properties":{"x":{"required":["b"]}}}`, `schema.properties.x.required: "b" is not in properties`},
 		{`{"additionalProperties":1}`, "boolean or a schema"},
 		{`{"enum":[]}`, "non-empty array"},
 		{`{"enum":{}}`, "non-empty array"},
@@ -114,6 +116,8 @@ func TestSchemaValidate(t *testing.T) {
 		{`{"type":"object","additionalProperties":{"type":"integer"}}`, `{"a b":"x"}`, `args["a b"]: expected integer`},
 		{`{"type":"object","properties":{"a":{}},"required":["a"]}`, `{}`, `args: missing required property "a"`},
 		{`{"type":"object","properties":{"a":{}},"required":["a"]}`, `{"a":null}`, ""},
+		{`{"type":"object","required":["z"],"additionalProperties":true}`, `{"z":1}`, ""},
+		{`{"type":"object","required":["z"],"additionalProperties":true}`, `{"y":1}`, `missing required property "z"`},
 		{`{"properties":{"a":{},"b":{},"c":{},"d":{},"e":{},"f":{},"g":{},"h":{},"i":{},"j":{}}}`, `{"j":1,"a":2}`, ""},
 		{`{"properties":{"a":{},"b":{},"c":{},"d":{},"e":{},"f":{},"g":{},"h":{},"i":{},"j":{}}}`, `{"k":1}`, `unknown property "k"`},
 		// enum
