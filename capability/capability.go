@@ -158,6 +158,20 @@ func (s Settings) WithDefaults() Settings {
 	return s
 }
 
+// TimeoutFor returns the deadline to give one execution when the caller
+// asked for requested: Timeout when requested is zero or negative, else
+// requested clamped to MaxTimeout. s must have its defaults filled (as in
+// an Entry).
+func (s Settings) TimeoutFor(requested time.Duration) time.Duration {
+	switch {
+	case requested <= 0:
+		return s.Timeout
+	case requested > s.MaxTimeout:
+		return s.MaxTimeout
+	}
+	return requested
+}
+
 func (s Settings) validate() string {
 	switch {
 	case s.Timeout < 0:

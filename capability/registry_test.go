@@ -3,7 +3,11 @@ package capability
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -276,5 +280,70 @@ func BenchmarkRegistryValidate(b *testing.B) {
 		if _, err := r.Validate(m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestSettingsTimeoutFor(t *testing.T) {
+	s := Settings{Timeout: 2 * time.Second}.WithDefaults()
+	for req, want := range map[time.Duration]time.Duration{0: 2 * time.Second, -1: 2 * time.Second, time.Second: time.Second, time.Hour: DefaultMaxTimeout} {
+		if got := s.TimeoutFor(req); got != want {
+			t.Errorf("TimeoutFor(%v) = %v, want %v", req, got, want)
+		}
+	}
+}
+
+// TestBuiltinsConcurrent runs every built-in from many goroutines at once
+// (meaningful under -race).
+func TestBuiltinsConcurrent(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "f.txt"), []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	caps, err := Builtins(BuiltinConfig{Shell: ShellConfig{AllowedBins: []string{"echo"}}, FSRead: FSReadConfig{Root: root}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRegistry(caps, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs := []*protocol.Message{
+		decode(t, `{"tool_call":{"tool":"noop","args":{}}}`),
+		decode(t, `{"tool_call":{"tool":"echo","args":{"text":"x"}}}`),
+		decode(t, `{"tool_call":{"tool":"shell","args":{"bin":"echo","argv":["y"]}}}`),
+		decode(t, `{"tool_call":{"tool":"fs.read","args":{"path":"f.txt"}}}`),
+		decode(t, `{"tool_call":{"tool":"http.get","args":{"url":"http://127.0.0.1:1/"}}}`),
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8*len(msgs))
+	for range 8 {
+		for _, m := range msgs {
+			wg.Go(func() {
+				e, err := r.Validate(m)
+				if err != nil {
+					errs <- err
+					return
+				}
+				res, err := e.Cap.Execute(context.Background(), &Request{Args: m.Args})
+				if m.Tool == "http.get" {
+					if !errors.Is(err, &Error{Type: ErrAuthorization}) {
+						errs <- fmt.Errorf("http.get: %v", err)
+					}
+					return
+				}
+				if err != nil {
+					errs <- fmt.Errorf("%s: %v", m.Tool, err)
+					return
+				}
+				if _, err := protocol.ParseValue(res, protocol.Limits{}); err != nil {
+					errs <- fmt.Errorf("%s: invalid result %s", m.Tool, res)
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

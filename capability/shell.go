@@ -207,6 +207,9 @@ func (s *Shell) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = shellWaitDelay
 	if err := cmd.Start(); err != nil {
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, ctxErr(cerr)
+		}
 		return nil, newErr(ErrEnvironment, "shell: cannot start "+quoteShort(bin)+": "+errText(err))
 	}
 	pid := cmd.Process.Pid
