@@ -216,3 +216,33 @@ func TestHTTPGetConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestHTTPGetConnectionRefused(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	h := newHTTPGet(t, HTTPGetConfig{AllowPrivate: true})
+	if _, err := get(t, h, "http://"+addr+"/"); !errors.Is(err, &Error{Type: ErrExecution}) {
+		t.Errorf("err = %v, want ExecutionError", err)
+	}
+}
+
+func TestBuiltinMetadata(t *testing.T) {
+	caps, err := Builtins(BuiltinConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]Effects{"noop": EffectsNone, "echo": EffectsNone, "shell": EffectsWrite, "fs.read": EffectsRead, "http.get": EffectsRead}
+	for _, c := range caps {
+		if c.Description() == "" || want[c.Name()] != c.Effects() {
+			t.Errorf("%s: description %q effects %s", c.Name(), c.Description(), c.Effects())
+		}
+		delete(want, c.Name())
+	}
+	if len(want) != 0 {
+		t.Errorf("missing built-ins %v", want)
+	}
+}
