@@ -2,15 +2,17 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
@@ -168,8 +170,23 @@ func BenchmarkExecute(b *testing.B) {
 		lat.report(b)
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "exec/s")
 	}
-	b.Run("cap=noop/mode=serial", func(b *testing.B) { run(b, benchRuntime(b, "", nil), false) })
-	b.Run("cap=noop/mode=parallel", func(b *testing.B) { run(b, benchRuntime(b, "", nil), true) })
+	b.Run("cap=noop/journal=none/mode=serial", func(b *testing.B) { run(b, benchRuntime(b, "", nil), false) })
+	b.Run("cap=noop/journal=none/mode=parallel", func(b *testing.B) { run(b, benchRuntime(b, "", nil), true) })
+	for _, mode := range []journal.Durability{journal.DurabilityInterval, journal.DurabilityAlways} {
+		for _, par := range []int{1, 64} {
+			name := fmt.Sprintf("cap=noop/journal=%s/goroutines=%d", mode, par*runtime.GOMAXPROCS(0))
+			b.Run(name, func(b *testing.B) {
+				j, err := journal.Open(journal.Config{Dir: b.TempDir(), Durability: mode, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+				if err != nil {
+					b.Fatal(err)
+				}
+				rt := benchRuntime(b, "", func(c *Config) { c.Journal = j; c.Durable = mode == journal.DurabilityAlways })
+				b.Cleanup(func() { rt.Close(context.Background()); j.Close() })
+				b.SetParallelism(par)
+				run(b, rt, true)
+			})
+		}
+	}
 }
 
 // latencies collects per-execution samples for exact percentiles.
@@ -198,4 +215,32 @@ func (l *latencies) report(b *testing.B) {
 	b.ReportMetric(p(0.99), "p99-ns")
 }
 
-var _ = time.Second
+// BenchmarkTelemetry times what an execution spends on telemetry on the
+// hot path: one histogram record and one event enqueue (the exporter
+// drains concurrently, writing nowhere).
+func BenchmarkTelemetry(b *testing.B) {
+	rt := benchRuntime(b, "", nil)
+	ev := Event{ExecutionID: "exec-0192f7a8-1c2d-7e3f-8a4b-5c6d7e8f9a0b", Principal: "agent-1", Capability: "noop", Transport: "inproc",
+		Decision: protocol.DecisionAuthorized, Rule: "default.noop-echo"}
+	for _, s := range []protocol.State{protocol.StateInputReceived, protocol.StateProtocolValidating, protocol.StateAuthorizationEvaluating,
+		protocol.StateCapabilityExecuting, protocol.StateMemoryCommitting, protocol.StateCompleted} {
+		ev.transition(s, 100)
+	}
+	b.Run("mode=serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			rt.m.total.Record(1234)
+			rt.sink.emit(&ev)
+		}
+	})
+	b.Run("mode=parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			e := ev
+			for pb.Next() {
+				rt.m.total.Record(1234)
+				rt.sink.emit(&e)
+			}
+		})
+	})
+}

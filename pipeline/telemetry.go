@@ -81,7 +81,7 @@ func (e *Event) transition(s protocol.State, at int64) {
 // goroutine (the exporter) is owned by the Runtime: started by newSink,
 // stopped by close, which drains what is queued first.
 type sink struct {
-	q        *xsync.MPMCQueue[Event]
+	q        *xsync.MPMCQueue[*Event]
 	cfg      TelemetryConfig
 	sampleLT uint64 // export a success when its hash < sampleLT
 	m        *metrics
@@ -93,7 +93,7 @@ type sink struct {
 
 func newSink(cfg TelemetryConfig, m *metrics, log *slog.Logger) *sink {
 	cfg = cfg.withDefaults()
-	s := &sink{q: xsync.NewMPMCQueue[Event](cfg.Queue), cfg: cfg, m: m, log: log,
+	s := &sink{q: xsync.NewMPMCQueue[*Event](cfg.Queue), cfg: cfg, m: m, log: log,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.TransitionSample >= 1 {
 		s.sampleLT = ^uint64(0)
@@ -107,9 +107,11 @@ func newSink(cfg TelemetryConfig, m *metrics, log *slog.Logger) *sink {
 // sampled reports whether a successful execution with this id hash is exported.
 func (s *sink) sampled(h uint64) bool { return h*0x9e3779b97f4a7c15 <= s.sampleLT }
 
-// emit enqueues e; it never blocks. A full queue counts a drop.
+// emit enqueues e; it never blocks. A full queue counts a drop. e must
+// not be modified afterwards: the queue holds the pointer, not a copy (an
+// event is part of its execution's one allocation, so this costs nothing).
 func (s *sink) emit(e *Event) {
-	if !s.q.TryEnqueue(*e) {
+	if !s.q.TryEnqueue(e) {
 		s.m.eventsDropped.Inc()
 	}
 }
@@ -138,7 +140,7 @@ func (s *sink) run() {
 			if w == nil {
 				continue
 			}
-			buf = appendEvent(buf[:0], &e)
+			buf = appendEvent(buf[:0], e)
 			if _, err := w.Write(buf); err != nil {
 				s.exportFailed(err, &failing)
 				w.Reset(s.cfg.Output)
