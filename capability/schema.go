@@ -120,8 +120,14 @@ func cfgErr(msg string) *protocol.Error {
 	return protocol.NewError(protocol.CategoryConfiguration, "capability", msg)
 }
 
-// annotations are accepted and ignored.
-var annotations = map[string]bool{"description": true, "title": true, "$comment": true, "$schema": true, "examples": true, "default": true}
+// isAnnotation reports keywords that are accepted and ignored.
+func isAnnotation(k string) bool {
+	switch k {
+	case "description", "title", "$comment", "$schema", "examples", "default":
+		return true
+	}
+	return false
+}
 
 func compile(v protocol.Value, path string) (*Schema, string) {
 	s := &Schema{minLen: -1, maxLen: -1, minItems: -1, maxItems: -1}
@@ -219,7 +225,7 @@ func compile(v protocol.Value, path string) (*Schema, string) {
 			}
 			s.bounds = append(s.bounds, bound{kw: k, lit: kw.Number(), d: d})
 		default:
-			if !annotations[k] {
+			if !isAnnotation(k) {
 				return nil, p + ": unknown or unsupported keyword " + strconv.Quote(k)
 			}
 		}
