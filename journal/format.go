@@ -304,7 +304,13 @@ var errRecord = errors.New("malformed record")
 // decodeRecord decodes one record (without its length prefix) into r. Every
 // length is checked against the remaining input before anything is
 // allocated, so the allocation is bounded by len(b).
-func decodeRecord(b []byte, r *Record) error {
+func decodeRecord(b []byte, r *Record) error { return parseRecord(b, r) }
+
+// validateRecord checks that b is a well-formed record without allocating.
+func validateRecord(b []byte) error { return parseRecord(b, nil) }
+
+// parseRecord decodes b into r, or only validates it when r is nil.
+func parseRecord(b []byte, r *Record) error {
 	if len(b) < recordFixedSize {
 		return fmt.Errorf("%w: %d bytes", errRecord, len(b))
 	}
@@ -312,9 +318,16 @@ func decodeRecord(b []byte, r *Record) error {
 	if k == 0 || k > kindMax {
 		return fmt.Errorf("%w: kind %d", errRecord, b[0])
 	}
-	r.Kind = k
-	copy(r.ArgsDigest[:], b[1:33])
+	if r != nil {
+		r.Kind = k
+		copy(r.ArgsDigest[:], b[1:33])
+	}
 	b = b[33:]
+	var scratch Record
+	if r == nil {
+		r = &scratch // timings only; strings and bytes are skipped below
+	}
+	alloc := r != &scratch
 	for _, p := range [...]*int64{&r.Timings.ValidateNs, &r.Timings.AuthorizeNs, &r.Timings.AdmitNs, &r.Timings.ExecuteNs, &r.Timings.TotalNs} {
 		v, n := binary.Varint(b)
 		if n <= 0 {
@@ -328,7 +341,9 @@ func decodeRecord(b []byte, r *Record) error {
 		if n <= 0 || l > uint64(len(b)-n) {
 			return fmt.Errorf("%w: string length", errRecord)
 		}
-		*p = string(b[n : n+int(l)])
+		if alloc {
+			*p = string(b[n : n+int(l)])
+		}
 		b = b[n+int(l):]
 	}
 	for _, p := range [...]*[]byte{&r.Args, &r.Result, &r.Error} {
@@ -342,9 +357,8 @@ func decodeRecord(b []byte, r *Record) error {
 			continue
 		}
 		l--
-		*p = append([]byte(nil), b[:l]...)
-		if *p == nil {
-			*p = []byte{}
+		if alloc {
+			*p = append(make([]byte, 0, l), b[:l]...)
 		}
 		b = b[l:]
 	}

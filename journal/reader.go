@@ -170,13 +170,11 @@ func Verify(dir string) (VerifyReport, error) {
 	var rep VerifyReport
 	var dec decompressor
 	defer dec.close()
-	var scratch Record
+	validate := func(_ int, rec []byte) error { return validateRecord(rec) }
 	visit := func(v *blockVisit) error {
 		body, err := dec.decode(&v.hdr, v.block[blockHeaderSize:])
 		if err == nil {
-			err = splitRecords(body, v.hdr.Count, func(_ int, rec []byte) error {
-				return decodeRecord(rec, &scratch)
-			})
+			err = splitRecords(body, v.hdr.Count, validate)
 		}
 		if err != nil {
 			return &BlockError{Kind: ErrCorrupt, Segment: v.seg.name, Offset: v.off, Block: v.index, Seq: v.hdr.FirstSeq, Err: err}

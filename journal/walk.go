@@ -8,6 +8,11 @@ import (
 	"hash"
 )
 
+// tailWindow is how far past the end of the data walk looks for stray
+// non-zero bytes (a torn write whose first page was lost): the largest
+// block the writer produces by default plus its header.
+const tailWindow = defaultMaxBatchBytes + blockHeaderSize
+
 // position is a byte position in the journal: segment index and offset.
 type position struct {
 	seg uint64
@@ -152,7 +157,9 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 		var h blockHeader
 		var berr error
 		if off >= int64(len(data)) || allZero(data[off:min(off+blockHeaderSize, int64(len(data)))]) {
-			if allZero(data[min(off, int64(len(data))):]) {
+			// Zeros where a block would start: the end of the data, unless
+			// non-zero bytes follow within the reach of one torn write.
+			if allZero(data[min(off, int64(len(data))):min(off+tailWindow, int64(len(data)))]) {
 				res.tailOff = off
 				res.blockIndex = blockIdx
 				return false, nil // clean end of this segment
