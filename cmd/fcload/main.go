@@ -1,0 +1,168 @@
+// Command fcload drives load at a FemtoClaw runtime and prints
+// benchstat-compatible result lines (see package perf).
+//
+//	fcload -target inproc -journal always -workers 256 -d 10s     # the runtime in this process
+//	fcload -target https://127.0.0.1:4433 -token-file femtoclaw-data/token -pin SPKI -conns 4 -workers 256
+//
+// With -target inproc the runtime runs in this process, with a journal in
+// a temporary directory (or -data-dir), and -admin serves its metrics so
+// `femtoclaw stats --admin ADDR` can watch the run live.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/perf"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/policy"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport/admin"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "fcload:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	target, msg, journalMode, dataDir, adminAddr, principal string
+	token, tokenFile, pin, caFile                           string
+	workers, conns, count                                   int
+	duration, warmup                                        time.Duration
+	rate                                                    float64
+	stream                                                  bool
+}
+
+func run(args []string, stdout, stderr io.Writer) error {
+	var o options
+	fs := flag.NewFlagSet("fcload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.target, "target", "inproc", "inproc, or the base URL of a server (https://127.0.0.1:4433)")
+	fs.StringVar(&o.msg, "msg", `{"tool_call":{"tool":"noop","args":{}}}`, "protocol message to send")
+	fs.StringVar(&o.journalMode, "journal", "always", "inproc: journal durability always | interval | none")
+	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: journal directory (default: a temporary one, removed after)")
+	fs.StringVar(&o.adminAddr, "admin", "", "inproc: serve metrics and /v1/stats here while running (e.g. 127.0.0.1:9465)")
+	fs.StringVar(&o.principal, "principal", "fcload", "inproc: principal of every request")
+	fs.StringVar(&o.token, "token", "", "server: bearer token")
+	fs.StringVar(&o.tokenFile, "token-file", "", "server: file holding the bearer token")
+	fs.StringVar(&o.pin, "pin", "", "server: SPKI pin (base64 SHA-256) of the server certificate")
+	fs.StringVar(&o.caFile, "ca", "", "server: CA file to verify the server certificate")
+	fs.IntVar(&o.workers, "workers", 64, "concurrent requests in flight")
+	fs.IntVar(&o.conns, "conns", 1, "server: connections the workers are spread over")
+	fs.IntVar(&o.count, "count", 1, "repeat the measurement this many times (one result line each)")
+	fs.DurationVar(&o.duration, "d", 5*time.Second, "measured duration of each run")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each run (not measured)")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: requests per second (0: closed loop)")
+	fs.BoolVar(&o.stream, "stream", false, "server: use the streaming endpoint")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if o.target == "inproc" {
+		return runInproc(ctx, o, stdout, stderr)
+	}
+	return runRemote(ctx, o, stdout, stderr)
+}
+
+func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	caps, err := capability.Builtins(capability.BuiltinConfig{})
+	if err != nil {
+		return err
+	}
+	reg, err := capability.NewRegistry(caps, map[string]capability.Settings{"noop": {Enabled: true}, "echo": {Enabled: true}})
+	if err != nil {
+		return err
+	}
+	metrics := stats.NewRegistry()
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	cfg := pipeline.Config{Metrics: metrics, Logger: log, MaxInFlight: max(10000, o.workers)}
+	var j *journal.Journal
+	if o.journalMode != "none" {
+		dir := o.dataDir
+		if dir == "" {
+			if dir, err = os.MkdirTemp("", "fcload-journal-"); err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+		}
+		j, err = journal.Open(journal.Config{Dir: dir, Durability: journal.Durability(o.journalMode), Logger: log})
+		if err != nil {
+			return err
+		}
+		defer j.Close()
+		cfg.Journal, cfg.Durable = j, o.journalMode == "always"
+	}
+	rt, err := pipeline.Open(cfg, reg, policy.Default())
+	if err != nil {
+		return err
+	}
+	defer rt.Close(context.Background())
+	if o.adminAddr != "" {
+		a, err := admin.New(admin.Config{Addr: o.adminAddr, Metrics: metrics, Logger: log})
+		if err != nil {
+			return err
+		}
+		if err := a.Start(); err != nil {
+			return err
+		}
+		defer a.Shutdown(context.Background())
+		fmt.Fprintf(stderr, "admin listener on %s: femtoclaw stats --admin %s\n", a.Addr(), a.Addr())
+	}
+	msg := []byte(o.msg)
+	name := fmt.Sprintf("Fcload/target=inproc/journal=%s/workers=%d", o.journalMode, o.workers)
+	for range o.count {
+		r := perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(int) perf.Op {
+			req := &pipeline.Request{Message: msg, Principal: o.principal, Transport: "inproc"}
+			return func(ctx context.Context) error {
+				a := rt.Execute(ctx, req)
+				if a.Error != nil {
+					return a.Error
+				}
+				if cfg.Journal != nil && a.Journal.Seq == 0 {
+					return fmt.Errorf("answer without a journal sequence")
+				}
+				return nil
+			}
+		})
+		r.WriteBench(stdout)
+		if r.FirstError != nil {
+			fmt.Fprintf(stderr, "first error: %v\n", r.FirstError)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	if j != nil {
+		st := j.Stats()
+		fmt.Fprintf(stderr, "journal: %+v\n", st)
+	}
+	return nil
+}
+
+// readToken returns the token from -token or -token-file.
+func readToken(o options) (string, error) {
+	if o.token != "" || o.tokenFile == "" {
+		return o.token, nil
+	}
+	b, err := os.ReadFile(o.tokenFile)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+var _ = protocol.StatusSuccess
