@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -86,6 +87,24 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	return n, nil
 }
 
+// audit journals a system event (startup, shutdown, policy load) so the
+// audit trail covers the runtime's own life, not only executions.
+func (n *node) audit(event string, fields map[string]any) {
+	if n.j == nil {
+		return
+	}
+	body := map[string]any{"event": event, "runtime_id": n.cfg.Runtime.ID, "version": version}
+	for k, v := range fields {
+		body[k] = v
+	}
+	res, _ := json.Marshal(body)
+	_, err := n.j.Append(&journal.Record{Kind: journal.KindSystem, ExecutionID: "system", Principal: "runtime",
+		State: "COMPLETED", Status: "success", Rule: event, Result: res})
+	if err != nil {
+		n.log.Error("could not journal a system event", "event", event, "category", "MEMORY_ERROR", "err", err)
+	}
+}
+
 // close shuts down in dependency order within ctx.
 func (n *node) close(ctx context.Context) error {
 	var errs []error
@@ -93,6 +112,7 @@ func (n *node) close(ctx context.Context) error {
 		errs = append(errs, n.closers[i](ctx))
 	}
 	errs = append(errs, n.rt.Close(ctx))
+	n.audit("runtime_shutdown", nil)
 	if n.j != nil {
 		errs = append(errs, n.j.Close())
 	}
@@ -172,6 +192,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 		n.close(context.Background())
 		return err
 	}
+	n.audit("runtime_startup", map[string]any{"config_sha256": cfg.Hash(), "policy_sha256": fmt.Sprintf("%x", n.rt.Policy().Hash())})
 	durable := n.rt.Durable()
 	if !durable {
 		log.Warn("journal is not in 'always' mode: answers are not durable when sent", "durability", cfg.Journal.Durability)
@@ -219,4 +240,5 @@ func (n *node) reloadPolicy(log *slog.Logger) {
 		return
 	}
 	log.Info("policy reloaded", "source", src, "hash", fmt.Sprintf("%x", pol.Hash()))
+	n.audit("policy_load", map[string]any{"source": src, "policy_sha256": fmt.Sprintf("%x", pol.Hash())})
 }
