@@ -48,7 +48,9 @@ func newRistretto[V any](maxCost int64) (*ristretto.Cache[uint64, V], error) {
 	if maxCost <= 0 {
 		return nil, nil
 	}
-	items := maxCost / entryOverhead
+	// Ristretto wants ~10 counters per item it will hold; a typical entry
+	// costs about 1 KiB (a ~300-byte message, its decoded tree, overhead).
+	items := maxCost / 1024
 	return ristretto.NewCache(&ristretto.Config[uint64, V]{
 		NumCounters:        max(items*10, 1024),
 		MaxCost:            maxCost,
