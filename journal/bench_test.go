@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -55,6 +56,14 @@ func benchDir(b *testing.B) string {
 		return dir
 	}
 	return b.TempDir()
+}
+
+// cpuTime is the process's user+system CPU time: on a shared, noisy
+// machine CPU per op is steadier than wall time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentile(sorted []int64, p float64) int64 {
@@ -109,6 +118,7 @@ func benchAppend(b *testing.B, cfg Config, writers int) {
 	b.SetBytes(200)
 	b.ResetTimer()
 	start := time.Now()
+	cpu0 := cpuTime()
 	for w := range writers {
 		wg.Go(func() {
 			r := benchRecord(w)
@@ -126,7 +136,9 @@ func benchAppend(b *testing.B, cfg Config, writers int) {
 	}
 	wg.Wait()
 	el := time.Since(start)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
+	b.ReportMetric(float64(cpu)/float64(b.N), "cpu-ns/op")
 	var all []int64
 	for _, l := range lats {
 		all = append(all, l...)
@@ -285,11 +297,13 @@ func BenchmarkVerify(b *testing.B) {
 	}
 	b.SetBytes(rep.Bytes)
 	b.ReportAllocs()
+	cpu0 := cpuTime()
 	for b.Loop() {
 		if _, err := Verify(dir); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64(rep.Bytes)*float64(b.N)/(cpuTime()-cpu0).Seconds()/1e6, "MB/cpu-s")
 	b.ReportMetric(float64(rep.RawBytes)/float64(rep.Bytes), "ratio")
 	b.ReportMetric(float64(rep.Records)*float64(b.N)/b.Elapsed().Seconds(), "rec/s")
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -168,20 +170,58 @@ type VerifyReport struct {
 func Verify(dir string) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
-	var dec decompressor
-	defer dec.close()
-	validate := func(_ int, rec []byte) error { return validateRecord(rec) }
+	// Two stages on two goroutines: this one walks (CRC, chain hash, links);
+	// a worker decompresses and validates the records of each block. The
+	// walk waits for the worker before unmapping a segment.
+	type job struct {
+		v     blockVisit
+		block []byte
+	}
+	jobs := make(chan job, 256)
+	var pending sync.WaitGroup
+	var decodeErr *BlockError // set by the worker: the first (lowest) bad block
+	var failed atomic.Bool
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		var dec decompressor
+		defer dec.close()
+		validate := func(_ int, rec []byte) error { return validateRecord(rec) }
+		for jb := range jobs {
+			if !failed.Load() {
+				v := &jb.v
+				body, err := dec.decode(&v.hdr, jb.block[blockHeaderSize:])
+				if err == nil {
+					err = splitRecords(body, v.hdr.Count, validate)
+				}
+				if err != nil {
+					decodeErr = &BlockError{Kind: ErrCorrupt, Segment: v.seg.name, Offset: v.off, Block: v.index, Seq: v.hdr.FirstSeq, Err: err}
+					failed.Store(true)
+				}
+			}
+			pending.Done()
+		}
+	}()
 	visit := func(v *blockVisit) error {
-		body, err := dec.decode(&v.hdr, v.block[blockHeaderSize:])
-		if err == nil {
-			err = splitRecords(body, v.hdr.Count, validate)
+		if failed.Load() {
+			return errStop
 		}
-		if err != nil {
-			return &BlockError{Kind: ErrCorrupt, Segment: v.seg.name, Offset: v.off, Block: v.index, Seq: v.hdr.FirstSeq, Err: err}
-		}
+		pending.Add(1)
+		jobs <- job{v: *v, block: v.block}
 		return nil
 	}
-	res, err := walk(dir, walkOpts{chain: true, visit: visit})
+	res, err := walk(dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait})
+	close(jobs)
+	<-workerDone
+	if decodeErr != nil {
+		// The worker's failure comes first unless the walk failed earlier.
+		var be *BlockError
+		if errors.Is(err, errStop) || err == nil || !errors.As(err, &be) || be.Segment > decodeErr.Segment ||
+			be.Segment == decodeErr.Segment && be.Offset > decodeErr.Offset {
+			err = decodeErr
+		}
+		res.torn = nil
+	}
 	rep.Segments = len(res.segs)
 	rep.Blocks, rep.Records, rep.Bytes, rep.RawBytes = res.blocks, res.records, res.bytes, res.rawBytes
 	rep.FirstSeq = res.firstSeq

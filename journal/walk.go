@@ -34,6 +34,9 @@ type walkOpts struct {
 	end   *position   // stop at this position (a live journal's committed end); nil: the tail
 	chain bool        // verify prev links, the chain hash, segment links and time order
 	visit func(v *blockVisit) error
+	// beforeUnmap is called when walk is done with a segment's mapping
+	// (after its last visit, before the block slices become invalid).
+	beforeUnmap func()
 }
 
 // tornTail describes an incomplete block at the end of the last segment.
@@ -107,6 +110,9 @@ func walk(dir string, opts walkOpts) (walkResult, error) {
 			return res, err
 		}
 		stop, err := walkSegment(&res, seg, data, last, i == first && opts.from != nil, hasher, &opts)
+		if opts.beforeUnmap != nil {
+			opts.beforeUnmap()
+		}
 		unmap()
 		if err != nil || stop {
 			return res, err
