@@ -33,6 +33,9 @@ short=()
 echo "== go test -race"
 go test -race -count=1 -timeout 20m "${short[@]}" ./...
 
+echo "== crash: kill -9 under durable load, restart, verify"
+scripts/crash.sh
+
 if [ -x scripts/interop.sh ] && [ -z "${FEMTOCLAW_SKIP_INTEROP:-}" ]; then
   echo "== interop (real HTTP/3 clients)"
   scripts/interop.sh

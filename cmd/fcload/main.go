@@ -17,7 +17,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
@@ -39,6 +41,7 @@ func main() {
 
 type options struct {
 	target, msg, journalMode, dataDir, adminAddr, principal string
+	ackedFile                                               string
 	token, tokenFile, pin, caFile                           string
 	workers, conns, count                                   int
 	duration, warmup                                        time.Duration
@@ -53,9 +56,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.target, "target", "inproc", "inproc, or the base URL of a server (https://127.0.0.1:4433)")
 	fs.StringVar(&o.msg, "msg", `{"tool_call":{"tool":"noop","args":{}}}`, "protocol message to send")
 	fs.StringVar(&o.journalMode, "journal", "always", "inproc: journal durability always | interval | none")
-	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: journal directory (default: a temporary one, removed after)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: data directory; the journal goes in DATA_DIR/journal (default: a temporary one, removed after)")
 	fs.StringVar(&o.adminAddr, "admin", "", "inproc: serve metrics and /v1/stats here while running (e.g. 127.0.0.1:9465)")
 	fs.StringVar(&o.principal, "principal", "fcload", "inproc: principal of every request")
+	fs.StringVar(&o.ackedFile, "acked-file", "", "inproc: keep the highest acknowledged journal seq in this file (for crash tests)")
 	fs.StringVar(&o.token, "token", "", "server: bearer token")
 	fs.StringVar(&o.tokenFile, "token-file", "", "server: file holding the bearer token")
 	fs.StringVar(&o.pin, "pin", "", "server: SPKI pin (base64 SHA-256) of the server certificate")
@@ -94,11 +98,12 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if o.journalMode != "none" {
 		dir := o.dataDir
 		if dir == "" {
-			if dir, err = os.MkdirTemp("", "fcload-journal-"); err != nil {
+			if dir, err = os.MkdirTemp("", "fcload-"); err != nil {
 				return err
 			}
 			defer os.RemoveAll(dir)
 		}
+		dir = filepath.Join(dir, "journal")
 		j, err = journal.Open(journal.Config{Dir: dir, Durability: journal.Durability(o.journalMode), Logger: log})
 		if err != nil {
 			return err
@@ -124,6 +129,14 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	msg := []byte(o.msg)
 	name := fmt.Sprintf("Fcload/target=inproc/journal=%s/workers=%d", o.journalMode, o.workers)
+	var acked atomic.Uint64
+	if o.ackedFile != "" {
+		stopAcked, err := trackAcked(o.ackedFile, &acked)
+		if err != nil {
+			return err
+		}
+		defer stopAcked()
+	}
 	for range o.count {
 		r := perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(int) perf.Op {
 			req := &pipeline.Request{Message: msg, Principal: o.principal, Transport: "inproc"}
@@ -134,6 +147,8 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				}
 				if cfg.Journal != nil && a.Journal.Seq == 0 {
 					return fmt.Errorf("answer without a journal sequence")
+				}
+				for s := acked.Load(); a.Journal.Seq > s && !acked.CompareAndSwap(s, a.Journal.Seq); s = acked.Load() {
 				}
 				return nil
 			}
@@ -151,6 +166,40 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "journal: %+v\n", st)
 	}
 	return nil
+}
+
+// trackAcked writes the highest acknowledged seq into path every few
+// milliseconds (the page cache survives a SIGKILL of this process, so a
+// crash test can compare it with the journal after restart).
+func trackAcked(path string, acked *atomic.Uint64) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		var last uint64
+		for {
+			select {
+			case <-done:
+			case <-t.C:
+			}
+			if v := acked.Load(); v != last {
+				last = v
+				f.WriteAt([]byte(fmt.Sprintf("%020d\n", v)), 0)
+			}
+			select {
+			case <-done:
+				return
+			default:
+			}
+		}
+	}()
+	return func() { close(done); <-finished; f.Close() }, nil
 }
 
 // readToken returns the token from -token or -token-file.
