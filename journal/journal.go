@@ -8,6 +8,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -437,6 +438,11 @@ func (j *Journal) flusher() {
 
 // flushOnce takes everything queued and commits it.
 func (j *Journal) flushOnce() {
+	// Yield once before taking the batch: writers that are runnable get to
+	// queue, so a block carries more records for the same write(2). Costs
+	// ~100 ns when nobody else is runnable; in interval mode (no fdatasync
+	// to batch behind) it cut the writes per record severalfold.
+	runtime.Gosched()
 	j.mu.Lock()
 	b := j.mu.cur
 	if len(b.recs) == 0 {
