@@ -2,8 +2,10 @@ package stats
 
 import (
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 )
@@ -118,13 +120,22 @@ func BenchmarkSnapshot(b *testing.B) {
 
 func BenchmarkPercentile(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 1))
-	s := randomSnapshot(r, HistogramConfig{}, 100_000)
-	b.ReportAllocs()
-	var sink int64
-	for b.Loop() {
-		sink += s.Percentile(99.9)
+	h := NewHistogram(HistogramConfig{})
+	samples := make([]int64, 100_000)
+	for i := range samples {
+		samples[i] = int64(math.Exp(r.Float64() * 25))
+		h.Record(samples[i])
 	}
-	_ = sink
+	s := h.Snapshot()
+	slices.Sort(samples)
+	b.ReportAllocs()
+	var got int64
+	for b.Loop() {
+		got = s.Percentile(99.9)
+	}
+	exact := exactPercentile(samples, 99.9)
+	b.ReportMetric(100*math.Abs(float64(got-exact))/float64(exact), "%error")
+	b.ReportMetric(float64(got), "p99.9-ns")
 }
 
 func BenchmarkCounterAdd(b *testing.B) {

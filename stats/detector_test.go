@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"sync"
 	"testing"
 	"time"
 )
@@ -202,5 +203,49 @@ func TestDetectorBaselineFactor(t *testing.T) {
 	step(2 * time.Microsecond)
 	if len(events) != 2 || events[1].Type != EventRecovered {
 		t.Fatalf("recovery: %+v", events)
+	}
+}
+
+// TestConcurrentReaders runs an owner goroutine feeding a Detector and a
+// Throughput while readers poll them, for the race detector.
+func TestConcurrentReaders(t *testing.T) {
+	var mu sync.Mutex
+	clk := newFakeClock()
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clk.Now() }
+	d := NewDetector(DetectorConfig{Budgets: []Budget{{"s", time.Microsecond, 0}}, MinSamples: 1, Now: now})
+	tp := NewThroughput(now)
+	h := NewHistogram(HistogramConfig{})
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				h.Record(5000)
+				tp.Inc()
+				_ = d.Active()
+				_ = d.Degraded()
+				_, _, _ = tp.Rates()
+			}
+		})
+	}
+	var prev *Snapshot
+	for range 200 {
+		mu.Lock()
+		clk.Advance(100 * time.Millisecond)
+		mu.Unlock()
+		cur := h.Snapshot()
+		d.Observe("s", cur.Sub(prev))
+		prev = cur
+		tp.Tick()
+	}
+	close(stop)
+	wg.Wait()
+	if d.Degraded() != 1 {
+		t.Fatalf("Degraded = %d, want 1 (5 µs > 1 µs budget)", d.Degraded())
 	}
 }
