@@ -18,6 +18,8 @@ func BenchmarkEvaluate(b *testing.B) {
 		{"allow", BenchAllow, true},
 		{"deny-arg", BenchDenyArg, false},
 		{"default-deny", BenchDenyDefault, false},
+		{"fs-allow", Call{"agent-1", "fs.read", map[string]any{"path": "/project/src/main.go"}}, true},
+		{"url-allow", Call{"agent-3", "http.get", map[string]any{"url": "https://api.github.com/repos/x/y"}}, true},
 	} {
 		b.Run("case="+bc.name, func(b *testing.B) {
 			in := anchorInput(b, bc.call)

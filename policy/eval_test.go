@@ -180,6 +180,7 @@ func TestAllocs(t *testing.T) {
 	}{{BenchAllow, 0}, {BenchDenyDefault, 0}, {BenchDenyArg, 1},
 		{Call{"agent-2", "fs.read", map[string]any{"path": "/project/src/main.go"}}, 0},
 		{Call{"agent-4", "http.get", map[string]any{"url": "https://x/"}}, 0},
+		{Call{"agent-3", "http.get", map[string]any{"url": "https://api.github.com/repos/x/y"}}, 0},
 	} {
 		in := anchorInput(t, tc.call)
 		if n := testing.AllocsPerRun(100, func() { sinkDecision = p.Evaluate(in) }); n > tc.max {

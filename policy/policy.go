@@ -308,7 +308,8 @@ var defaultDeny = Decision{protocol.DecisionPolicyViolation, DefaultDenyRule,
 
 // Evaluate decides in. It is deterministic (the same policy and input give
 // the same decision), safe for concurrent use, and does not allocate except
-// to word the reason of an argument denial (and in url_* checks). It fails
+// to word the reason of an argument denial (and in url_* checks on URLs
+// that need net/url). It fails
 // closed: a nil policy or input, or a panic inside a rule, is a denial whose
 // Reason names the cause.
 //
