@@ -307,3 +307,24 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(rep.RawBytes)/float64(rep.Bytes), "ratio")
 	b.ReportMetric(float64(rep.Records)*float64(b.N)/b.Elapsed().Seconds(), "rec/s")
 }
+
+// BenchmarkOpenEmpty creates a new journal and closes it (startup cost).
+func BenchmarkOpenEmpty(b *testing.B) {
+	root := benchDir(b)
+	b.ReportAllocs()
+	var openNs time.Duration
+	defer func() { b.ReportMetric(float64(openNs)/float64(b.N), "open-ns") }()
+	i := 0
+	for b.Loop() {
+		i++
+		t0 := time.Now()
+		j, err := Open(Config{Dir: filepath.Join(root, fmt.Sprint(i))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		openNs += time.Since(t0)
+		if err := j.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -76,6 +76,7 @@ type Journal struct {
 	f            segmentFile
 	segIdx       uint64
 	off          int64
+	segCap       int64 // size of the current segment file: roll beyond it
 	lastBlockOff int64
 	blockIndex   int64
 	firstSeq     uint64
@@ -97,6 +98,10 @@ type Journal struct {
 	prepWG       sync.WaitGroup
 	prepPending  bool // a prepared segment is (or will be) in prep
 }
+
+// firstSegmentSize caps the first segment of a new journal, which Open
+// creates synchronously.
+const firstSegmentSize = 1 << 20
 
 type prepared struct {
 	f   *os.File
@@ -169,6 +174,9 @@ func Open(cfg Config) (*Journal, error) {
 	}
 	j.visible.Store(&position{seg: j.segIdx, off: j.off})
 	j.adoptPrepared()
+	if j.off > j.segCap/2 || j.segCap < j.cfg.SegmentSize {
+		j.startPrepare()
+	}
 	cfg.Logger.Info("journal: open", "dir", cfg.Dir, "records", rep.Records, "head_seq", rep.HeadSeq,
 		"from_checkpoint", rep.FromCheckpoint, "verified_blocks", rep.VerifiedBlocks,
 		"interrupted", len(rep.Interrupted), "duration", rep.Duration)
@@ -212,6 +220,10 @@ func (j *Journal) openTail(res *walkResult) error {
 	j.f = j.wrap(f)
 	j.segIdx = last.index
 	j.off = res.tailOff
+	j.segCap = last.size
+	if j.segCap < minSegmentSize { // truncated by hand: let it grow
+		j.segCap = j.cfg.SegmentSize
+	}
 	j.lastBlockOff = res.lastBlockOff
 	j.blockIndex = res.blockIndex
 	return nil
@@ -230,7 +242,10 @@ func (j *Journal) wrap(f *os.File) segmentFile {
 func (j *Journal) createSegment(index uint64, f *os.File) error {
 	if f == nil {
 		var err error
-		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, false, nil); err != nil {
+		// The first segment of a new journal is small so that Open stays
+		// fast, and zero-filled so that fdatasync stays cheap; the next one
+		// (full size) is prepared in the background right away.
+		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), min(j.cfg.SegmentSize, firstSegmentSize), true, nil); err != nil {
 			return err
 		}
 	}
@@ -264,6 +279,10 @@ func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
 	j.f = sf
 	j.segIdx = index
 	j.off = segHeaderSize
+	j.segCap = j.cfg.SegmentSize
+	if fi, err := f.Stat(); err == nil {
+		j.segCap = fi.Size()
+	}
 	j.lastBlockOff = 0
 	j.blockIndex = 0
 	j.stats.segments.Add(1)
@@ -539,7 +558,7 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 		BodyLen: uint32(body), RawLen: uint32(len(j.raw)), Prev: j.head}
 	h.encode(out)
 	sealBlock(out)
-	if j.off > segHeaderSize && j.off+int64(len(out)) > j.cfg.SegmentSize {
+	if j.off > segHeaderSize && j.off+int64(len(out)) > j.segCap {
 		if err := j.roll(); err != nil {
 			return err
 		}
@@ -559,7 +578,7 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 	j.blocks++
 	j.records += int64(len(recs))
 	j.sinceCkpt++
-	if !j.prepPending && j.off > j.cfg.SegmentSize/2 {
+	if !j.prepPending && j.off > j.segCap/2 {
 		j.startPrepare()
 	}
 	j.stats.blocks.Add(1)
