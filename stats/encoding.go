@@ -72,6 +72,8 @@ func (s *Snapshot) MarshalBinary() ([]byte, error) {
 // one slice of the decoded histogram's bucket count (bounded by SigFigs and
 // MaxValue) and fails with an error wrapping ErrBadEncoding on any input
 // that MarshalBinary could not have produced. s is unchanged on error.
+// Decode into a new Snapshot that no other goroutine can see yet: this is
+// the one method that writes to a Snapshot.
 func (s *Snapshot) UnmarshalBinary(data []byte) error {
 	if len(data) < encHeader || data[0] != encMagic {
 		return fmt.Errorf("%w: missing header", ErrBadEncoding)
