@@ -227,6 +227,11 @@ func buildBigJournal(b *testing.B, n int) string {
 		recs[i] = benchBlockRecord(i)
 	}
 	for done := 0; done < n; done += len(recs) {
+		for k := range recs {
+			r := *recs[k]
+			r.ExecutionID = fmt.Sprintf("exec-%08d", done+k)
+			recs[k] = &r
+		}
 		j.mu.Lock()
 		bt := j.mu.cur
 		bt.recs = append(bt.recs, recs[:min(len(recs), n-done)]...)
@@ -327,4 +332,31 @@ func BenchmarkOpenEmpty(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkGet looks up execution ids in a journal of 1M records; the
+// first Get (index build) is reported as build-ns.
+func BenchmarkGet(b *testing.B) {
+	dir := buildBigJournal(b, bigJournalRecords)
+	j, err := Open(Config{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer j.Close()
+	t0 := time.Now()
+	if _, err := j.Get("warm"); err != nil {
+		b.Fatal(err)
+	}
+	build := time.Since(t0)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		id := fmt.Sprintf("exec-%08d", (i*7919)%bigJournalRecords)
+		recs, err := j.Get(id)
+		if err != nil || len(recs) != 1 {
+			b.Fatalf("Get(%s) = %d, %v", id, len(recs), err)
+		}
+	}
+	b.ReportMetric(float64(build), "build-ns")
 }

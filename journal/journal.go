@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"hash/maphash"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -71,6 +72,7 @@ type Journal struct {
 
 	recovery RecoveryReport
 	stats    statCounters
+	index    execIndex // for Get; has its own mutex
 
 	// flusher-owned
 	f            segmentFile
@@ -160,6 +162,7 @@ func Open(cfg Config) (*Journal, error) {
 		prepStop: make(chan struct{}),
 	}
 	j.mu.cur = newBatch()
+	j.index.seed = maphash.MakeSeed()
 	if j.comp, err = newCompressor(codec); err != nil {
 		return nil, err
 	}

@@ -413,3 +413,51 @@ func TestScanTimeRange(t *testing.T) {
 		t.Fatalf("time range scan: %v %v", got, err)
 	}
 }
+
+func TestGetIndex(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.SegmentSize = 8192
+	j := mustOpen(t, cfg)
+	defer j.Close()
+	add := func(from, to int) {
+		for i := from; i < to; i++ {
+			in := testRecord(i)
+			in.Kind = KindIntent
+			mustAppend(t, j, in)
+			mustAppend(t, j, testRecord(i)) // same execution id
+		}
+	}
+	add(0, 150)
+	check := func(i int) {
+		t.Helper()
+		got, err := j.Get(testRecord(i).ExecutionID)
+		if err != nil || len(got) != 2 || got[0].Kind != KindIntent || got[1].Kind != KindExecution ||
+			got[1].Seq != got[0].Seq+1 || !sameRecord(&got[1], testRecord(i)) {
+			t.Fatalf("Get(%d) = %d records, %v", i, len(got), err)
+		}
+	}
+	for _, i := range []int{0, 1, 77, 149} {
+		check(i)
+	}
+	if got, err := j.Get("exec-nope"); err != nil || got != nil {
+		t.Fatalf("Get(missing) = %v, %v", got, err)
+	}
+	// Incremental: records committed after the index was built, while
+	// other goroutines keep appending.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		add(150, 300)
+	}()
+	for i := 0; i < 150; i += 13 {
+		check(i)
+	}
+	<-done
+	for _, i := range []int{150, 151, 299} {
+		check(i)
+	}
+	if segs, _ := listSegments(dir); len(segs) < 3 {
+		t.Fatalf("want several segments, have %d", len(segs))
+	}
+}
