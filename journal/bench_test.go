@@ -151,6 +151,9 @@ func benchAppend(b *testing.B, cfg Config, writers int) {
 	if blocks := st.Blocks - st0.Blocks; blocks > 0 {
 		b.ReportMetric(float64(st.Appends-st0.Appends)/float64(blocks), "rec/block")
 	}
+	if st.MaxUnsyncedNanos > 0 {
+		b.ReportMetric(float64(st.MaxUnsyncedNanos), "max-unsynced-ns")
+	}
 	if syncs := st.Syncs - st0.Syncs; syncs > 0 {
 		b.ReportMetric(float64(st.SyncNanos-st0.SyncNanos)/float64(syncs), "sync-ns")
 	}

@@ -93,13 +93,20 @@ type Journal struct {
 	hasher       hash.Hash
 	raw, out     []byte
 	recBuf       []byte
-	dirty        bool // interval mode: written, not yet synced
+	dirty        bool  // interval mode: written, not yet synced
+	dirtySince   int64 // monotonic ns of the first unsynced write
+	dirtyRecs    int64 // records written since the last sync
 	sinceCkpt    int
 	prep         chan prepared // result of the preallocation goroutine; cap 1
 	prepStop     chan struct{} // closed by shutdown: abandon a zero fill
 	prepWG       sync.WaitGroup
 	prepPending  bool // a prepared segment is (or will be) in prep
 }
+
+var monoStart = time.Now()
+
+// nanotime is a monotonic clock reading in ns.
+func nanotime() int64 { return int64(time.Since(monoStart)) }
 
 // firstSegmentSize caps the first segment of a new journal, which Open
 // creates synchronously.
@@ -540,7 +547,11 @@ func (j *Journal) writeBatch(b *batch) error {
 	j.stats.appends.Add(int64(len(b.recs)))
 	j.stats.batches.Add(1)
 	if j.cfg.Durability == DurabilityInterval {
+		if !j.dirty {
+			j.dirtySince = nanotime()
+		}
 		j.dirty = true
+		j.dirtyRecs += int64(len(b.recs))
 		j.visible.Store(&position{seg: j.segIdx, off: j.off})
 	}
 	return nil
@@ -625,7 +636,13 @@ func (j *Journal) syncNow() error {
 	if err != nil {
 		return j.fail(err)
 	}
+	if j.dirty {
+		// The loss window in interval mode: how long acknowledged records
+		// stayed unsynced, and how many.
+		j.stats.observeUnsynced(nanotime()-j.dirtySince, j.dirtyRecs)
+	}
 	j.dirty = false
+	j.dirtyRecs = 0
 	j.visible.Store(&position{seg: j.segIdx, off: j.off})
 	if j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
 		j.writeCheckpoint()

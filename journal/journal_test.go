@@ -461,3 +461,36 @@ func TestGetIndex(t *testing.T) {
 		t.Fatalf("want several segments, have %d", len(segs))
 	}
 }
+
+// TestCloseCommitsQueued: everything queued before Close is committed and
+// its callback called with success.
+func TestCloseCommitsQueued(t *testing.T) {
+	for _, mode := range []Durability{DurabilityAlways, DurabilityInterval} {
+		dir := t.TempDir()
+		cfg := testConfig(dir)
+		cfg.Durability = mode
+		j := mustOpen(t, cfg)
+		const n = 300
+		var ok atomic.Int64
+		for i := range n {
+			j.AppendAsync(testRecord(i), func(seq uint64, err error) {
+				if err == nil && seq > 0 {
+					ok.Add(1)
+				}
+			})
+		}
+		if err := j.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if ok.Load() != n {
+			t.Fatalf("mode %s: %d of %d callbacks succeeded before Close returned", mode, ok.Load(), n)
+		}
+		if rep := mustVerify(t, dir); rep.Records != n {
+			t.Fatalf("mode %s: %d records after Close", mode, rep.Records)
+		}
+		st := j.Stats()
+		if mode == DurabilityInterval && st.MaxUnsyncedRecords == 0 {
+			t.Fatalf("interval mode: loss window not measured: %+v", st)
+		}
+	}
+}

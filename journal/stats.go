@@ -23,6 +23,12 @@ type Stats struct {
 	// (index 0: under 1 µs; the last bucket is open-ended).
 	SyncHistogram [24]int64
 	Failed        bool // the sticky error is set
+	// MaxUnsyncedNanos and MaxUnsyncedRecords measure the interval-mode
+	// loss window: the longest time acknowledged records waited for their
+	// fdatasync (write of the first one to the end of the sync), and the
+	// most records acknowledged but unsynced at once. Zero in always mode.
+	MaxUnsyncedNanos   int64
+	MaxUnsyncedRecords int64
 }
 
 // CompressionRatio is BytesRaw / BytesWritten (0 before the first block).
@@ -38,6 +44,17 @@ type statCounters struct {
 	syncs, syncNanos, lastBatch, segments            atomic.Int64
 	checkpoints, clampedTimes                        atomic.Int64
 	syncHist                                         [24]atomic.Int64
+	maxUnsyncedNs, maxUnsyncedRecs                   atomic.Int64
+}
+
+// observeUnsynced is called by the flusher only (single writer).
+func (s *statCounters) observeUnsynced(ns, recs int64) {
+	if ns > s.maxUnsyncedNs.Load() {
+		s.maxUnsyncedNs.Store(ns)
+	}
+	if recs > s.maxUnsyncedRecs.Load() {
+		s.maxUnsyncedRecs.Store(recs)
+	}
 }
 
 func (s *statCounters) observeSync(d time.Duration) {
@@ -56,6 +73,7 @@ func (j *Journal) Stats() Stats {
 		BytesWritten: s.bytesWritten.Load(), BytesRaw: s.bytesRaw.Load(), Syncs: s.syncs.Load(),
 		SyncNanos: s.syncNanos.Load(), LastBatchRecords: s.lastBatch.Load(), Segments: s.segments.Load(),
 		Checkpoints: s.checkpoints.Load(), ClampedTimes: s.clampedTimes.Load(), Failed: j.err.Load() != nil,
+		MaxUnsyncedNanos: s.maxUnsyncedNs.Load(), MaxUnsyncedRecords: s.maxUnsyncedRecs.Load(),
 	}
 	for i := range s.syncHist {
 		out.SyncHistogram[i] = s.syncHist[i].Load()
