@@ -241,7 +241,7 @@ func TestTornSegmentHeader(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := mustOpen(t, testConfig(base))
-	if rep := j.Recovery(); rep.HeadSeq != 3 {
+	if rep := j.Recovery(); rep.HeadSeq != 3 || rep.TruncatedBytes != 0 || rep.BrokenFile != "" {
 		t.Fatalf("%+v", rep)
 	}
 	mustAppend(t, j, testRecord(3))

@@ -25,6 +25,7 @@
 //	seq, err := j.Append(&rec) // blocks until durable; many goroutines at once
 //	j.AppendAsync(&rec, func(seq uint64, err error) { … }) // never blocks on I/O
 //	recs, err := j.Get("exec-01JD…")                        // every record of an execution
+//	                        // (in-memory Bloom index per block, built on first use)
 //	err = j.Scan(journal.Query{Capability: "shell"}, func(r *journal.Record) bool { … })
 //	err = j.Close() // commits and syncs everything queued, writes a checkpoint
 //

@@ -135,7 +135,7 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 		switch {
 		case herr != nil && last && allZero(data):
 			// A segment whose header never reached the disk: torn at creation.
-			res.torn = &tornTail{seg: *seg, off: 0, end: int64(len(data)), err: herr, block: -1}
+			res.torn = &tornTail{seg: *seg, off: 0, end: 0, err: herr, block: -1}
 			res.tailOff = 0
 			return true, nil
 		case herr != nil:
