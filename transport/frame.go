@@ -1,0 +1,62 @@
+package transport
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Stream framing (POST /v1/stream), both directions:
+//
+//	+--------+--------+--------+--------+=================+
+//	|   length (uint32, big-endian)     |  length bytes   |
+//	+--------+--------+--------+--------+=================+
+//
+// A request frame carries one protocol message exactly as /v1/execute's
+// body would; a response frame carries one answer (protocol.Answer JSON).
+// Answers come back in request order. length 0 is invalid in a request.
+// This layout is part of the wire format and must not change; a new
+// layout needs a new endpoint.
+const frameHeaderLen = 4
+
+// ErrFrameTooLarge is returned by readFrame when a frame's declared
+// length exceeds the limit.
+var ErrFrameTooLarge = errors.New("transport: frame too large")
+
+// errEmptyFrame is a zero-length request frame.
+var errEmptyFrame = errors.New("transport: empty frame")
+
+// appendFrame appends one frame holding p to b.
+func appendFrame(b, p []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(p)))
+	return append(b, p...)
+}
+
+// readFrame reads one frame into buf (grown as needed) and returns it.
+// io.EOF means the peer ended the stream cleanly between frames; a
+// stream that ends inside a frame is io.ErrUnexpectedEOF.
+func readFrame(r io.Reader, buf []byte, max int64) ([]byte, error) {
+	var hdr [frameHeaderLen]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if int64(n) > max {
+		return nil, fmt.Errorf("%w: %d bytes (limit %d)", ErrFrameTooLarge, n, max)
+	}
+	if n == 0 {
+		return nil, errEmptyFrame
+	}
+	if cap(buf) < int(n) {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf, nil
+}

@@ -1,0 +1,62 @@
+package transport
+
+import (
+	"net/http"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// RetryAfterSeconds is the Retry-After value sent with every 503.
+const RetryAfterSeconds = "1"
+
+// Reasons the pipeline sets on RUNTIME_ERROR and MEMORY_ERROR answers;
+// the status mapping keys on them.
+const (
+	reasonOverloaded    protocol.Reason = "overloaded"
+	reasonShuttingDown  protocol.Reason = "shutting_down"
+	reasonTimeout       protocol.Reason = "timeout"
+	reasonJournalFailed protocol.Reason = "journal_failed"
+)
+
+// StatusOf maps an answer to its HTTP status (DESIGN §4):
+//
+//	200  executed: success, or a capability failure (see "status")
+//	400  PROTOCOL_ERROR (413 when the reason is too_large)
+//	401  SECURITY_ERROR (unauthenticated)
+//	403  AUTHORIZATION_ERROR (every DENIED_* decision)
+//	503  reason overloaded, shutting_down or journal_failed, and any
+//	     MEMORY_ERROR (journal unavailable); sent with Retry-After
+//	504  reason timeout (the capability's deadline passed)
+//	500  anything else (RUNTIME_ERROR, SYSTEM_ERROR, …)
+//
+// Reasons win over categories: a CAPABILITY_ERROR with reason timeout is
+// 504, and a RUNTIME_ERROR with reason overloaded is 503. The same
+// mapping applies to the answers on /v1/stream, which carry no status of
+// their own.
+func StatusOf(a *protocol.Answer) int {
+	e := a.Error
+	if e == nil {
+		return http.StatusOK
+	}
+	switch e.Reason {
+	case reasonOverloaded, reasonShuttingDown, reasonJournalFailed:
+		return http.StatusServiceUnavailable
+	case reasonTimeout:
+		return http.StatusGatewayTimeout
+	case protocol.ReasonTooLarge:
+		return http.StatusRequestEntityTooLarge
+	}
+	switch e.Category {
+	case protocol.CategoryCapability:
+		return http.StatusOK
+	case protocol.CategoryProtocol:
+		return http.StatusBadRequest
+	case protocol.CategoryAuthorization:
+		return http.StatusForbidden
+	case protocol.CategorySecurity:
+		return http.StatusUnauthorized
+	case protocol.CategoryMemory:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}

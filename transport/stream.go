@@ -1,0 +1,152 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// StreamWindow bounds the messages one /v1/stream may have submitted and
+// not yet answered. When it is full the server stops reading the request
+// stream, so a fast sender is slowed by QUIC flow control instead of
+// queueing without bound.
+const StreamWindow = 1024
+
+// streamSlot is one submitted message awaiting its answer; slots are
+// written out strictly in submission order.
+type streamSlot struct {
+	ans chan []byte // buffered 1: done never blocks
+}
+
+var slotPool = sync.Pool{New: func() any { return &streamSlot{ans: make(chan []byte, 1)} }}
+
+// handleStream serves POST /v1/stream: frames in (see frame.go), answers
+// out in the same order. Two goroutines per stream: this one reads and
+// submits (Submit runs effects-none capabilities inline, others on their
+// pools; the commit wait is on the journal's goroutine), a writer sends
+// each answer once it and all earlier ones are ready, flushing when it
+// has caught up. The stream ends when the client closes its side (after
+// the remaining answers), on a framing error (after an error frame), on
+// IdleTimeout without a frame, or on Shutdown (the server stops reading
+// and finishes what it accepted).
+func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, principal string) {
+	rc := http.NewResponseController(w)
+	setCommonHeaders(w, r)
+	w.Header().Set("Content-Type", "application/x-femtoclaw-frames")
+	w.WriteHeader(http.StatusOK)
+	if err := rc.Flush(); err != nil {
+		return
+	}
+	timeout := requestTimeout(r)
+
+	// Shutdown interrupts a blocked read by moving the read deadline to
+	// now; mu orders that against this goroutine's own deadline updates.
+	var mu sync.Mutex
+	drained := false
+	stop := context.AfterFunc(s.drainCtx, func() {
+		mu.Lock()
+		drained = true
+		rc.SetReadDeadline(time.Now())
+		mu.Unlock()
+	})
+	defer stop()
+
+	pending := make(chan *streamSlot, StreamWindow)
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.streamWriter(w, rc, pending)
+	}()
+
+	var endFrame []byte // an error answer to send last, if the stream broke
+	for {
+		mu.Lock()
+		if drained {
+			mu.Unlock()
+			break
+		}
+		rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		mu.Unlock()
+		// Each frame gets its own buffer: Submit may read the message
+		// until its done callback runs.
+		msg, err := readFrame(r.Body, nil, s.cfg.MaxBodyBytes)
+		if err != nil {
+			switch {
+			case errors.Is(err, io.EOF):
+			case s.drainCtx.Err() != nil:
+			case errors.Is(err, ErrFrameTooLarge):
+				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonTooLarge, err.Error()+"; stream closed")
+			case errors.Is(err, errEmptyFrame):
+				endFrame = transportError(protocol.CategoryProtocol, "empty_frame", "a zero-length frame is invalid; stream closed")
+			case isTimeout(err):
+				endFrame = transportError(protocol.CategoryProtocol, "read_timeout", fmt.Sprintf("no complete frame within %s; stream closed", s.cfg.IdleTimeout))
+			default:
+				s.log.Debug("stream read ended", "remote", r.RemoteAddr, "err", err)
+			}
+			break
+		}
+		sl := slotPool.Get().(*streamSlot)
+		pending <- sl // blocks when StreamWindow answers are outstanding
+		req := &pipeline.Request{Message: msg, Principal: principal, Transport: "http3-stream", Timeout: timeout}
+		s.ex.Submit(req, func(a *protocol.Answer) {
+			op := getBuf()
+			*op = appendFrame((*op)[:0], a.AppendJSON(nil))
+			sl.ans <- *op
+			putBufSlice(op)
+		})
+	}
+	if endFrame != nil {
+		sl := slotPool.Get().(*streamSlot)
+		sl.ans <- appendFrame(nil, endFrame)
+		pending <- sl
+	}
+	close(pending)
+	<-writerDone
+}
+
+// putBufSlice returns the pointer shell to the pool without its bytes,
+// which now belong to the receiver of the slot.
+func putBufSlice(p *[]byte) {
+	*p = nil
+	bufPool.Put(p)
+}
+
+// streamWriter writes answers in order; it flushes whenever no further
+// answer is ready, so a lone message is answered at once and a burst is
+// coalesced into few packets. After a write error it keeps draining
+// (answers must still be collected so Submit's callbacks never block).
+func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController, pending <-chan *streamSlot) {
+	var werr error
+	unflushed := false
+	for sl := range pending {
+		var b []byte
+		select {
+		case b = <-sl.ans:
+		default:
+			if unflushed && werr == nil {
+				werr = rc.Flush()
+				unflushed = false
+			}
+			b = <-sl.ans
+		}
+		slotPool.Put(sl)
+		if werr == nil {
+			_, werr = w.Write(b)
+			unflushed = true
+		}
+		if len(pending) == 0 && unflushed && werr == nil {
+			werr = rc.Flush()
+			unflushed = false
+		}
+	}
+	if unflushed && werr == nil {
+		rc.Flush()
+	}
+}
