@@ -244,3 +244,27 @@ func BenchmarkTelemetry(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkExecuteTelemetryCost runs the noop cycle with stats and
+// telemetry on and off: the difference is their whole per-execution cost.
+func BenchmarkExecuteTelemetryCost(b *testing.B) {
+	msg := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
+	for _, tc := range []struct {
+		name   string
+		off    bool
+		sample float64
+	}{{"telemetry=on/events=all", false, 1}, {"telemetry=on/events=1pct", false, 0.01}, {"telemetry=off", true, 1}} {
+		name, off, sample := tc.name, tc.off, tc.sample
+		b.Run("cap=noop/"+name, func(b *testing.B) {
+			rt := benchRuntime(b, "", func(c *Config) { c.DisableTelemetry = off; c.Telemetry.TransitionSample = sample })
+			req := &Request{Message: msg, Principal: "agent-1", Transport: "inproc"}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if a := rt.Execute(ctx, req); a.Error != nil {
+					b.Fatal(a.Error)
+				}
+			}
+		})
+	}
+}

@@ -1,6 +1,9 @@
 package pipeline
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
@@ -44,6 +47,39 @@ type metrics struct {
 	exportErrors    *stats.Counter
 	overloadRejects *stats.Counter
 	reg             *stats.Registry
+
+	transportsMu sync.Mutex
+	transports   atomic.Pointer[map[string]*stats.Histogram] // copy on write
+}
+
+// transport returns the end-to-end histogram of one ingress. Lookups are a
+// plain map read; a new transport name copies the map once.
+func (m *metrics) transport(name string) *stats.Histogram {
+	if name == "" {
+		name = "unknown"
+	}
+	if p := m.transports.Load(); p != nil {
+		if h, ok := (*p)[name]; ok {
+			return h
+		}
+	}
+	m.transportsMu.Lock()
+	defer m.transportsMu.Unlock()
+	old := map[string]*stats.Histogram{}
+	if p := m.transports.Load(); p != nil {
+		if h, ok := (*p)[name]; ok {
+			return h
+		}
+		old = *p
+	}
+	next := make(map[string]*stats.Histogram, len(old)+1)
+	for k, v := range old {
+		next[k] = v
+	}
+	h := m.reg.Histogram("femtoclaw_transport_execution_seconds", "End-to-end execution latency inside the runtime, per ingress transport.", stats.Label{Name: "transport", Value: name})
+	next[name] = h
+	m.transports.Store(&next)
+	return h
 }
 
 func newMetrics(reg *stats.Registry) *metrics {

@@ -58,6 +58,10 @@ type Config struct {
 	// Metrics receives the runtime's histograms, counters and gauges. If
 	// nil, a private registry is used (see Runtime.Metrics).
 	Metrics *stats.Registry
+	// DisableTelemetry turns off latency histograms and telemetry events
+	// (counters stay on). It exists to measure what they cost; production
+	// runtimes keep them.
+	DisableTelemetry bool
 	// Logger receives the runtime's own log records. If nil, slog.Default().
 	Logger *slog.Logger
 	// Now is the wall clock. If nil, time.Now. Tests inject their own.
@@ -198,6 +202,10 @@ func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
 				return fmt.Errorf("pipeline: pool for %q: %w", name, err)
 			}
 			cr.pool = p
+			lbl := stats.Label{Name: "capability", Value: name}
+			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_running", "Capability pool workers busy.", func() float64 { return float64(p.Running()) }, lbl)
+			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_waiting", "Calls waiting for a capability pool worker (queue depth).", func() float64 { return float64(p.Waiting()) }, lbl)
+			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_capacity", "Capability pool size.", func() float64 { return float64(p.Cap()) }, lbl)
 		}
 		s.caps[name] = cr
 	}
@@ -296,6 +304,13 @@ func (rt *Runtime) RecordSecurityRejection(reason, remote, transport string) *pr
 
 func (rt *Runtime) event(typ, msg string) {
 	rt.sink.emit(&Event{Type: typ, Message: msg, WallNs: rt.cfg.Now().UnixNano()})
+}
+
+// record adds v to h unless telemetry is disabled.
+func (rt *Runtime) record(h *stats.Histogram, v int64) {
+	if !rt.cfg.DisableTelemetry {
+		h.Record(v)
+	}
 }
 
 // mono returns nanoseconds on the monotonic clock since the runtime began.
@@ -436,7 +451,7 @@ func (x *execution) front() (ok bool) {
 	}
 	t1 := rt.mono()
 	x.ans.Timings.Validate = t1 - x.start
-	rt.m.validate.Record(x.ans.Timings.Validate)
+	rt.record(rt.m.validate, x.ans.Timings.Validate)
 	if err != nil {
 		var pe *protocol.Error
 		if !errors.As(err, &pe) {
@@ -462,9 +477,9 @@ func (x *execution) front() (ok bool) {
 	t2 := rt.mono()
 	x.ans.Timings.Authorize = t2 - t1
 	if x.hit {
-		rt.m.authorizeHit.Record(x.ans.Timings.Authorize)
+		rt.record(rt.m.authorizeHit, x.ans.Timings.Authorize)
 	} else {
-		rt.m.authorizeMiss.Record(x.ans.Timings.Authorize)
+		rt.record(rt.m.authorizeMiss, x.ans.Timings.Authorize)
 	}
 	x.ans.Decision, x.ans.Rule = d.Code, d.Rule
 	x.ev.Decision, x.ev.Rule = d.Code, d.Rule
@@ -551,9 +566,15 @@ func (x *execution) timeout() time.Duration {
 // into CAPABILITY_ERROR, and records its result.
 func (x *execution) invoke(ctx context.Context) {
 	rt := x.rt
-	var cancel context.CancelFunc
-	ctx, cancel = context.WithTimeout(ctx, x.timeout())
-	defer cancel()
+	if x.entry.Cap.Effects() != capability.EffectsNone {
+		// Effects "none" means pure computation of bounded cost, run inline:
+		// a timer could not interrupt it anyway, and arming one costs more
+		// (~0.5 µs) than the whole cycle of such a capability. The caller's
+		// ctx still carries the transport's deadline.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, x.timeout())
+		defer cancel()
+	}
 	start := rt.mono()
 	var (
 		res []byte
@@ -571,7 +592,7 @@ func (x *execution) invoke(ctx context.Context) {
 	end := rt.mono()
 	x.execNs = end - start
 	x.ans.Timings.Execute = x.execNs
-	x.cr.latency.Record(x.execNs)
+	rt.record(x.cr.latency, x.execNs)
 	x.finishCapability(res, err, ctx.Err())
 	x.mark(protocol.StateMemoryCommitting, end)
 }
@@ -631,7 +652,7 @@ func (x *execution) runPooled(ctx context.Context, async bool) {
 		return
 	}
 	<-wait
-	rt.m.admit.Record(x.ans.Timings.Admit)
+	rt.record(rt.m.admit, x.ans.Timings.Admit)
 }
 
 // fail answers with a new error from the named state.
@@ -767,7 +788,7 @@ func (x *execution) finish(seq uint64, jerr error, commitStart int64) {
 	end := rt.mono()
 	if rt.journal != nil {
 		x.ans.Timings.Commit = end - commitStart
-		rt.m.commit.Record(x.ans.Timings.Commit)
+		rt.record(rt.m.commit, x.ans.Timings.Commit)
 	}
 	if jerr != nil {
 		rt.log.Error("journal commit failed", "category", string(protocol.CategoryMemory), "execution_id", x.ans.ExecutionID, "err", jerr)
@@ -789,17 +810,20 @@ func (x *execution) finish(seq uint64, jerr error, commitStart int64) {
 	x.mark(x.ans.State, end)
 	x.ans.Timings.Total = end - x.start
 	overhead := x.ans.Timings.Total - x.ans.Timings.Execute - x.ans.Timings.Commit - x.ans.Timings.Admit
-	rt.m.overhead.Record(overhead)
-	rt.m.total.Record(x.ans.Timings.Total)
+	rt.record(rt.m.overhead, overhead)
+	rt.record(rt.m.total, x.ans.Timings.Total)
 	if x.ans.Timings.Execute > 0 {
-		rt.m.dispatch.Record(max(overhead-x.ans.Timings.Validate-x.ans.Timings.Authorize, 0))
+		rt.record(rt.m.dispatch, max(overhead-x.ans.Timings.Validate-x.ans.Timings.Authorize, 0))
 	}
 	rt.m.outcomes[x.out].Inc()
 	if x.admitted {
 		x.admitted = false
 		rt.release()
 	}
-	if x.ans.Error != nil || rt.sink.sampled(uint64(x.start)) {
-		rt.sink.emit(&x.ev)
+	if !rt.cfg.DisableTelemetry {
+		rt.m.transport(x.req.Transport).Record(x.ans.Timings.Total)
+		if x.ans.Error != nil || rt.sink.sampled(uint64(x.start)) {
+			rt.sink.emit(&x.ev)
+		}
 	}
 }

@@ -493,3 +493,23 @@ func TestIDsUniqueAndSorted(t *testing.T) {
 		t.Fatalf("not a UUIDv7: %s", a)
 	}
 }
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }
+
+// TestExporterFailureIsObservabilityError: a failing exporter is counted
+// as an OBSERVABILITY_ERROR and executions go on.
+func TestExporterFailureIsObservabilityError(t *testing.T) {
+	caps, settings := basicCaps()
+	e := newEnv(t, caps, settings, func(c *Config) { c.Telemetry.Output = failWriter{} })
+	for range 50 {
+		if a := e.exec("p", `{"tool_call":{"tool":"noop","args":{}}}`); a.Error != nil {
+			t.Fatal(a.Error)
+		}
+	}
+	e.rt.Close(context.Background())
+	if e.rt.m.exportErrors.Load() == 0 || e.rt.m.errors[protocol.CategoryObservability].Load() == 0 {
+		t.Fatal("exporter failure not counted")
+	}
+}

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"bufio"
+	"context"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,8 +21,9 @@ type TelemetryConfig struct {
 	// A full queue drops and counts (femtoclaw_telemetry_dropped_total);
 	// it never blocks an execution. If zero, defaults to 65536.
 	Queue int
-	// Output receives the events as JSON Lines. If nil, events are
-	// drained and counted but not written.
+	// Output receives the events as JSON Lines, written through log/slog's
+	// JSON handler (with secret-bearing attributes redacted). If nil,
+	// events are drained and counted but not written.
 	Output io.Writer
 	// TransitionSample is the fraction (0..1] of successful executions
 	// whose state transitions and decision are exported; failed, denied
@@ -86,15 +89,17 @@ type sink struct {
 	sampleLT uint64 // export a success when its hash < sampleLT
 	m        *metrics
 	log      *slog.Logger
+	kick     chan struct{} // cap 1: "the queue is not empty"
 	stop     chan struct{}
 	done     chan struct{}
 	once     sync.Once
+	werr     error // first output error since the last flush (exporter goroutine only)
 }
 
 func newSink(cfg TelemetryConfig, m *metrics, log *slog.Logger) *sink {
 	cfg = cfg.withDefaults()
 	s := &sink{q: xsync.NewMPMCQueue[*Event](cfg.Queue), cfg: cfg, m: m, log: log,
-		stop: make(chan struct{}), done: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	if cfg.TransitionSample >= 1 {
 		s.sampleLT = ^uint64(0)
 	} else {
@@ -113,6 +118,14 @@ func (s *sink) sampled(h uint64) bool { return h*0x9e3779b97f4a7c15 <= s.sampleL
 func (s *sink) emit(e *Event) {
 	if !s.q.TryEnqueue(e) {
 		s.m.eventsDropped.Inc()
+		return
+	}
+	// Wake the exporter so events (and the executions they belong to) do
+	// not wait for the next tick. A full kick channel means it is awake
+	// already: the non-blocking send then costs a few ns and no lock.
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 
@@ -124,10 +137,11 @@ func (s *sink) close() {
 func (s *sink) run() {
 	defer close(s.done)
 	var w *bufio.Writer
+	var h slog.Handler
 	if s.cfg.Output != nil {
-		w = bufio.NewWriterSize(s.cfg.Output, 64<<10)
+		w = bufio.NewWriterSize(&errWriter{w: s.cfg.Output, err: &s.werr}, 64<<10)
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{ReplaceAttr: eventAttr})
 	}
-	buf := make([]byte, 0, 4096)
 	tick := time.NewTicker(s.cfg.FlushEvery)
 	defer tick.Stop()
 	failing := false
@@ -137,27 +151,26 @@ func (s *sink) run() {
 			if !ok {
 				return
 			}
-			if w == nil {
+			if h == nil {
 				continue
 			}
-			buf = appendEvent(buf[:0], e)
-			if _, err := w.Write(buf); err != nil {
-				s.exportFailed(err, &failing)
-				w.Reset(s.cfg.Output)
-				continue
-			}
-			s.m.eventsExported.Add(uint64(e.lines()))
+			s.m.eventsExported.Add(uint64(exportEvent(h, e)))
 		}
 	}
 	flush := func() {
-		if w != nil && w.Buffered() > 0 {
-			if err := w.Flush(); err != nil {
-				s.exportFailed(err, &failing)
-				w.Reset(s.cfg.Output)
-				return
-			}
-			failing = false
+		if w == nil {
+			return
 		}
+		if err := w.Flush(); err != nil || s.werr != nil {
+			if err == nil {
+				err = s.werr
+			}
+			s.exportFailed(err, &failing)
+			s.werr = nil
+			w.Reset(&errWriter{w: s.cfg.Output, err: &s.werr})
+			return
+		}
+		failing = false
 	}
 	for {
 		select {
@@ -165,11 +178,103 @@ func (s *sink) run() {
 			drain()
 			flush()
 			return
+		case <-s.kick:
+			drain()
 		case <-tick.C:
 			drain()
 			flush()
 		}
 	}
+}
+
+// errWriter remembers the first write error of the exporter's output.
+type errWriter struct {
+	w   io.Writer
+	err *error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	n, err := e.w.Write(p)
+	if err != nil && *e.err == nil {
+		*e.err = err
+	}
+	return n, err
+}
+
+// eventAttr shapes slog's JSON into the event format: "timestamp" and
+// "event_type" instead of "time" and "msg", no level; and it redacts any
+// attribute that could carry a secret.
+func eventAttr(groups []string, a slog.Attr) slog.Attr {
+	if len(groups) == 0 {
+		switch a.Key {
+		case slog.TimeKey:
+			return slog.Time("timestamp", a.Value.Time().UTC())
+		case slog.MessageKey:
+			a.Key = "event_type"
+			return a
+		case slog.LevelKey:
+			return slog.Attr{}
+		}
+	}
+	k := strings.ToLower(a.Key)
+	if strings.Contains(k, "token") || strings.Contains(k, "secret") || strings.Contains(k, "password") || strings.Contains(k, "authorization") {
+		return slog.String(a.Key, "[REDACTED]")
+	}
+	return a
+}
+
+// exportEvent writes e through h: one state_transition record per
+// transition, then authorization_decision and error records. Arguments
+// and credentials are never part of an event.
+func exportEvent(h slog.Handler, e *Event) int {
+	ctx := context.Background()
+	if e.Type != "" {
+		r := slog.NewRecord(time.Unix(0, e.WallNs), slog.LevelInfo, e.Type, 0)
+		r.AddAttrs(slog.String("message", e.Message))
+		_ = h.Handle(ctx, r)
+		return 1
+	}
+	common := func(r *slog.Record) {
+		r.AddAttrs(slog.String("execution_id", e.ExecutionID))
+		if e.Principal != "" {
+			r.AddAttrs(slog.String("principal", e.Principal))
+		}
+		if e.Capability != "" {
+			r.AddAttrs(slog.String("capability", e.Capability))
+		}
+		if e.Transport != "" {
+			r.AddAttrs(slog.String("transport", e.Transport))
+		}
+	}
+	n := 0
+	prev := protocol.StateIdle
+	for i := 0; i < int(e.N); i++ {
+		r := slog.NewRecord(time.Unix(0, e.WallNs+e.At[i]), slog.LevelInfo, "state_transition", 0)
+		common(&r)
+		r.AddAttrs(slog.String("previous_state", string(prev)), slog.String("new_state", string(e.States[i])))
+		_ = h.Handle(ctx, r)
+		prev = e.States[i]
+		n++
+	}
+	if e.Decision != "" {
+		r := slog.NewRecord(time.Unix(0, e.WallNs), slog.LevelInfo, "authorization_decision", 0)
+		common(&r)
+		r.AddAttrs(slog.String("decision", string(e.Decision)), slog.String("rule", e.Rule))
+		_ = h.Handle(ctx, r)
+		n++
+	}
+	if e.Category != "" {
+		at := e.WallNs
+		if e.N > 0 {
+			at += e.At[e.N-1]
+		}
+		r := slog.NewRecord(time.Unix(0, at), slog.LevelInfo, "error", 0)
+		common(&r)
+		r.AddAttrs(slog.String("category", string(e.Category)), slog.String("reason", string(e.Reason)))
+		_ = h.Handle(ctx, r)
+		n++
+	}
+	return n
 }
 
 // exportFailed records an OBSERVABILITY_ERROR; execution goes on. It logs
@@ -182,91 +287,4 @@ func (s *sink) exportFailed(err error, failing *bool) {
 		s.log.Error("telemetry export failed; events are being dropped until it recovers",
 			"category", string(protocol.CategoryObservability), "err", err)
 	}
-}
-
-func (e *Event) lines() int {
-	if e.Type != "" {
-		return 1
-	}
-	n := int(e.N)
-	if e.Decision != "" {
-		n++
-	}
-	if e.Category != "" {
-		n++
-	}
-	return n
-}
-
-// appendEvent writes e as JSON Lines: one state_transition line per
-// transition, then authorization_decision and error lines. Arguments and
-// credentials are never part of an event, so nothing needs redacting.
-func appendEvent(b []byte, e *Event) []byte {
-	ts := func(b []byte, ns int64) []byte {
-		b = append(b, `{"timestamp":"`...)
-		b = time.Unix(0, ns).UTC().AppendFormat(b, time.RFC3339Nano)
-		return append(b, '"', ',')
-	}
-	common := func(b []byte) []byte {
-		b = append(b, `"execution_id":`...)
-		b = protocol.AppendString(b, e.ExecutionID)
-		if e.Principal != "" {
-			b = append(b, `,"principal":`...)
-			b = protocol.AppendString(b, e.Principal)
-		}
-		if e.Capability != "" {
-			b = append(b, `,"capability":`...)
-			b = protocol.AppendString(b, e.Capability)
-		}
-		if e.Transport != "" {
-			b = append(b, `,"transport":`...)
-			b = protocol.AppendString(b, e.Transport)
-		}
-		return b
-	}
-	if e.Type != "" {
-		b = ts(b, e.WallNs)
-		b = append(b, `"event_type":`...)
-		b = protocol.AppendString(b, e.Type)
-		b = append(b, `,"message":`...)
-		b = protocol.AppendString(b, e.Message)
-		return append(b, '}', '\n')
-	}
-	prev := protocol.StateIdle
-	for i := 0; i < int(e.N); i++ {
-		b = ts(b, e.WallNs+e.At[i])
-		b = append(b, `"event_type":"state_transition",`...)
-		b = common(b)
-		b = append(b, `,"previous_state":"`...)
-		b = append(b, prev...)
-		b = append(b, `","new_state":"`...)
-		b = append(b, e.States[i]...)
-		b = append(b, "\"}\n"...)
-		prev = e.States[i]
-	}
-	if e.Decision != "" {
-		b = ts(b, e.WallNs)
-		b = append(b, `"event_type":"authorization_decision",`...)
-		b = common(b)
-		b = append(b, `,"decision":"`...)
-		b = append(b, e.Decision...)
-		b = append(b, `","rule":`...)
-		b = protocol.AppendString(b, e.Rule)
-		b = append(b, "}\n"...)
-	}
-	if e.Category != "" {
-		at := e.WallNs
-		if e.N > 0 {
-			at += e.At[e.N-1]
-		}
-		b = ts(b, at)
-		b = append(b, `"event_type":"error",`...)
-		b = common(b)
-		b = append(b, `,"category":"`...)
-		b = append(b, e.Category...)
-		b = append(b, `","reason":"`...)
-		b = append(b, e.Reason...)
-		b = append(b, "\"}\n"...)
-	}
-	return b
 }
