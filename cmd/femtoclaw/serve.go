@@ -72,6 +72,14 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 				"execution_id", in.ExecutionID, "seq", in.Seq)
 		}
 		n.j = j
+		n.metrics.GaugeFunc("femtoclaw_journal_bytes_written", "Bytes the journal has written (compressed blocks).", func() float64 { return float64(j.Stats().BytesWritten) })
+		n.metrics.GaugeFunc("femtoclaw_journal_records", "Records the journal has appended since open.", func() float64 { return float64(j.Stats().Appends) })
+		n.metrics.GaugeFunc("femtoclaw_journal_ready", "1 while the journal accepts writes, 0 after a sticky write or sync error.", func() float64 {
+			if j.Ready() {
+				return 1
+			}
+			return 0
+		})
 		pcfg.Journal = j
 		pcfg.Durable = cfg.Journal.Durability == "always"
 	}
@@ -83,6 +91,8 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 		return nil, err
 	}
 	n.rt = rt
+	rt.Emit("config_load", "configuration sha256 "+cfg.Hash())
+	rt.Emit("policy_load", "policy "+polSrc+" sha256 "+fmt.Sprintf("%x", pol.Hash()))
 	log.Info("policy loaded", "source", polSrc, "hash", fmt.Sprintf("%x", pol.Hash()))
 	return n, nil
 }
