@@ -296,8 +296,8 @@ func (rt *Runtime) Ready() bool {
 // send (state ERROR, category SECURITY_ERROR).
 func (rt *Runtime) RecordSecurityRejection(reason, remote, transport string) *protocol.Answer {
 	x := rt.newExecution(&Request{Principal: "", Transport: transport})
-	x.fail(protocol.StateInputReceived, protocol.CategorySecurity, protocol.Reason(reason),
-		"unauthenticated request from "+remote+": "+reason, outRejected)
+	x.failWith(protocol.StateInputReceived, &protocol.Error{Category: protocol.CategorySecurity, Severity: protocol.SeverityError,
+		Subsystem: "authentication", Reason: protocol.Reason(reason), Message: "unauthenticated request from " + remote + ": " + reason}, outRejected)
 	x.commitSync()
 	return &x.ans
 }

@@ -43,6 +43,7 @@ type Config struct {
 	Telemetry    TelemetryConfig    `yaml:"telemetry"`
 	Cache        CacheConfig        `yaml:"cache"`
 	Auth         AuthConfig         `yaml:"auth"`
+	TLS          TLSConfig          `yaml:"tls"`
 	Log          LogConfig          `yaml:"log"`
 }
 
@@ -139,9 +140,17 @@ type CacheConfig struct {
 
 // AuthConfig configures authentication of the network transports.
 type AuthConfig struct {
-	TokenFile string        `yaml:"token_file"` // relative to data_dir; generated on first start
-	Tokens    []TokenConfig `yaml:"tokens"`     // additional tokens, stored as SHA-256 only
-	ClientCA  string        `yaml:"client_ca"`  // enables mTLS
+	TokenFile      string        `yaml:"token_file"`      // relative to data_dir; generated on first start
+	TokenPrincipal string        `yaml:"token_principal"` // the principal the generated token authenticates
+	Tokens         []TokenConfig `yaml:"tokens"`          // additional tokens, stored as SHA-256 only
+	ClientCA       string        `yaml:"client_ca"`       // enables mTLS
+}
+
+// TLSConfig names the HTTP/3 certificate. Empty: a self-signed one is
+// generated in DATA_DIR/tls on first start and reused (its SPKI pin is logged).
+type TLSConfig struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // TokenConfig is one bearer token, by hash.
@@ -354,6 +363,12 @@ func (c *Config) validate() error {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
 		}
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		errs = append(errs, errors.New("tls.cert_file and tls.key_file go together"))
+	}
+	if c.Auth.TokenPrincipal == "" {
+		errs = append(errs, errors.New("auth.token_principal is empty"))
 	}
 	for i, t := range c.Auth.Tokens {
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 || t.Principal == "" {

@@ -3,13 +3,16 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
@@ -19,6 +22,11 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	withJournal := fs.Bool("journal", false, "journal the execution into the data directory (fails while a server holds it)")
 	compact := fs.Bool("compact", false, "print the answer on one line")
 	timeout := fs.Duration("timeout", 0, "capability deadline to ask for (clamped to the capability's maximum)")
+	server := fs.String("server", "", "send the message to a running server (https://127.0.0.1:4433) instead of running it in process")
+	token := fs.String("token", "", "--server: bearer token (default: read from the data directory's token file)")
+	pin := fs.String("pin", "", "--server: SPKI pin of the server certificate (default: computed from DATA_DIR/tls/cert.pem)")
+	caFile := fs.String("ca", "", "--server: CA bundle to verify the server certificate instead of a pin")
+	idem := fs.String("idempotency-key", "", "--server: Idempotency-Key header")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: femtoclaw exec [flags] [MESSAGE | -]\n\nRuns one protocol message and prints the answer. Exit status 0 when the answer's status is success, 1 otherwise.")
 		fs.PrintDefaults()
@@ -44,6 +52,9 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
+	if *server != "" {
+		return execRemote(ctx, cfg, *server, *token, *pin, *caFile, *idem, msg, *compact, stdout)
+	}
 	log := newLogger(cfg, stderr)
 	if !*withJournal {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil)) // "not persisted" is in the answer itself
@@ -59,14 +70,59 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err := n.close(closeCtx); err != nil {
 		return err
 	}
-	if !*compact {
-		var v any
-		if json.Unmarshal(out, &v) == nil {
-			out, _ = json.MarshalIndent(v, "", "  ")
-		}
+	return printAnswer(stdout, out, *compact)
+}
+
+// printAnswer prints an answer (indented unless compact) and turns a
+// non-success status into exit status 1.
+func printAnswer(stdout io.Writer, out []byte, compact bool) error {
+	var v map[string]any
+	ok := json.Unmarshal(out, &v) == nil
+	if !compact && ok {
+		out, _ = json.MarshalIndent(v, "", "  ")
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
-	if a.Status != "success" {
+	if !ok || v["status"] != "success" {
+		return exitError(1)
+	}
+	return nil
+}
+
+// execRemote sends msg to a server over HTTP/3 with the Go client.
+func execRemote(ctx context.Context, cfg *Config, url, token, pin, caFile, idem string, msg []byte, compact bool, stdout io.Writer) error {
+	if token == "" {
+		b, err := os.ReadFile(cfg.path(cfg.Auth.TokenFile))
+		if err != nil {
+			return fmt.Errorf("no --token given and the token file is unreadable: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if pin == "" && caFile == "" {
+		certPEM, err := os.ReadFile(cfg.path("tls/cert.pem"))
+		if err != nil {
+			return fmt.Errorf("no --pin or --ca given and %s is unreadable: %w", cfg.path("tls/cert.pem"), err)
+		}
+		blk, _ := pem.Decode(certPEM)
+		if blk == nil {
+			return fmt.Errorf("%s holds no PEM certificate", cfg.path("tls/cert.pem"))
+		}
+		if pin, err = transport.SPKIPin(blk.Bytes); err != nil {
+			return err
+		}
+	}
+	cl, err := transport.NewClient(url, transport.ClientConfig{Token: token, SPKIPin: pin, CAFile: caFile})
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	status, body, err := cl.Execute(ctx, msg, idem)
+	if err != nil {
+		return err
+	}
+	if err := printAnswer(stdout, body, compact); err != nil {
+		return err
+	}
+	if status != 200 {
 		return exitError(1)
 	}
 	return nil

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
 
@@ -11,44 +12,83 @@ import (
 // (metrics, health, readiness, pprof, stats) and the HTTP/3 data plane.
 func (n *node) startListeners(tokenSum string) error {
 	if n.cfg.Listen.Admin != "" {
-		regHash := n.rt.Registry().Hash()
-		a, err := admin.New(admin.Config{
-			Addr:    n.cfg.Listen.Admin,
-			Metrics: n.metrics,
-			Logger:  n.log.With("subsystem", "admin"),
-			Checks: func() []admin.Check {
-				checks := []admin.Check{
-					{Name: "not_shutting_down", OK: !n.rt.Closing()},
-					{Name: "policy_loaded", OK: n.rt.Policy() != nil},
-					{Name: "registry_intact", OK: n.rt.Registry().Hash() == regHash},
-				}
-				jc := admin.Check{Name: "journal_accepts_writes", OK: true, Detail: "no journal: executions are not persisted"}
-				if n.j != nil {
-					jc.Detail = ""
-					if err := n.j.Err(); err != nil {
-						jc.OK, jc.Detail = false, err.Error()
-					} else if !n.j.Ready() {
-						jc.OK, jc.Detail = false, "journal closed"
-					}
-				}
-				return append(checks, jc)
-			},
-			OnDegradation: func(e stats.Event) {
-				msg := fmt.Sprintf("stage %s %s: p99 %s, budget %s, baseline %s", e.Stage, e.Severity, e.P99, e.Budget, e.Baseline)
-				n.log.Warn(e.Type, "stage", e.Stage, "severity", e.Severity, "p99", e.P99.String(), "budget", e.Budget.String(), "baseline", e.Baseline.String())
-				n.rt.Emit(e.Type, msg)
-			},
-		})
-		if err != nil {
+		if err := n.startAdmin(); err != nil {
 			return err
 		}
-		if err := a.Start(); err != nil {
-			return fmt.Errorf("admin listener: %w", err)
-		}
-		n.adminAddr = a.Addr().String()
-		n.closers = append(n.closers, a.Shutdown)
 	}
-	_ = tokenSum
-	n.log.Warn("no HTTP/3 data plane is built in yet: the runtime serves in-process callers only")
+	if len(n.cfg.Listen.HTTP3) == 0 {
+		n.log.Warn("no HTTP/3 address configured: the runtime serves no network clients")
+		return nil
+	}
+	tokens := []transport.Token{{Principal: n.cfg.Auth.TokenPrincipal, SHA256: tokenSum}}
+	for _, t := range n.cfg.Auth.Tokens {
+		tokens = append(tokens, transport.Token{Principal: t.Principal, SHA256: t.SHA256})
+	}
+	var lookup transport.Lookup
+	if n.j != nil {
+		lookup = n.j.Get
+	}
+	srv, err := transport.NewServer(transport.ServerConfig{
+		Addrs:        n.cfg.Listen.HTTP3,
+		CertFile:     n.cfg.TLS.CertFile,
+		KeyFile:      n.cfg.TLS.KeyFile,
+		TLSDir:       n.cfg.path("tls"),
+		ClientCAFile: n.cfg.Auth.ClientCA,
+		Tokens:       tokens,
+		MaxBodyBytes: int64(n.cfg.Execution.MaxMessageBytes) + 4096,
+		Logger:       n.log.With("subsystem", "http3"),
+	}, n.rt, lookup)
+	if err != nil {
+		return fmt.Errorf("http3: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return fmt.Errorf("http3: %w", err)
+	}
+	n.closers = append(n.closers, srv.Shutdown)
+	var addrs []string
+	for _, a := range srv.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	n.http3Addrs = addrs
+	return nil
+}
+
+func (n *node) startAdmin() error {
+	regHash := n.rt.Registry().Hash()
+	a, err := admin.New(admin.Config{
+		Addr:    n.cfg.Listen.Admin,
+		Metrics: n.metrics,
+		Logger:  n.log.With("subsystem", "admin"),
+		Checks: func() []admin.Check {
+			checks := []admin.Check{
+				{Name: "not_shutting_down", OK: !n.rt.Closing()},
+				{Name: "policy_loaded", OK: n.rt.Policy() != nil},
+				{Name: "registry_intact", OK: n.rt.Registry().Hash() == regHash},
+			}
+			jc := admin.Check{Name: "journal_accepts_writes", OK: true, Detail: "no journal: executions are not persisted"}
+			if n.j != nil {
+				jc.Detail = ""
+				if err := n.j.Err(); err != nil {
+					jc.OK, jc.Detail = false, err.Error()
+				} else if !n.j.Ready() {
+					jc.OK, jc.Detail = false, "journal closed"
+				}
+			}
+			return append(checks, jc)
+		},
+		OnDegradation: func(e stats.Event) {
+			msg := fmt.Sprintf("stage %s %s: p99 %s, budget %s, baseline %s", e.Stage, e.Severity, e.P99, e.Budget, e.Baseline)
+			n.log.Warn(e.Type, "stage", e.Stage, "severity", e.Severity, "p99", e.P99.String(), "budget", e.Budget.String(), "baseline", e.Baseline.String())
+			n.rt.Emit(e.Type, msg)
+		},
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	n.adminAddr = a.Addr().String()
+	n.closers = append(n.closers, a.Shutdown)
 	return nil
 }

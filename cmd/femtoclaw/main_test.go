@@ -234,6 +234,7 @@ func TestServeStartsOnDefaults(t *testing.T) {
 			t.Errorf("second start printed the token again")
 		}
 		checkAdmin(t, w.String())
+		checkHTTP3(t, w.String(), env)
 		cancel()
 		if code := <-done; code != 0 {
 			t.Fatalf("serve exit %d:\n%s", code, w.String())
@@ -283,5 +284,30 @@ func checkAdmin(t *testing.T, log string) {
 	code, out, _ := runCLI(t, nil, "", "stats", "--once", "--admin", addr)
 	if code != 0 || !strings.Contains(out, "throughput/s") {
 		t.Fatalf("stats: %d %s", code, out)
+	}
+}
+
+// checkHTTP3 finds the HTTP/3 address in the log and runs exec --server
+// with the token and pin from the data directory.
+func checkHTTP3(t *testing.T, log string, env []string) {
+	t.Helper()
+	var addr string
+	for _, line := range strings.Split(log, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "HTTP/3 listening" {
+			addr, _ = rec["addr"].(string)
+		}
+	}
+	if addr == "" {
+		t.Fatalf("no HTTP/3 address in the log:\n%s", log)
+	}
+	code, out, errOut := runCLI(t, env, "", "exec", "--server", "https://"+addr, `{"tool_call":{"tool":"echo","args":{"text":"h3"}}}`)
+	a := answer(t, out)
+	if code != 0 || a["status"] != "success" || a["journal"].(map[string]any)["durable"] != true {
+		t.Fatalf("exec --server: %d %v %s", code, a, errOut)
+	}
+	code, out, _ = runCLI(t, env, "", "exec", "--server", "https://"+addr, "--token", "wrong", `{"tool_call":{"tool":"echo","args":{}}}`)
+	if a = answer(t, out); code != 1 || a["error"].(map[string]any)["category"] != "SECURITY_ERROR" {
+		t.Fatalf("bad token: %d %v", code, a)
 	}
 }

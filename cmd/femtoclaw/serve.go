@@ -20,14 +20,15 @@ import (
 // node is a running runtime with everything it owns, in the order it is
 // shut down: transports, runtime, journal, event file.
 type node struct {
-	cfg       *Config
-	log       *slog.Logger
-	j         *journal.Journal
-	rt        *pipeline.Runtime
-	metrics   *stats.Registry
-	events    io.Closer
-	adminAddr string
-	closers   []func(context.Context) error // transports, admin listener
+	cfg        *Config
+	log        *slog.Logger
+	j          *journal.Journal
+	rt         *pipeline.Runtime
+	metrics    *stats.Registry
+	events     io.Closer
+	adminAddr  string
+	http3Addrs []string
+	closers    []func(context.Context) error // transports, admin listener
 }
 
 // openNode builds the runtime a configuration describes. withJournal
