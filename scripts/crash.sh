@@ -36,3 +36,22 @@ for round in $(seq 1 "$ROUNDS"); do
   fi
   echo "crash round $round: ok (highest acknowledged seq $acked <= recovered head $head)"
 done
+
+# The same through the network: `femtoclaw serve` under HTTP/3 load is
+# SIGKILLed, restarted, and must recover a verifiable journal.
+port=$(( 20000 + RANDOM % 20000 ))
+sdata="$work/sdata"
+"$work/femtoclaw" serve --data-dir "$sdata" --admin off --listen "127.0.0.1:$port" >"$work/s1.out" 2>"$work/s1.err" &
+spid=$!
+for _ in $(seq 1 100); do grep -q '"msg":"femtoclaw ready"' "$work/s1.err" 2>/dev/null && break; sleep 0.1; done
+grep -q '"msg":"femtoclaw ready"' "$work/s1.err" || { echo "serve did not start"; cat "$work/s1.err"; exit 1; }
+"$work/fcload" -target "https://127.0.0.1:$port" -data-dir "$sdata" -token-file "$sdata/token" -workers 128 -d 30s -warmup -1s \
+    >"$work/l2.out" 2>"$work/l2.err" &
+lpid=$!
+sleep 1
+kill -9 "$spid"; wait "$spid" 2>/dev/null || true
+kill "$lpid" 2>/dev/null || true; wait "$lpid" 2>/dev/null || true
+timeout -s INT 3 "$work/femtoclaw" serve --data-dir "$sdata" --admin off --listen "127.0.0.1:$port" >"$work/s2.out" 2>"$work/s2.err" || true
+grep '"msg":"journal open"' "$work/s2.err" | sed 's/^/  /' | cut -c1-400
+"$work/femtoclaw" journal verify --dir "$sdata/journal" | sed 's/^/  /'
+echo "crash over HTTP/3: ok"
