@@ -42,7 +42,8 @@
 //	00000000000000000001.seg   segment 1 …  numbered without gaps
 //	next.seg.tmp               the next segment, preallocated in advance
 //	checkpoint                 the last verified point (advisory)
-//	<segment>.<offset>.broken  bytes of a torn tail that Open removed
+//	<segment>.<offset>.broken  bytes of a torn tail that Open removed (never overwritten:
+//	                           a second copy for the same offset gets a .N suffix)
 //
 // The byte layout of segments, blocks and records is drawn at the top of
 // format.go. A segment starts with a 64-byte header (segment index, first

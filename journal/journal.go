@@ -55,8 +55,9 @@ import (
 // of samples, against ~40% in write(2). A channel per record was rejected
 // too: it costs a wake-up per writer instead of one per batch.
 type Journal struct {
-	cfg   Config
-	codec byte
+	cfg    Config
+	codec  byte
+	opened time.Time // monotonic base for loss-window measurements
 
 	mu struct {
 		sync.Mutex
@@ -104,11 +105,6 @@ type Journal struct {
 	prepWG       sync.WaitGroup
 	prepPending  bool // a prepared segment is (or will be) in prep
 }
-
-var monoStart = time.Now()
-
-// nanotime is a monotonic clock reading in ns.
-func nanotime() int64 { return int64(time.Since(monoStart)) }
 
 // firstSegmentSize caps the first segment of a new journal, which Open
 // creates synchronously.
@@ -161,6 +157,7 @@ func Open(cfg Config) (*Journal, error) {
 	j := &Journal{
 		cfg:      cfg,
 		codec:    codec,
+		opened:   time.Now(),
 		kick:     make(chan struct{}, 1),
 		stopc:    make(chan struct{}),
 		donec:    make(chan struct{}),
@@ -550,7 +547,7 @@ func (j *Journal) writeBatch(b *batch) error {
 	j.stats.batches.Add(1)
 	if j.cfg.Durability == DurabilityInterval {
 		if !j.dirty {
-			j.dirtySince = nanotime()
+			j.dirtySince = int64(time.Since(j.opened))
 		}
 		j.dirty = true
 		j.dirtyRecs += int64(len(b.recs))
@@ -641,7 +638,7 @@ func (j *Journal) syncNow() error {
 	if j.dirty {
 		// The loss window in interval mode: how long acknowledged records
 		// stayed unsynced, and how many.
-		j.stats.observeUnsynced(nanotime()-j.dirtySince, j.dirtyRecs)
+		j.stats.observeUnsynced(int64(time.Since(j.opened))-j.dirtySince, j.dirtyRecs)
 	}
 	j.dirty = false
 	j.dirtyRecs = 0

@@ -210,9 +210,7 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 		}
 		rep.TruncatedBytes = max(t.end-t.off, 0)
 		rep.TruncatedRecords = t.records
-		if t.end > t.off {
-			rep.BrokenFile = brokenName(t)
-		}
+		rep.BrokenFile = t.broken
 		cfg.Logger.Warn("journal: truncated torn tail", "segment", t.seg.name, "offset", t.off,
 			"bytes", rep.TruncatedBytes, "records", t.records, "copy", rep.BrokenFile, "cause", t.err)
 	}
@@ -234,8 +232,16 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 	return res, tracker, rep, nil
 }
 
-func brokenName(t *tornTail) string {
-	return fmt.Sprintf("%s.%d%s", t.seg.name, t.off, brokenSuffix)
+// brokenName names the copy of a torn tail; an existing copy (the same
+// offset torn twice) is never overwritten.
+func brokenName(dir string, t *tornTail) string {
+	name := fmt.Sprintf("%s.%d%s", t.seg.name, t.off, brokenSuffix)
+	for i := 1; ; i++ {
+		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s.%d.%d%s", t.seg.name, t.off, i, brokenSuffix)
+	}
 }
 
 // repairTail copies the torn bytes aside, then zeroes them in the segment
@@ -251,7 +257,8 @@ func repairTail(cfg *Config, t *tornTail) error {
 		if _, err := f.ReadAt(bad, t.off); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
-		if err := writeFileSync(filepath.Join(cfg.Dir, brokenName(t)), bad); err != nil {
+		t.broken = brokenName(cfg.Dir, t)
+		if err := writeFileSync(filepath.Join(cfg.Dir, t.broken), bad); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
 		if _, err := f.WriteAt(make([]byte, len(bad)), t.off); err != nil {

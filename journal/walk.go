@@ -47,6 +47,7 @@ type tornTail struct {
 	records int64 // records in the torn block, when its header was readable
 	block   int64
 	err     error
+	broken  string // name of the copy repairTail made, if any
 }
 
 // walkResult is what walk found.
