@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real HTTP/3 clients scripts/interop.sh drives (see
-# ../shared/CLIENTS.md): chromium, ngtcp2's gtlsclient, libcurl (gnutls,
-# bookworm-backports) + pycurl, and Caddy v2.11.9 (go install, cached).
+# ../shared/CLIENTS.md): chromium + puppeteer-core (npm), ngtcp2's
+# gtlsclient, libcurl (gnutls, bookworm-backports) + pycurl, and Caddy
+# v2.11.9 (go install, cached in $INTEROP_CACHE/bin).
 # Idempotent: each step is skipped when its tool is already present.
 # Prints "INSTALL-FAIL <client> <why>" for a client whose install failed;
 # interop.sh turns that into a SKIP line.
@@ -68,6 +69,17 @@ if ! have_pycurl_h3; then
 	apt_update
 	$SUDO apt-get install -y -qq libcurl3-gnutls/bookworm-backports python3-pycurl >"$CACHE/apt-curl.log" 2>&1 || true
 	have_pycurl_h3 || echo "INSTALL-FAIL pycurl libcurl3-gnutls/bookworm-backports + python3-pycurl without HTTP/3 (see $CACHE/apt-curl.log)"
+fi
+
+# puppeteer-core drives Debian's Chromium (it downloads no browser).
+if [ ! -d "$CACHE/node/node_modules/puppeteer-core" ]; then
+	mkdir -p "$CACHE/node"
+	if ! command -v npm >/dev/null 2>&1; then
+		apt_update
+		$SUDO apt-get install -y -qq --no-install-recommends nodejs npm >>"$CACHE/apt.log" 2>&1 || true
+	fi
+	(cd "$CACHE/node" && npm install --silent --no-audit --no-fund puppeteer-core@24 >"$CACHE/npm.log" 2>&1) || true
+	[ -d "$CACHE/node/node_modules/puppeteer-core" ] || echo "INSTALL-FAIL chromium npm install puppeteer-core failed (see $CACHE/npm.log)"
 fi
 
 if [ -n "$caddy_pid" ]; then
