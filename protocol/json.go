@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // This file holds the strict JSON reader behind Decode and ParseValue.
@@ -24,21 +25,53 @@ var (
 	runeError  = utf8.RuneError
 )
 
+// A node holds no pointers, so the node slice is allocated as plain
+// memory the garbage collector never scans: member names and string values
+// are spans of the input, or — when they contained escapes — of the
+// document's side buffer of unescaped bytes.
 type node struct {
-	kind  Kind
-	key   string // member name, when the parent is an object
-	str   string // string value (unescaped), number literal
-	start int32  // byte span of the value in the input
-	end   int32
-	child int32 // first child, -1 if none
-	next  int32 // next sibling, -1 if none
-	n     int32 // number of children
+	kind   Kind
+	esc    uint8 // escKey, escStr: the span is in doc.esc, not doc.src
+	keyOff int32 // member name, when the parent is an object
+	keyLen int32
+	strOff int32 // string value (unescaped), or the literal of a number, true, false, null
+	strLen int32
+	start  int32 // byte span of the value in the input
+	end    int32
+	child  int32 // first child, -1 if none
+	next   int32 // next sibling, -1 if none
+	n      int32 // number of children
 }
+
+const (
+	escKey uint8 = 1 << iota
+	escStr
+)
 
 type doc struct {
 	src   string
+	esc   []byte // unescaped strings; never modified once parsing ends
 	nodes []node
 }
+
+// span is a string's location: in the input, or in the escape buffer.
+type span struct {
+	off, n int32
+	esc    bool
+}
+
+func (d *doc) span(off, n int32, esc bool) string {
+	if n == 0 {
+		return ""
+	}
+	if esc {
+		return unsafe.String(&d.esc[off], int(n))
+	}
+	return d.src[off : off+n]
+}
+
+func (d *doc) key(n *node) string { return d.span(n.keyOff, n.keyLen, n.esc&escKey != 0) }
+func (d *doc) str(n *node) string { return d.span(n.strOff, n.strLen, n.esc&escStr != 0) }
 
 // Limits bound what the decoder accepts. Each zero field takes its default.
 type Limits struct {
@@ -77,7 +110,22 @@ type parser struct {
 	s     string
 	pos   int
 	nodes []node
+	esc   []byte
 	lim   Limits
+}
+
+func (p *parser) spanString(sp span) string {
+	if sp.n == 0 {
+		return ""
+	}
+	if sp.esc {
+		return string(p.esc[sp.off : sp.off+sp.n])
+	}
+	return p.s[sp.off : sp.off+sp.n]
+}
+
+func (p *parser) keyOf(n *node) string {
+	return p.spanString(span{n.keyOff, n.keyLen, n.esc&escKey != 0})
 }
 
 func protoErr(r Reason, msg string) *Error {
@@ -113,14 +161,14 @@ func parse(data []byte, lim Limits) (*doc, *Error) {
 	if p.pos >= len(p.s) {
 		return nil, p.fail(ReasonInvalidJSON, "empty input")
 	}
-	if _, err := p.value("", 1); err != nil {
+	if _, err := p.value(span{}, 1); err != nil {
 		return nil, err
 	}
 	p.skipSpace()
 	if p.pos != len(p.s) {
 		return nil, p.fail(ReasonTrailingData, "unexpected data after the JSON value")
 	}
-	return &doc{src: p.s, nodes: p.nodes}, nil
+	return &doc{src: p.s, esc: p.esc, nodes: p.nodes}, nil
 }
 
 func (p *parser) skipSpace() {
@@ -134,15 +182,19 @@ func (p *parser) skipSpace() {
 	}
 }
 
-func (p *parser) add(k Kind, key string) (int32, *Error) {
+func (p *parser) add(k Kind, key span) (int32, *Error) {
 	if len(p.nodes) >= p.lim.MaxValues {
 		return -1, p.fail(ReasonTooManyValues, "more than "+strconv.Itoa(p.lim.MaxValues)+" JSON values")
 	}
-	p.nodes = append(p.nodes, node{kind: k, key: key, start: int32(p.pos), child: -1, next: -1})
+	nd := node{kind: k, keyOff: key.off, keyLen: key.n, start: int32(p.pos), child: -1, next: -1}
+	if key.esc {
+		nd.esc = escKey
+	}
+	p.nodes = append(p.nodes, nd)
 	return int32(len(p.nodes) - 1), nil
 }
 
-func (p *parser) value(key string, depth int) (int32, *Error) {
+func (p *parser) value(key span, depth int) (int32, *Error) {
 	if p.pos >= len(p.s) {
 		return -1, p.fail(ReasonInvalidJSON, "unexpected end of input")
 	}
@@ -156,12 +208,16 @@ func (p *parser) value(key string, depth int) (int32, *Error) {
 		if err != nil {
 			return -1, err
 		}
-		s, err := p.str()
+		sp, err := p.str()
 		if err != nil {
 			return -1, err
 		}
-		p.nodes[i].str = s
-		p.nodes[i].end = int32(p.pos)
+		nd := &p.nodes[i]
+		nd.strOff, nd.strLen = sp.off, sp.n
+		if sp.esc {
+			nd.esc |= escStr
+		}
+		nd.end = int32(p.pos)
 		return i, nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		i, err := p.add(KindNumber, key)
@@ -171,8 +227,9 @@ func (p *parser) value(key string, depth int) (int32, *Error) {
 		if err := p.number(); err != nil {
 			return -1, err
 		}
-		p.nodes[i].str = p.s[p.nodes[i].start:p.pos]
-		p.nodes[i].end = int32(p.pos)
+		nd := &p.nodes[i]
+		nd.strOff, nd.strLen = nd.start, int32(p.pos)-nd.start
+		nd.end = int32(p.pos)
 		return i, nil
 	default:
 		for _, lit := range [...]struct {
@@ -184,9 +241,10 @@ func (p *parser) value(key string, depth int) (int32, *Error) {
 				if err != nil {
 					return -1, err
 				}
+				nd := &p.nodes[i]
+				nd.strOff, nd.strLen = int32(p.pos), int32(len(lit.s))
 				p.pos += len(lit.s)
-				p.nodes[i].str = lit.s
-				p.nodes[i].end = int32(p.pos)
+				nd.end = int32(p.pos)
 				return i, nil
 			}
 		}
@@ -197,7 +255,7 @@ func (p *parser) value(key string, depth int) (int32, *Error) {
 	}
 }
 
-func (p *parser) object(key string, depth int) (int32, *Error) {
+func (p *parser) object(key span, depth int) (int32, *Error) {
 	if depth > p.lim.MaxDepth {
 		return -1, p.fail(ReasonTooDeep, "nesting deeper than "+strconv.Itoa(p.lim.MaxDepth))
 	}
@@ -221,23 +279,26 @@ func (p *parser) object(key string, depth int) (int32, *Error) {
 			return -1, p.fail(ReasonInvalidJSON, "expected a string key")
 		}
 		keyPos := p.pos
-		k, err := p.str()
+		ksp, err := p.str()
 		if err != nil {
 			return -1, err
 		}
+		k := p.spanString(ksp)
 		// Duplicate and case-only-different keys are ambiguous: reject both.
 		if n < 16 {
 			for c := p.nodes[i].child; c >= 0; c = p.nodes[c].next {
-				if ok := dupCheck(p.nodes[c].key, k); ok != "" {
+				ck := p.keyOf(&p.nodes[c])
+				if ok := dupCheck(ck, k); ok != "" {
 					p.pos = keyPos
-					return -1, p.fail(reasonFor(ok), ok+" "+strconv.Quote(k)+" (also "+strconv.Quote(p.nodes[c].key)+")")
+					return -1, p.fail(reasonFor(ok), ok+" "+strconv.Quote(k)+" (also "+strconv.Quote(ck)+")")
 				}
 			}
 		} else {
 			if seen == nil {
 				seen = make(map[string]string, 32)
 				for c := p.nodes[i].child; c >= 0; c = p.nodes[c].next {
-					seen[strings.ToLower(p.nodes[c].key)] = p.nodes[c].key
+					ck := p.keyOf(&p.nodes[c])
+					seen[strings.ToLower(ck)] = ck
 				}
 			}
 			f := strings.ToLower(k)
@@ -257,7 +318,7 @@ func (p *parser) object(key string, depth int) (int32, *Error) {
 		}
 		p.pos++
 		p.skipSpace()
-		c, err := p.value(k, depth+1)
+		c, err := p.value(ksp, depth+1)
 		if err != nil {
 			return -1, err
 		}
@@ -303,7 +364,7 @@ func reasonFor(what string) Reason {
 	return ReasonCaseConflict
 }
 
-func (p *parser) array(key string, depth int) (int32, *Error) {
+func (p *parser) array(key span, depth int) (int32, *Error) {
 	if depth > p.lim.MaxDepth {
 		return -1, p.fail(ReasonTooDeep, "nesting deeper than "+strconv.Itoa(p.lim.MaxDepth))
 	}
@@ -322,7 +383,7 @@ func (p *parser) array(key string, depth int) (int32, *Error) {
 	n := int32(0)
 	for {
 		p.skipSpace()
-		c, err := p.value("", depth+1)
+		c, err := p.value(span{}, depth+1)
 		if err != nil {
 			return -1, err
 		}
@@ -351,38 +412,41 @@ func (p *parser) array(key string, depth int) (int32, *Error) {
 	}
 }
 
-// str reads a string literal at p.pos (which is '"') and returns its value.
-func (p *parser) str() (string, *Error) {
+// str reads a string literal at p.pos (which is '"') and returns where
+// its value is: a span of the input when it has no escapes (the common
+// case, no copy), else a span of the escape buffer.
+func (p *parser) str() (span, *Error) {
 	p.pos++
 	start := p.pos
 	for p.pos < len(p.s) {
 		c := p.s[p.pos]
 		switch {
 		case c == '"':
-			s := p.s[start:p.pos]
+			sp := span{off: int32(start), n: int32(p.pos - start)}
 			p.pos++
-			return s, nil
+			return sp, nil
 		case c == '\\':
 			return p.strEscaped(start)
 		case c < 0x20:
-			return "", p.fail(ReasonInvalidJSON, "control character in string")
+			return span{}, p.fail(ReasonInvalidJSON, "control character in string")
 		}
 		p.pos++
 	}
-	return "", p.fail(ReasonInvalidJSON, "unterminated string")
+	return span{}, p.fail(ReasonInvalidJSON, "unterminated string")
 }
 
-func (p *parser) strEscaped(start int) (string, *Error) {
-	b := make([]byte, 0, p.pos-start+16)
-	b = append(b, p.s[start:p.pos]...)
+func (p *parser) strEscaped(start int) (span, *Error) {
+	off := len(p.esc)
+	b := append(p.esc, p.s[start:p.pos]...)
+	defer func() { p.esc = b }()
 	for p.pos < len(p.s) {
 		c := p.s[p.pos]
 		switch {
 		case c == '"':
 			p.pos++
-			return string(b), nil
+			return span{off: int32(off), n: int32(len(b) - off), esc: true}, nil
 		case c < 0x20:
-			return "", p.fail(ReasonInvalidJSON, "control character in string")
+			return span{}, p.fail(ReasonInvalidJSON, "control character in string")
 		case c != '\\':
 			b = append(b, c)
 			p.pos++
@@ -409,26 +473,26 @@ func (p *parser) strEscaped(start int) (string, *Error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return "", p.fail(ReasonInvalidJSON, "invalid \\u escape")
+				return span{}, p.fail(ReasonInvalidJSON, "invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
 				if r >= 0xdc00 || !strings.HasPrefix(p.s[p.pos:], `\u`) {
-					return "", p.fail(ReasonInvalidJSON, "lone UTF-16 surrogate in \\u escape")
+					return span{}, p.fail(ReasonInvalidJSON, "lone UTF-16 surrogate in \\u escape")
 				}
 				p.pos += 2
 				r2, ok := p.hex4()
 				if !ok || r2 < 0xdc00 || r2 > 0xdfff {
-					return "", p.fail(ReasonInvalidJSON, "lone UTF-16 surrogate in \\u escape")
+					return span{}, p.fail(ReasonInvalidJSON, "lone UTF-16 surrogate in \\u escape")
 				}
 				r = utf16.DecodeRune(r, r2)
 			}
 			b = utf8.AppendRune(b, r)
 		default:
 			p.pos -= 2
-			return "", p.fail(ReasonInvalidJSON, "invalid escape character")
+			return span{}, p.fail(ReasonInvalidJSON, "invalid escape character")
 		}
 	}
-	return "", p.fail(ReasonInvalidJSON, "unterminated string")
+	return span{}, p.fail(ReasonInvalidJSON, "unterminated string")
 }
 
 func (p *parser) hex4() (rune, bool) {

@@ -262,15 +262,39 @@ func TestDecodeAllocs(t *testing.T) {
 	}
 }
 
+// BenchmarkDecode times the strict decoder on the ~300-byte call, beside
+// two references measured in the same run: encoding/json's Valid (which
+// only checks syntax) and encoding/json decoding into map[string]any.
 func BenchmarkDecode(b *testing.B) {
 	data := []byte(benchCall)
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := Decode(data, Limits{}); err != nil {
-			b.Fatal(err)
+	b.Run("impl=femtoclaw", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := Decode(data, Limits{}); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("impl=encoding-json-valid", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			if !json.Valid(data) {
+				b.Fatal("invalid")
+			}
+		}
+	})
+	b.Run("impl=encoding-json-map", func(b *testing.B) {
+		b.SetBytes(int64(len(data)))
+		b.ReportAllocs()
+		for b.Loop() {
+			var v map[string]any
+			if err := json.Unmarshal(data, &v); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 func BenchmarkAnswerAppendJSON(b *testing.B) {

@@ -60,11 +60,11 @@ func (v Value) Str() string {
 	if v.Kind() != KindString {
 		return ""
 	}
-	return v.n().str
+	return v.d.str(v.n())
 }
 
 // Bool returns the value of a boolean, false for any other kind.
-func (v Value) Bool() bool { return v.Kind() == KindBool && v.n().str == "true" }
+func (v Value) Bool() bool { return v.Kind() == KindBool && v.d.str(v.n()) == "true" }
 
 // Number returns the literal text of a number exactly as received (so big
 // integers keep their precision), "" for any other kind.
@@ -72,7 +72,7 @@ func (v Value) Number() string {
 	if v.Kind() != KindNumber {
 		return ""
 	}
-	return v.n().str
+	return v.d.str(v.n())
 }
 
 // Float returns a number as float64.
@@ -80,7 +80,7 @@ func (v Value) Float() (float64, bool) {
 	if v.Kind() != KindNumber {
 		return 0, false
 	}
-	f, err := strconv.ParseFloat(v.n().str, 64)
+	f, err := strconv.ParseFloat(v.d.str(v.n()), 64)
 	return f, err == nil
 }
 
@@ -89,7 +89,7 @@ func (v Value) Int() (int64, bool) {
 	if v.Kind() != KindNumber {
 		return 0, false
 	}
-	i, err := strconv.ParseInt(v.n().str, 10, 64)
+	i, err := strconv.ParseInt(v.d.str(v.n()), 10, 64)
 	return i, err == nil
 }
 
@@ -107,7 +107,7 @@ func (v Value) Key() string {
 	if v.d == nil {
 		return ""
 	}
-	return v.n().key
+	return v.d.key(v.n())
 }
 
 // First returns the first item or member of an array or object.
@@ -135,7 +135,7 @@ func (v Value) Get(key string) Value {
 		return Value{}
 	}
 	for c := v.n().child; c >= 0; c = v.d.nodes[c].next {
-		if v.d.nodes[c].key == key {
+		if v.d.key(&v.d.nodes[c]) == key {
 			return Value{v.d, c}
 		}
 	}
@@ -181,9 +181,9 @@ func (v Value) RawBytes() []byte {
 func (v Value) AppendJSON(b []byte) []byte {
 	switch v.Kind() {
 	case KindNull, KindBool, KindNumber:
-		return append(b, v.n().str...)
+		return append(b, v.d.str(v.n())...)
 	case KindString:
-		return AppendString(b, v.n().str)
+		return AppendString(b, v.d.str(v.n()))
 	case KindArray:
 		b = append(b, '[')
 		for it := v.First(); it.Exists(); it = it.Next() {
@@ -199,7 +199,7 @@ func (v Value) AppendJSON(b []byte) []byte {
 			if it.i != v.n().child {
 				b = append(b, ',')
 			}
-			b = AppendString(b, it.n().key)
+			b = AppendString(b, it.d.key(it.n()))
 			b = append(b, ':')
 			b = it.AppendJSON(b)
 		}
@@ -215,9 +215,9 @@ func (v Value) Interface() any {
 	case KindBool:
 		return v.Bool()
 	case KindNumber:
-		return json.Number(v.n().str)
+		return json.Number(v.d.str(v.n()))
 	case KindString:
-		return v.n().str
+		return v.d.str(v.n())
 	case KindArray:
 		out := make([]any, 0, v.Len())
 		for it := v.First(); it.Exists(); it = it.Next() {
