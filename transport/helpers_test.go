@@ -156,7 +156,8 @@ func testCaps(blk *blocker) []capability.Capability {
 				return nil, ctx.Err()
 			}
 		}},
-		&testCap{name: "t.slow", effects: capability.EffectsNone, fn: func(ctx context.Context, _ *capability.Request) ([]byte, error) {
+		// pooled, so the pipeline arms its deadline
+		&testCap{name: "t.slow", effects: capability.EffectsRead, fn: func(ctx context.Context, _ *capability.Request) ([]byte, error) {
 			<-ctx.Done()
 			return nil, ctx.Err()
 		}},

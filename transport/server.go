@@ -659,7 +659,15 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal
 	}
 	*bp = msg[:0]
 	req := pipeline.Request{Message: msg, Principal: principal, IdempotencyKey: key, Transport: "http3", Timeout: requestTimeout(r)}
-	ans := s.ex.Execute(r.Context(), &req)
+	ctx := r.Context()
+	if req.Timeout > 0 {
+		// The pipeline arms no timer for effects-none capabilities; the
+		// client's deadline reaches them through ctx.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		defer cancel()
+	}
+	ans := s.ex.Execute(ctx, &req)
 	op := getBuf()
 	defer putBuf(op)
 	out := ans.AppendJSON((*op)[:0])
