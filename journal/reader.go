@@ -173,7 +173,8 @@ type VerifyReport struct {
 // chain link and hash, sequence number, time order and record encoding.
 // It returns the report and, when something failed, an error wrapping
 // ErrCorrupt or ErrTornTail (the same *BlockError as report.Failure). It
-// only reads.
+// only reads. Run against a journal that is open for writing, the block
+// being written at that moment may show up as a torn tail.
 func Verify(dir string) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
