@@ -96,14 +96,21 @@ type Journal struct {
 	hasher       hash.Hash
 	raw, out     []byte
 	recBuf       []byte
-	dirty        bool  // interval mode: written, not yet synced
-	dirtySince   int64 // monotonic ns of the first unsynced write
-	dirtyRecs    int64 // records written since the last sync
-	sinceCkpt    int
-	prep         chan prepared // result of the preallocation goroutine; cap 1
-	prepStop     chan struct{} // closed by shutdown: abandon a zero fill
-	prepWG       sync.WaitGroup
-	prepPending  bool // a prepared segment is (or will be) in prep
+
+	// Sync state. fileMu is held by whoever fdatasyncs or replaces j.f
+	// (the flusher at a roll, a due checkpoint and shutdown; the interval
+	// syncer on its ticks); the flusher's own writes need no lock.
+	fileMu        sync.Mutex
+	written       atomic.Int64  // records written (flusher adds)
+	syncedRecs    atomic.Int64  // records known synced (under fileMu)
+	unsyncedSince atomic.Int64  // ns since opened of the first write after the last sync start; 0: none
+	syncStop      chan struct{} // interval mode: stops the syncer
+	syncDone      chan struct{}
+	sinceCkpt     int
+	prep          chan prepared // result of the preallocation goroutine; cap 1
+	prepStop      chan struct{} // closed by shutdown: abandon a zero fill
+	prepWG        sync.WaitGroup
+	prepPending   bool // a prepared segment is (or will be) in prep
 }
 
 // firstSegmentSize caps the first segment of a new journal, which Open
@@ -166,6 +173,8 @@ func Open(cfg Config) (*Journal, error) {
 		hasher:   sha256.New(),
 		prep:     make(chan prepared, 1),
 		prepStop: make(chan struct{}),
+		syncStop: make(chan struct{}),
+		syncDone: make(chan struct{}),
 	}
 	j.mu.cur = newBatch()
 	j.index.seed = maphash.MakeSeed()
@@ -190,6 +199,11 @@ func Open(cfg Config) (*Journal, error) {
 		"from_checkpoint", rep.FromCheckpoint, "verified_blocks", rep.VerifiedBlocks,
 		"interrupted", len(rep.Interrupted), "duration", rep.Duration)
 	go j.flusher()
+	if cfg.Durability == DurabilityInterval {
+		go j.syncer()
+	} else {
+		close(j.syncDone)
+	}
 	return j, nil
 }
 
@@ -441,21 +455,10 @@ func (j *Journal) Close() error {
 // flusher is the single goroutine that writes. See the Journal comment.
 func (j *Journal) flusher() {
 	defer close(j.donec)
-	var tick <-chan time.Time
-	var ticker *time.Ticker
-	if j.cfg.Durability == DurabilityInterval {
-		ticker = time.NewTicker(j.cfg.SyncInterval)
-		defer ticker.Stop()
-		tick = ticker.C
-	}
 	for {
 		select {
 		case <-j.kick:
 			j.flushOnce()
-		case <-tick:
-			if j.dirty {
-				j.syncNow()
-			}
 		case <-j.stopc:
 			j.flushOnce() // mu.closed is set: this is the last batch
 			j.shutdown()
@@ -489,7 +492,10 @@ func (j *Journal) commit(b *batch) {
 	if err == nil {
 		b.firstSeq = j.nextSeq
 		err = j.writeBatch(b)
-		if err == nil && j.cfg.Durability == DurabilityAlways {
+		if err == nil && (j.cfg.Durability == DurabilityAlways ||
+			j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery) {
+			// Interval mode syncs here only when a checkpoint is due (a
+			// checkpoint may only cover synced data); the syncer does the rest.
 			err = j.syncNow()
 		}
 		if err != nil {
@@ -545,12 +551,9 @@ func (j *Journal) writeBatch(b *batch) error {
 	j.stats.lastBatch.Store(int64(len(b.recs)))
 	j.stats.appends.Add(int64(len(b.recs)))
 	j.stats.batches.Add(1)
+	j.written.Add(int64(len(b.recs)))
+	j.unsyncedSince.CompareAndSwap(0, int64(time.Since(j.opened)))
 	if j.cfg.Durability == DurabilityInterval {
-		if !j.dirty {
-			j.dirtySince = int64(time.Since(j.opened))
-		}
-		j.dirty = true
-		j.dirtyRecs += int64(len(b.recs))
 		j.visible.Store(&position{seg: j.segIdx, off: j.off})
 	}
 	return nil
@@ -602,10 +605,11 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 
 // roll finishes the current segment and installs the preallocated next one.
 func (j *Journal) roll() error {
-	if err := j.f.Datasync(); err != nil {
+	j.fileMu.Lock()
+	defer j.fileMu.Unlock()
+	if err := j.syncLocked(); err != nil {
 		return err
 	}
-	j.dirty = false
 	if err := j.f.Close(); err != nil {
 		return err
 	}
@@ -622,9 +626,12 @@ func (j *Journal) roll() error {
 	return nil
 }
 
-// syncNow fdatasyncs the current segment, then publishes the new durable
-// end and writes a checkpoint when one is due.
-func (j *Journal) syncNow() error {
+// syncLocked fdatasyncs the current segment; fileMu must be held. In
+// interval mode it also measures the loss window: how long acknowledged
+// records stayed unsynced, and how many.
+func (j *Journal) syncLocked() error {
+	w := j.written.Load()
+	since := j.unsyncedSince.Swap(0)
 	t := time.Now()
 	err := j.f.Datasync()
 	d := time.Since(t)
@@ -633,15 +640,48 @@ func (j *Journal) syncNow() error {
 		j.cfg.Logger.Warn("journal: slow fdatasync", "duration", d, "segment", segmentName(j.segIdx))
 	}
 	if err != nil {
+		return err
+	}
+	if since != 0 && j.cfg.Durability == DurabilityInterval {
+		j.stats.observeUnsynced(int64(time.Since(j.opened))-since, w-j.syncedRecs.Load())
+	}
+	j.syncedRecs.Store(w)
+	return nil
+}
+
+// syncer is the interval-mode goroutine that fdatasyncs every
+// SyncInterval, so writers never wait for a sync.
+func (j *Journal) syncer() {
+	defer close(j.syncDone)
+	t := time.NewTicker(j.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if j.written.Load() == j.syncedRecs.Load() || j.Err() != nil {
+				continue
+			}
+			j.fileMu.Lock()
+			err := j.syncLocked()
+			j.fileMu.Unlock()
+			if err != nil {
+				j.fail(err)
+			}
+		case <-j.syncStop:
+			return
+		}
+	}
+}
+
+// syncNow fdatasyncs the current segment (on the flusher), then publishes
+// the new durable end and writes a checkpoint when one is due.
+func (j *Journal) syncNow() error {
+	j.fileMu.Lock()
+	err := j.syncLocked()
+	j.fileMu.Unlock()
+	if err != nil {
 		return j.fail(err)
 	}
-	if j.dirty {
-		// The loss window in interval mode: how long acknowledged records
-		// stayed unsynced, and how many.
-		j.stats.observeUnsynced(int64(time.Since(j.opened))-j.dirtySince, j.dirtyRecs)
-	}
-	j.dirty = false
-	j.dirtyRecs = 0
 	j.visible.Store(&position{seg: j.segIdx, off: j.off})
 	if j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
 		j.writeCheckpoint()
@@ -673,6 +713,10 @@ func (j *Journal) writeCheckpoint() {
 
 // shutdown runs on the flusher goroutine after the last batch.
 func (j *Journal) shutdown() {
+	if j.cfg.Durability == DurabilityInterval {
+		close(j.syncStop)
+	}
+	<-j.syncDone
 	if j.Err() == nil {
 		if err := j.syncNow(); err == nil {
 			j.writeCheckpoint()

@@ -47,7 +47,7 @@ type statCounters struct {
 	maxUnsyncedNs, maxUnsyncedRecs                   atomic.Int64
 }
 
-// observeUnsynced is called by the flusher only (single writer).
+// observeUnsynced is called with the journal's fileMu held (one caller at a time).
 func (s *statCounters) observeUnsynced(ns, recs int64) {
 	if ns > s.maxUnsyncedNs.Load() {
 		s.maxUnsyncedNs.Store(ns)
