@@ -47,6 +47,15 @@ import (
 //  6. A helper goroutine preallocates the next segment (zero-filled and
 //     synced) while the current one fills; the flusher only writes its
 //     header, syncs it, renames it into place and syncs the directory.
+//  7. In DurabilityInterval a syncer goroutine fdatasyncs every
+//     SyncInterval, so neither writers nor the flusher wait for a sync.
+//     fileMu serializes every fdatasync and every replacement of j.f: the
+//     syncer holds it for its sync; the flusher for a roll, for the sync
+//     before a due checkpoint, and at shutdown. The flusher's writes take no
+//     lock (pwrite and fdatasync on one file may overlap).
+//  8. Goroutine ownership: Open starts the flusher (and the syncer); Close
+//     signals stopc and waits for donec; the flusher's shutdown stops the
+//     syncer, syncs, checkpoints, and stops the preallocation goroutine.
 //
 // Considered and not built: an atomic linked-list (Treiber) queue. It would
 // need a reversal to restore arrival order, and the mutex section here is
