@@ -102,6 +102,7 @@ type envOpts struct {
 	noJournal  bool
 	dir        string // reuse a data directory (restart)
 	keepServer bool   // the test shuts the server down itself
+	quiet      bool   // no access log (benchmarks)
 }
 
 // secRecorder wraps the runtime and implements SecurityRecorder.
@@ -228,6 +229,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 		TLSDir: filepath.Join(e.dir, "tls"),
 		Tokens: []Token{{Principal: "tester", SHA256: HashToken(testToken)}, {Principal: "other", SHA256: HashToken("other-token")}},
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if o.quiet {
+		scfg.Logger = quiet
 	}
 	if o.server != nil {
 		o.server(&scfg)

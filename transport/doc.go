@@ -1,0 +1,163 @@
+// Package transport is the network face of the runtime: an HTTP/3 server
+// (quic-go) in front of a pipeline.Runtime, and the Go client that
+// `femtoclaw exec --server`, fcload and the tests use. The server speaks
+// HTTP/3 only: it binds UDP sockets and no TCP listener. (The admin
+// listener — metrics, health, pprof — is the separate package
+// transport/admin, on TCP.)
+//
+// # Endpoints
+//
+//	POST /v1/execute          body: one protocol message → one answer
+//	POST /v1/stream           many framed messages → framed answers, in order
+//	GET  /v1/capabilities     {"capabilities":[{name, version, description,
+//	                           effects, enabled, timeout_ms, schema}, …]}
+//	GET  /v1/executions/{id}  {"execution_id":…, "records":[journal records]}
+//	GET  /healthz             {"status":"ok"} (no credentials needed)
+//
+// /v1/execute takes the message as the body exactly as the agent emitted it
+// (Content-Type is not required), an optional Idempotency-Key header (at
+// most 256 bytes; passed to the pipeline and journaled) and an optional
+// X-Femtoclaw-Timeout-Ms header (the client's remaining deadline: it
+// bounds the capability's deadline, clamped by its MaxTimeout). Every
+// response carries X-Femtoclaw-Proto (the request's protocol as the server
+// saw it, "HTTP/3.0") and, for answers, X-Femtoclaw-Execution-Id.
+//
+// Every answer has the one shape of DESIGN §4 (protocol.Answer.AppendJSON).
+// Errors the transport produces itself (404, 405, 408, 413, and 401 when
+// the Executor cannot journal it) use the same shape with an empty
+// execution_id, decision null and an error object whose subsystem is
+// "transport".
+//
+// # Status mapping (StatusOf)
+//
+//	200  executed — success, or a capability failure ("status":"error",
+//	     category CAPABILITY_ERROR); message-form inputs too
+//	400  PROTOCOL_ERROR (malformed, unknown capability, invalid arguments)
+//	401  unauthenticated: SECURITY_ERROR, reason missing_credentials,
+//	     invalid_token or malformed_authorization; WWW-Authenticate: Bearer
+//	403  AUTHORIZATION_ERROR: DENIED_CAPABILITY_DISABLED,
+//	     DENIED_POLICY_VIOLATION, DENIED_ARGUMENT_INVALID
+//	404  unknown endpoint or execution id; lookups not configured
+//	405  wrong method (Allow says which)
+//	408  the body did not arrive within ReadTimeout
+//	413  body over MaxBodyBytes, or over the protocol's MaxBytes
+//	503  reason overloaded, shutting_down or journal_failed, or any
+//	     MEMORY_ERROR; with Retry-After: 1
+//	504  reason timeout (the capability's deadline passed)
+//	500  anything else
+//	505  not HTTP/3 (only if the handler is mounted elsewhere)
+//
+// A capability that is not registered is a PROTOCOL_ERROR (400) here: the
+// validator rejects it before authorization.
+//
+// # Authentication
+//
+// The principal always comes from the transport, never from the message.
+// A bearer token (Authorization: Bearer <token>) is hashed with SHA-256 and
+// compared in constant time against every configured hash (ServerConfig
+// stores only hashes; HashToken makes one, GenerateToken makes a token).
+// Without an Authorization header, a client certificate verified against
+// ClientCAFile (mTLS; requested, not required) authenticates as
+// "mtls:"+subject CN. A token, when sent, wins; a bad token is never
+// rescued by a certificate. Failures are logged and, when the Executor
+// implements SecurityRecorder (pipeline.Runtime does), journaled as a
+// SECURITY_ERROR rejection whose answer is the 401 body. Every /v1
+// endpoint requires credentials; /healthz does not.
+//
+// # TLS and pinning
+//
+// TLS 1.3 only, ALPN h3. With no CertFile/KeyFile the server generates an
+// ECDSA P-256 certificate on first start (SANs localhost, 127.0.0.1, ::1;
+// ten years; a CA certificate so it can be its own trust anchor) and keeps
+// it in TLSDir (cert.pem, key.pem 0600), so the pin survives restarts.
+// Server.SPKIPin is the base64 SHA-256 of the SubjectPublicKeyInfo:
+//
+//	openssl x509 -in cert.pem -pubkey -noout | openssl pkey -pubin -outform der \
+//	  | openssl dgst -sha256 -binary | base64
+//
+// which is what Chromium's --ignore-certificate-errors-spki-list takes.
+// The client pins with ClientConfig.SPKIPin (chain and name unchecked; the
+// key is the identity; a mismatch is a *PinError at handshake), or
+// verifies against ClientConfig.CAFile (cert.pem itself works), or the
+// system roots.
+//
+// # Stream framing (POST /v1/stream)
+//
+// Both directions carry frames of a 4-byte big-endian length followed by
+// that many bytes (see frame.go): a request frame holds one protocol
+// message, a response frame one answer. Answers come back in request order
+// as each execution completes durably (the server uses Runtime.Submit, so
+// messages pipeline: effects-none capabilities run on the reading
+// goroutine, others on their pools, and commits batch in the journal). At
+// most StreamWindow (1024) messages may be unanswered; beyond that the
+// server stops reading and QUIC flow control pushes back. Answers carry no
+// HTTP status; apply StatusOf to the answer's error. A zero-length or
+// over-MaxBodyBytes frame, or IdleTimeout without a frame, ends the stream
+// with one final error frame (PROTOCOL_ERROR, reason empty_frame,
+// too_large or read_timeout) after the answers already owed. The client
+// ends the stream by closing its side (Stream.CloseSend); the server then
+// answers what it accepted and ends the response (Recv returns io.EOF).
+// Idempotency keys are not framed (use /v1/execute for keyed calls).
+//
+// # Lifecycle and shutdown
+//
+//	srv, err := transport.NewServer(cfg, rt, j.Get) // loads or creates the certificate
+//	err = srv.Start()                               // binds the UDP sockets, serves
+//	…
+//	err = srv.Shutdown(ctx)                         // then rt.Close, then j.Close
+//
+// Start opens each UDP socket itself and serves it with http3.Server.Serve
+// on a goroutine the Server owns (no ListenAndServe race with Shutdown).
+// The default addresses are 127.0.0.1:4433 and [::1]:4433; the IPv6 one is
+// skipped quietly on a host without IPv6. Shutdown: stops reading new
+// stream frames, sends GOAWAY on every connection (later requests are
+// refused with H3_REQUEST_REJECTED and never reach the pipeline), waits
+// for in-flight requests to be answered within ctx and DrainTimeout
+// (default 5s), gives clients 250 ms to close their connections, then
+// closes connections and sockets and waits for its goroutines. An answer
+// is written only after the pipeline answered, and with a durable journal
+// the pipeline answers only after the record is synced, so every 200 a
+// client received is in the journal (TestShutdownUnderLoad checks this
+// across a restart). Shutdown returns ErrServerClosed on a second call.
+//
+// # Limits and timeouts
+//
+// Bodies are wrapped in http.MaxBytesReader before they are read (and a
+// declared Content-Length over the limit is refused at once); an oversized
+// body is read and dropped (up to 8 MiB, under ReadTimeout) before the 413
+// so that clients which cannot take an early response (Chromium) see it.
+// ReadTimeout (default 10s) is a read deadline on the request stream for
+// the body; IdleTimeout (default 120s) is the QUIC idle timeout, the
+// HTTP/3 idle-connection timeout and the wait for the next stream frame.
+//
+// # Tuning
+//
+// MaxIncomingStreams (default 4096) is the per-connection limit on
+// concurrent request streams. quic-go's default of 100 caps one connection
+// at 100 requests in flight: with 1 connection × 256 in flight the other
+// 156 wait for stream credit in the client. Measured in process, noop,
+// durable journal, 1 × 256, alternating, 3 runs each on the shared 2-core
+// machine: 100 → 16.1k req/s, p50 15.5 ms; 4096 → 18.1k req/s, p50 12.7 ms
+// (p99 too noisy there to call). 4096 also leaves room for gateways that
+// multiplex many agents over one connection; a stream costs memory only
+// while open. Flow-control windows keep quic-go's defaults (512 KiB
+// initial per stream, auto-tuned to 6 MiB; 15 MiB per connection): answers
+// are small and a 1 MiB body needs one auto-tune step; they were not
+// tuned. 0-RTT is off (a replayed request would execute twice).
+//
+// # Access log
+//
+// With Logger at slog.LevelDebug every request is logged once, after it
+// finished: proto, method, path, status, remote, duration
+// ("msg=request proto=HTTP/3.0 method=POST path=/v1/execute status=200 …").
+// scripts/interop.sh relies on it and on X-Femtoclaw-Proto to show that
+// the server saw HTTP/3 from each real client.
+//
+// # Concurrency
+//
+// Server and Client are safe for concurrent use. A Client holds one QUIC
+// connection (opened on first use, reused by every call, redialed after
+// it breaks); open several Clients for several connections. A Stream
+// allows one goroutine in Recv and any number in Send. Whoever calls
+// NewServer must call Shutdown; whoever calls NewClient must call Close.
+package transport
