@@ -341,3 +341,51 @@ func TestChainTamper(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 }
+
+// TestMissingSegment: a gap in the segment numbering is corruption.
+func TestMissingSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.SegmentSize = 4096
+	j := mustOpen(t, cfg)
+	appendConcurrent(t, j, 300, 1)
+	j.Close()
+	if err := os.Remove(filepath.Join(dir, segmentName(1))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(cfg); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open with a missing segment: %v", err)
+	}
+	if _, err := Verify(dir); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Verify with a missing segment: %v", err)
+	}
+}
+
+// TestSegmentFromAnotherJournal: a segment swapped in from another journal
+// (valid CRCs, wrong chain) is corruption at its header.
+func TestSegmentFromAnotherJournal(t *testing.T) {
+	mk := func(seed byte) string {
+		dir := t.TempDir()
+		cfg := testConfig(dir)
+		cfg.SegmentSize = 4096
+		cfg.rand = bytes.NewReader(bytes.Repeat([]byte{seed}, 32))
+		j := mustOpen(t, cfg)
+		appendConcurrent(t, j, 100, 1)
+		j.Close()
+		os.Remove(filepath.Join(dir, checkpointName))
+		return dir
+	}
+	a, b := mk(1), mk(2)
+	data, err := os.ReadFile(filepath.Join(b, segmentName(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(a, segmentName(1)), data, 0o600)
+	rep, err := Verify(a)
+	if !errors.Is(err, ErrCorrupt) || rep.Failure.Segment != segmentName(1) || rep.Failure.Block != -1 {
+		t.Fatalf("Verify: %v", err)
+	}
+	if _, err := Open(testConfig(a)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("Open: %v", err)
+	}
+}
