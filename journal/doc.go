@@ -93,7 +93,9 @@
 //     Verify and restores from a copy or archives the journal.
 //   - Intent records (KindIntent) with no later record of the same
 //     execution id are listed in RecoveryReport.Interrupted. The journal
-//     never re-executes anything; the pipeline records them as INTERRUPTED.
+//     never re-executes anything; the pipeline records each as INTERRUPTED
+//     (any later record with the same execution id, e.g. a KindOutcome with
+//     State INTERRUPTED), after which it is no longer reported.
 //
 // # Durability modes
 //

@@ -33,6 +33,15 @@ type RecoveryReport struct {
 	Duration         time.Duration // time Open spent recovering
 }
 
+// InterruptedIDs returns the execution ids of r.Interrupted, in seq order.
+func (r RecoveryReport) InterruptedIDs() []string {
+	ids := make([]string, len(r.Interrupted))
+	for i, in := range r.Interrupted {
+		ids[i] = in.ExecutionID
+	}
+	return ids
+}
+
 // Interrupted is an intent whose outcome was never recorded: the execution
 // was cut off by a crash. It must be reported as INTERRUPTED, never re-run.
 type Interrupted struct {
