@@ -512,3 +512,37 @@ func TestAppendAllocs(t *testing.T) {
 	}
 	t.Logf("%.1f allocs per uncontended Append", allocs)
 }
+
+// TestScanWhileAppending: a live Scan sees a consistent prefix while
+// writers keep going.
+func TestScanWhileAppending(t *testing.T) {
+	for _, mode := range []Durability{DurabilityAlways, DurabilityInterval} {
+		dir := t.TempDir()
+		cfg := testConfig(dir)
+		cfg.SegmentSize = 8192
+		cfg.Durability = mode
+		j := mustOpen(t, cfg)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			appendConcurrent(t, j, 1500, 8)
+		}()
+		for range 20 {
+			var last uint64
+			err := j.Scan(Query{}, func(r *Record) bool {
+				if r.Seq != last+1 {
+					t.Errorf("scan: seq %d after %d", r.Seq, last)
+					return false
+				}
+				last = r.Seq
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		<-done
+		j.Close()
+		mustVerify(t, dir)
+	}
+}
