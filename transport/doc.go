@@ -18,7 +18,9 @@
 // (Content-Type is not required), an optional Idempotency-Key header (at
 // most 256 bytes; passed to the pipeline and journaled) and an optional
 // X-Femtoclaw-Timeout-Ms header (the client's remaining deadline: it
-// bounds the capability's deadline, clamped by its MaxTimeout). Every
+// becomes the deadline of a pooled — effects read or write — capability,
+// clamped by its MaxTimeout; effects-none capabilities are bounded
+// computations and get no timer). Every
 // response carries X-Femtoclaw-Proto (the request's protocol as the server
 // saw it, "HTTP/3.0") and, for answers, X-Femtoclaw-Execution-Id.
 //

@@ -148,7 +148,7 @@ func testCaps(blk *blocker) []capability.Capability {
 		&testCap{name: "t.fail", effects: capability.EffectsNone, fn: func(context.Context, *capability.Request) ([]byte, error) {
 			return nil, &capability.Error{Type: capability.ErrExecution, Msg: "t.fail always fails"}
 		}},
-		&testCap{name: "t.block", effects: capability.EffectsNone, fn: func(ctx context.Context, _ *capability.Request) ([]byte, error) {
+		&testCap{name: "t.block", effects: capability.EffectsRead, fn: func(ctx context.Context, _ *capability.Request) ([]byte, error) {
 			blk.started <- struct{}{}
 			select {
 			case <-blk.release:

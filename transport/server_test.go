@@ -324,7 +324,7 @@ func TestRuntimeShuttingDownIs503(t *testing.T) {
 }
 
 func TestClientDeadlineClampsCapability(t *testing.T) {
-	// t.block waits for release or its deadline; the client's 100ms
+	// t.block (pooled) waits for release or its deadline; the client's
 	// deadline travels in X-Femtoclaw-Timeout-Ms and becomes the
 	// capability's, so the answer is a 504 rather than a client timeout.
 	e := newEnv(t, envOpts{})

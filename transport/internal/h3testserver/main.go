@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -46,9 +47,22 @@ func main() {
 	durability := flag.String("durability", "always", "journal durability: always | interval | none (no journal)")
 	quiet := flag.Bool("quiet", false, "no access log")
 	stdinClose := flag.Bool("stdin-close", false, "shut down when stdin closes")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "h3testserver:", err)
+			os.Exit(1)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	if err := run(*dataDir, *listen, *durability, *quiet, *stdinClose); err != nil {
 		fmt.Fprintln(os.Stderr, "h3testserver:", err)
+		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
