@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -260,12 +261,17 @@ func benchBlockRecord(i int) *Record {
 
 const bigJournalRecords = 1 << 20
 
-// BenchmarkOpen opens (recovers) a journal of 1M records and closes it:
-// with the checkpoint written by Close, and without (a full scan).
+// BenchmarkOpen opens (recovers) a journal of 1M records (or
+// FEMTOCLAW_BENCH_OPEN_RECORDS) and closes it: with the checkpoint written
+// by Close, and without (a full scan).
 func BenchmarkOpen(b *testing.B) {
-	dir := buildBigJournal(b, bigJournalRecords)
+	n := bigJournalRecords
+	if v, err := strconv.Atoi(os.Getenv("FEMTOCLAW_BENCH_OPEN_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	dir := buildBigJournal(b, n)
 	for _, ckpt := range []bool{true, false} {
-		b.Run(fmt.Sprintf("records=%d/checkpoint=%v", bigJournalRecords, ckpt), func(b *testing.B) {
+		b.Run(fmt.Sprintf("records=%d/checkpoint=%v", n, ckpt), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if !ckpt {
@@ -275,7 +281,7 @@ func BenchmarkOpen(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if r := j.Recovery(); r.Records != bigJournalRecords || r.FromCheckpoint != ckpt {
+				if r := j.Recovery(); r.Records != int64(n) || r.FromCheckpoint != ckpt {
 					b.Fatalf("recovery %+v", r)
 				}
 				b.StopTimer()
