@@ -61,6 +61,9 @@
 // Segments are created at SegmentSize (64 MiB), zero-filled and synced by a
 // background goroutine once the current segment is half full, so block
 // writes never change a file's size and fdatasync has no metadata to flush.
+// (If that zero fill is not done when the segment fills — the small first
+// segment of a new journal, or a burst — the next segment is fallocated on
+// the spot instead of waiting: slightly dearer fdatasyncs, no stall.)
 // A block that does not fit in the rest of the current segment goes to the
 // next one: the flusher syncs the old segment, writes and syncs the new
 // segment's header into the preallocated temp file, renames it to its

@@ -162,6 +162,7 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	_ = os.Remove(filepath.Join(cfg.Dir, checkpointTmp))
+	_ = os.Remove(filepath.Join(cfg.Dir, quickSegName))
 	res, tracker, rep, err := recoverDir(&cfg)
 	if err != nil {
 		var be *BlockError
@@ -623,8 +624,17 @@ func (j *Journal) roll() error {
 		return err
 	}
 	j.startPrepare() // no-op when already started
-	p := <-j.prep
-	j.prepPending = false
+	var p prepared
+	select {
+	case p = <-j.prep:
+		j.prepPending = false
+	default:
+		// The zero fill is still running: do not stall commits behind it.
+		// Fallocate this segment now (metadata only, fast) and leave the
+		// zero-filled one for the next roll.
+		p.f, p.err = prepareSegment(filepath.Join(j.cfg.Dir, quickSegName), j.cfg.SegmentSize, false, nil)
+		j.stats.quickSegments.Add(1)
+	}
 	if p.err != nil {
 		return p.err
 	}

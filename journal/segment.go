@@ -44,6 +44,7 @@ const (
 	brokenSuffix    = ".broken"
 	checkpointName  = "checkpoint"
 	preparedSegName = "next.seg.tmp"
+	quickSegName    = "next-quick.seg.tmp"
 	checkpointTmp   = "checkpoint.tmp"
 )
 

@@ -17,6 +17,7 @@ type Stats struct {
 	SyncNanos        int64 // total time in fdatasync
 	LastBatchRecords int64 // records in the most recent batch
 	Segments         int64 // segments created
+	QuickSegments    int64 // of which fallocated at the roll because the zero fill was not done
 	Checkpoints      int64 // checkpoints written
 	ClampedTimes     int64 // batches whose clock reading went backwards and was clamped
 	// SyncHistogram[i] counts fdatasyncs that took [2^(i-1), 2^i) µs
@@ -42,7 +43,7 @@ func (s Stats) CompressionRatio() float64 {
 type statCounters struct {
 	appends, batches, blocks, bytesWritten, bytesRaw atomic.Int64
 	syncs, syncNanos, lastBatch, segments            atomic.Int64
-	checkpoints, clampedTimes                        atomic.Int64
+	checkpoints, clampedTimes, quickSegments         atomic.Int64
 	syncHist                                         [24]atomic.Int64
 	maxUnsyncedNs, maxUnsyncedRecs                   atomic.Int64
 }
@@ -71,7 +72,7 @@ func (j *Journal) Stats() Stats {
 	out := Stats{
 		Appends: s.appends.Load(), Batches: s.batches.Load(), Blocks: s.blocks.Load(),
 		BytesWritten: s.bytesWritten.Load(), BytesRaw: s.bytesRaw.Load(), Syncs: s.syncs.Load(),
-		SyncNanos: s.syncNanos.Load(), LastBatchRecords: s.lastBatch.Load(), Segments: s.segments.Load(),
+		SyncNanos: s.syncNanos.Load(), LastBatchRecords: s.lastBatch.Load(), Segments: s.segments.Load(), QuickSegments: s.quickSegments.Load(),
 		Checkpoints: s.checkpoints.Load(), ClampedTimes: s.clampedTimes.Load(), Failed: j.err.Load() != nil,
 		MaxUnsyncedNanos: s.maxUnsyncedNs.Load(), MaxUnsyncedRecords: s.maxUnsyncedRecs.Load(),
 	}
