@@ -46,23 +46,25 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, principal 
 	}
 	timeout := requestTimeout(r)
 
-	// Shutdown interrupts a blocked read by moving the read deadline to
-	// now; mu orders that against this goroutine's own deadline updates.
+	// Shutdown, or a writer that can no longer deliver answers, interrupts
+	// a blocked read by moving the read deadline to now; mu orders that
+	// against this goroutine's own deadline updates.
 	var mu sync.Mutex
 	drained := false
-	stop := context.AfterFunc(s.drainCtx, func() {
+	stopReading := func() {
 		mu.Lock()
 		drained = true
 		rc.SetReadDeadline(time.Now())
 		mu.Unlock()
-	})
+	}
+	stop := context.AfterFunc(s.drainCtx, stopReading)
 	defer stop()
 
 	pending := make(chan *streamSlot, StreamWindow)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.streamWriter(w, rc, pending)
+		s.streamWriter(w, rc, pending, stopReading)
 	}()
 
 	var endFrame []byte // an error answer to send last, if the stream broke
@@ -80,7 +82,7 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, principal 
 		if err != nil {
 			switch {
 			case errors.Is(err, io.EOF):
-			case s.drainCtx.Err() != nil:
+			case s.drainCtx.Err() != nil, isDrained(&mu, &drained):
 			case errors.Is(err, ErrFrameTooLarge):
 				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonTooLarge, err.Error()+"; stream closed")
 			case errors.Is(err, errEmptyFrame):
@@ -118,14 +120,36 @@ func putBufSlice(p *[]byte) {
 	bufPool.Put(p)
 }
 
+func isDrained(mu *sync.Mutex, drained *bool) bool {
+	mu.Lock()
+	defer mu.Unlock()
+	return *drained
+}
+
 // streamWriter writes answers in order; it flushes whenever no further
 // answer is ready, so a lone message is answered at once and a burst is
-// coalesced into few packets. After a write error it keeps draining
-// (answers must still be collected so Submit's callbacks never block).
-func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController, pending <-chan *streamSlot) {
+// coalesced into few packets. Each write must complete within
+// IdleTimeout (a client that stops reading is cut off). After a write
+// error it stops the reader and keeps draining (answers must still be
+// collected so Submit's callbacks never block).
+func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController, pending <-chan *streamSlot, stopReading func()) {
 	var werr error
 	unflushed := false
+	defer func() {
+		if werr != nil {
+			stopReading()
+		}
+	}()
+	lastDeadline := time.Time{}
 	for sl := range pending {
+		if werr == nil {
+			// Refresh the write deadline at most once a second: it is a
+			// bound on a stalled peer, not a per-answer timer.
+			if now := time.Now(); now.Sub(lastDeadline) > time.Second {
+				rc.SetWriteDeadline(now.Add(s.cfg.IdleTimeout))
+				lastDeadline = now
+			}
+		}
 		var b []byte
 		select {
 		case b = <-sl.ans:
@@ -138,7 +162,9 @@ func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController
 		}
 		slotPool.Put(sl)
 		if werr == nil {
-			_, werr = w.Write(b)
+			if _, werr = w.Write(b); werr != nil {
+				stopReading()
+			}
 			unflushed = true
 		}
 		if len(pending) == 0 && unflushed && werr == nil {
