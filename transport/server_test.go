@@ -623,3 +623,38 @@ func TestShutdownUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+func TestDualStackAndLifecycleErrors(t *testing.T) {
+	e := newEnv(t, envOpts{noJournal: true, keepServer: true, server: func(c *ServerConfig) {
+		c.Addrs = []string{"127.0.0.1:0", "[::1]:0"} // ::1 is skipped quietly on a host without IPv6
+	}})
+	addrs := e.srv.Addrs()
+	if len(addrs) < 1 || len(addrs) > 2 {
+		t.Fatalf("addrs %v", addrs)
+	}
+	for _, a := range addrs {
+		cl := e.newClient(ClientConfig{Token: testToken, SPKIPin: e.srv.SPKIPin()})
+		cl.base.Host = a.String()
+		if status, _, err := cl.Execute(context.Background(), []byte(`{"tool_call":{"tool":"noop","args":{}}}`), ""); err != nil || status != 200 {
+			t.Fatalf("%s: %d %v", a, status, err)
+		}
+	}
+	if err := e.srv.Start(); err == nil {
+		t.Fatal("second Start succeeded")
+	}
+	if err := e.srv.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.Shutdown(context.Background()); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	if err := e.srv.Start(); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Start after Shutdown: %v", err)
+	}
+	if _, err := NewServer(ServerConfig{TLSDir: t.TempDir()}, e.rt, nil); err == nil {
+		t.Fatal("a server without credentials was accepted")
+	}
+	if _, err := NewServer(ServerConfig{TLSDir: t.TempDir(), Tokens: []Token{{Principal: "p", SHA256: "zz"}}}, e.rt, nil); err == nil {
+		t.Fatal("a malformed token hash was accepted")
+	}
+}
