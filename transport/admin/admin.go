@@ -94,6 +94,13 @@ type Server struct {
 	done     chan struct{}
 	serveErr chan error
 
+	// life guards Start and Shutdown: Shutdown before Start returns nil
+	// at once, and a second Shutdown returns nil.
+	life struct {
+		sync.Mutex
+		started, stopped bool
+	}
+
 	mu struct {
 		sync.Mutex
 		history []tickSample // last 61 ticks, newest last
@@ -152,12 +159,22 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Start listens and serves in the background, and starts the monitor.
+// Start after Shutdown, or a second Start, is an error.
 func (s *Server) Start() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.life.stopped {
+		return errors.New("admin: Start after Shutdown")
+	}
+	if s.life.started {
+		return errors.New("admin: already started")
+	}
 	ln, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {
 		return err
 	}
 	s.ln = ln
+	s.life.started = true
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
 	go s.monitor()
 	s.log.Info("admin listener", "addr", ln.Addr().String())
@@ -168,7 +185,19 @@ func (s *Server) Start() error {
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
 // Shutdown stops serving and the monitor, waiting for both within ctx.
+// Shutdown before Start, or after an earlier Shutdown, returns nil.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.life.Lock()
+	if s.life.stopped {
+		s.life.Unlock()
+		return nil
+	}
+	s.life.stopped = true
+	started := s.life.started
+	s.life.Unlock()
+	if !started {
+		return nil
+	}
 	close(s.stop)
 	err := s.srv.Shutdown(ctx)
 	<-s.done

@@ -158,3 +158,37 @@ func TestStatsJSON(t *testing.T) {
 		t.Fatalf("pprof %d", code)
 	}
 }
+
+func TestShutdownTwiceReturnsNil(t *testing.T) {
+	s := newServer(t, stats.NewRegistry(), nil, &fakeClock{}, nil)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("first Shutdown: %v", err)
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+	if err := s.Start(); err == nil {
+		t.Fatal("Start after Shutdown succeeded")
+	}
+}
+
+func TestShutdownBeforeStartReturns(t *testing.T) {
+	s, err := New(Config{Addr: "127.0.0.1:0", Metrics: stats.NewRegistry(), Tick: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Shutdown before Start: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Shutdown before Start hung")
+	}
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("second Shutdown: %v", err)
+	}
+}

@@ -48,6 +48,7 @@ func main() {
 	quiet := flag.Bool("quiet", false, "no access log")
 	stdinClose := flag.Bool("stdin-close", false, "shut down when stdin closes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	noTelemetry := flag.Bool("no-telemetry", false, "pipeline.Config.DisableTelemetry (for cost comparisons)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -60,14 +61,14 @@ func main() {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if err := run(*dataDir, *listen, *durability, *quiet, *stdinClose); err != nil {
+	if err := run(*dataDir, *listen, *durability, *quiet, *stdinClose, *noTelemetry); err != nil {
 		fmt.Fprintln(os.Stderr, "h3testserver:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(dir, listen, durability string, quiet, stdinClose bool) error {
+func run(dir, listen, durability string, quiet, stdinClose, noTelemetry bool) error {
 	if dir == "" {
 		d, err := os.MkdirTemp("", "h3testserver-")
 		if err != nil {
@@ -90,7 +91,7 @@ func run(dir, listen, durability string, quiet, stdinClose bool) error {
 	if err != nil {
 		return err
 	}
-	pcfg := pipeline.Config{Logger: quietLog}
+	pcfg := pipeline.Config{Logger: quietLog, DisableTelemetry: noTelemetry}
 	var j *journal.Journal
 	var lookup transport.Lookup
 	if durability != "none" {
