@@ -47,11 +47,11 @@ type Config struct {
 // Result is a run's outcome.
 type Result struct {
 	Name       string
-	Ops        int64
-	Errors     int64
+	Ops        int64 // successful requests
+	Errors     int64 // failed requests; their latency is in no figure
 	Elapsed    time.Duration
-	Throughput float64 // successful requests per second
-	Latency    stats.Summary
+	Throughput float64       // successful requests per second
+	Latency    stats.Summary // of successful requests only
 	FirstError error
 }
 
@@ -77,25 +77,28 @@ func Run(ctx context.Context, cfg Config, newOp func(worker int) Op) Result {
 	}
 	if cfg.Warmup > 0 {
 		wctx, cancel := context.WithTimeout(ctx, cfg.Warmup)
-		phase(wctx, cfg, ops, nil, nil, 0)
+		phase(wctx, cfg, ops, nil)
 		cancel()
 	}
+	// Latency is recorded for successful requests only; failures are
+	// counted (and the first kept) but their latency is reported nowhere.
 	h := stats.NewHistogram(stats.HistogramConfig{SigFigs: 3})
 	var n, errs atomic.Int64
 	var first atomic.Value
 	mctx, cancel := context.WithTimeout(ctx, cfg.Duration)
 	defer cancel()
 	start := time.Now()
-	phase(mctx, cfg, ops, h, func(err error) {
+	phase(mctx, cfg, ops, func(err error, lat time.Duration) {
 		if err != nil {
 			errs.Add(1)
 			first.CompareAndSwap(nil, err)
 			return
 		}
+		h.Record(int64(lat))
 		if c := n.Add(1); cfg.MaxOps > 0 && c >= cfg.MaxOps {
 			cancel()
 		}
-	}, cfg.MaxOps)
+	})
 	el := time.Since(start)
 	r := Result{Name: cfg.Name, Ops: n.Load(), Errors: errs.Load(), Elapsed: el,
 		Throughput: float64(n.Load()) / el.Seconds(), Latency: h.Snapshot().Summary()}
@@ -105,7 +108,9 @@ func Run(ctx context.Context, cfg Config, newOp func(worker int) Op) Result {
 	return r
 }
 
-func phase(ctx context.Context, cfg Config, ops []Op, h *stats.Histogram, done func(error), _ int64) {
+// phase runs ops until ctx is done, calling done (when non-nil) with each
+// finished request's outcome and latency.
+func phase(ctx context.Context, cfg Config, ops []Op, done func(err error, latency time.Duration)) {
 	var wg sync.WaitGroup
 	if cfg.Rate <= 0 {
 		for _, op := range ops {
@@ -116,9 +121,8 @@ func phase(ctx context.Context, cfg Config, ops []Op, h *stats.Histogram, done f
 					if ctx.Err() != nil && err != nil {
 						return // cut off by the end of the phase: not a result
 					}
-					if h != nil {
-						h.Record(int64(time.Since(t)))
-						done(err)
+					if done != nil {
+						done(err, time.Since(t))
 					}
 				}
 			})
@@ -140,9 +144,8 @@ func phase(ctx context.Context, cfg Config, ops []Op, h *stats.Histogram, done f
 					if ctx.Err() != nil && err != nil {
 						return
 					}
-					if h != nil {
-						h.Record(int64(time.Since(due)))
-						done(err)
+					if done != nil {
+						done(err, time.Since(due))
 					}
 				}
 			}

@@ -19,7 +19,7 @@ func TestClosedLoopCountsAndErrors(t *testing.T) {
 			return nil
 		}
 	})
-	if r.Ops < 1000 || r.Errors == 0 || r.FirstError == nil || r.Latency.Count != uint64(r.Ops+r.Errors) {
+	if r.Ops < 1000 || r.Errors == 0 || r.FirstError == nil || r.Latency.Count != uint64(r.Ops) {
 		t.Fatalf("%+v", r)
 	}
 	var b strings.Builder
@@ -35,5 +35,38 @@ func TestOpenLoopStopsAtDuration(t *testing.T) {
 	})
 	if r.Ops == 0 || r.Ops > 400 {
 		t.Fatalf("open loop at 1000/s for 0.2 s did %d ops", r.Ops)
+	}
+}
+
+func TestErrorLatencyNotRecorded(t *testing.T) {
+	// Failures are slow, successes fast: if any failure leaked into the
+	// histogram its max would be at least the failure's delay.
+	var calls atomic.Int64
+	r := Run(context.Background(), Config{Workers: 2, Duration: time.Minute, Warmup: -1, MaxOps: 50}, func(int) Op {
+		return func(context.Context) error {
+			if calls.Add(1)%5 == 0 {
+				time.Sleep(100 * time.Millisecond)
+				return errors.New("slow failure")
+			}
+			return nil
+		}
+	})
+	if r.Errors == 0 || r.FirstError == nil {
+		t.Fatalf("no errors counted: %+v", r)
+	}
+	if r.Latency.Count != uint64(r.Ops) {
+		t.Fatalf("histogram has %d samples, want %d (successes only)", r.Latency.Count, r.Ops)
+	}
+	if time.Duration(r.Latency.Max) >= 100*time.Millisecond {
+		t.Fatalf("max latency %v includes a failure's latency", time.Duration(r.Latency.Max))
+	}
+}
+
+func TestAllErrorsEmptyHistogram(t *testing.T) {
+	r := Run(context.Background(), Config{Workers: 1, Duration: 50 * time.Millisecond, Warmup: -1}, func(int) Op {
+		return func(context.Context) error { return errors.New("down") }
+	})
+	if r.Ops != 0 || r.Errors == 0 || r.Latency.Count != 0 || r.Throughput != 0 {
+		t.Fatalf("%+v", r)
 	}
 }

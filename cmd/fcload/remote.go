@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/pem"
 	"errors"
@@ -56,14 +57,14 @@ func runRemote(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			r = perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(i int) perf.Op {
 				c := clients[i%conns]
 				return func(ctx context.Context) error {
-					status, _, err := c.Execute(ctx, msg, "")
+					status, ans, err := c.Execute(ctx, msg, "")
 					if err != nil {
 						return err
 					}
 					if status != 200 {
-						return fmt.Errorf("status %d", status)
+						return fmt.Errorf("status %d: %s", status, clip(ans))
 					}
-					return nil
+					return answerErr(ans)
 				}
 			})
 		}
@@ -114,8 +115,12 @@ func runStream(ctx context.Context, o options, name string, clients []*transport
 						return
 					}
 					if measure.Load() {
-						h.Record(int64(time.Since(t)))
-						if len(ans) > 0 {
+						// Latency is recorded for successes only, as in perf.Run.
+						if aerr := answerErr(ans); aerr != nil {
+							first.CompareAndSwap(nil, aerr)
+							errs.Add(1)
+						} else {
+							h.Record(int64(time.Since(t)))
 							n.Add(1)
 						}
 					}
@@ -154,4 +159,35 @@ func runStream(ctx context.Context, o options, name string, clients []*transport
 		r.FirstError = e
 	}
 	return r
+}
+
+// statusKey opens an answer's top-level status field. The answer encoder
+// (protocol.Answer.AppendJSON) writes it before result and error, and every
+// earlier field is a JSON string (where a quote would be escaped), so the
+// first occurrence is the top-level one.
+var statusKey = []byte(`"status":`)
+
+// answerErr returns nil when ans is a successful answer, else an error
+// naming what the answer said.
+func answerErr(ans []byte) error {
+	i := bytes.Index(ans, statusKey)
+	if i < 0 {
+		if len(ans) == 0 {
+			return errors.New("empty answer")
+		}
+		return fmt.Errorf("answer without a status: %s", clip(ans))
+	}
+	if bytes.HasPrefix(ans[i+len(statusKey):], []byte(`"success"`)) {
+		return nil
+	}
+	return fmt.Errorf("answer not successful: %s", clip(ans))
+}
+
+// clip bounds an answer quoted in an error message.
+func clip(b []byte) string {
+	const n = 512
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
 }

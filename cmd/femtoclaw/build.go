@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
@@ -74,6 +75,10 @@ func pipelineConfig(c *Config) pipeline.Config {
 	}
 }
 
+// minTokenLen is the shortest bearer token ensureToken accepts from an
+// existing token file (generated tokens are 68 characters).
+const minTokenLen = 16
+
 // ensureToken returns the bearer token's SHA-256, generating the token on
 // first start (stored 0600 in the data directory). generated is the token
 // itself when it was just created, so the caller can print it once.
@@ -108,12 +113,19 @@ func ensureToken(c *Config) (sum string, generated string, err error) {
 	if err != nil {
 		return "", "", fmt.Errorf("token: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", "", fmt.Errorf("token: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
 		return "", "", fmt.Errorf("token file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
 	}
 	tok := strings.TrimSpace(string(data))
 	if tok == "" {
 		return "", "", fmt.Errorf("token file %s is empty", path)
+	}
+	if n := utf8.RuneCountInString(tok); n < minTokenLen {
+		return "", "", fmt.Errorf("token file %s holds a token of %d characters, want at least %d: too short to resist guessing; replace it (or delete the file to have one generated)", path, n, minTokenLen)
 	}
 	h := sha256.Sum256([]byte(tok))
 	return hex.EncodeToString(h[:]), "", nil

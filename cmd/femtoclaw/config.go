@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -57,6 +58,10 @@ type RuntimeConfig struct {
 type ListenConfig struct {
 	HTTP3 []string `yaml:"http3"` // UDP addresses of the HTTP/3 data plane
 	Admin string   `yaml:"admin"` // TCP address of the admin listener ("" = off)
+	// AllowNonLoopback permits http3 and admin addresses that are not
+	// loopback. Off by default: the admin listener serves /debug/pprof and
+	// /metrics without authentication.
+	AllowNonLoopback bool `yaml:"allow_non_loopback"`
 }
 
 // ExecutionConfig bounds the execution cycle.
@@ -121,7 +126,7 @@ type PolicyConfig struct {
 type JournalConfig struct {
 	Durability   string        `yaml:"durability"` // always | interval
 	SyncInterval time.Duration `yaml:"sync_interval"`
-	Codec        string        `yaml:"codec"` // s2 | zstd
+	Codec        string        `yaml:"codec"` // s2 | zstd | none
 	SegmentSize  int64         `yaml:"segment_size"`
 }
 
@@ -355,10 +360,25 @@ func (c *Config) validate() error {
 		errs = append(errs, fmt.Errorf("telemetry.transition_sample %v: want 0..1", c.Telemetry.TransitionSample))
 	}
 	for _, a := range c.Listen.HTTP3 {
-		if _, err := netip.ParseAddrPort(a); err != nil {
+		ap, err := netip.ParseAddrPort(a)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("listen.http3 %q: %v", a, err))
+			continue
+		}
+		if !ap.Addr().Unmap().IsLoopback() && !c.Listen.AllowNonLoopback {
+			errs = append(errs, fmt.Errorf("listen.http3 %q is not a loopback address: set listen.allow_non_loopback: true to listen beyond this host", a))
 		}
 	}
+	if a := c.Listen.Admin; a != "" {
+		loopback, err := parseHostPort(a)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("listen.admin %q: want host:port: %v", a, err))
+		case !loopback && !c.Listen.AllowNonLoopback:
+			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: the admin listener serves /debug/pprof and /metrics without authentication; set listen.allow_non_loopback: true to expose it anyway", a))
+		}
+	}
+	errs = append(errs, c.validateRanges()...)
 	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
@@ -376,6 +396,92 @@ func (c *Config) validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+const (
+	mib = 1 << 20
+	gib = 1 << 30
+)
+
+// inRange reports key's value when it is outside lo..hi.
+func inRange(errs *[]error, key string, v, lo, hi int64) {
+	if v < lo || v > hi {
+		*errs = append(*errs, fmt.Errorf("%s %d: want %d..%d", key, v, lo, hi))
+	}
+}
+
+// validateRanges checks the numeric and enumerated settings that would
+// otherwise fail (or misbehave) only at runtime.
+func (c *Config) validateRanges() []error {
+	var errs []error
+	if v := c.Cache.ValidationBytes; v > 4*gib {
+		errs = append(errs, fmt.Errorf("cache.validation_bytes %d: want at most 4 GiB (%d); negative turns the cache off", v, int64(4*gib)))
+	}
+	if v := c.Cache.DecisionBytes; v > 4*gib {
+		errs = append(errs, fmt.Errorf("cache.decision_bytes %d: want at most 4 GiB (%d); negative turns the cache off", v, int64(4*gib)))
+	}
+	e := c.Execution
+	inRange(&errs, "execution.max_message_bytes", int64(e.MaxMessageBytes), 1, 64*mib)
+	inRange(&errs, "execution.max_depth", int64(e.MaxDepth), 1, 1000)
+	inRange(&errs, "execution.max_args", int64(e.MaxArgs), 1, 100_000)
+	inRange(&errs, "execution.max_values", int64(e.MaxValues), 1, 10_000_000)
+	inRange(&errs, "execution.max_in_flight", int64(e.MaxInFlight), 1, 10_000_000)
+	cc := c.Capabilities
+	for _, k := range []struct {
+		name string
+		c    CapabilityConfig
+	}{{"noop", cc.Noop}, {"echo", cc.Echo}, {"shell", cc.Shell.CapabilityConfig}, {"fs.read", cc.FSRead.CapabilityConfig}, {"http.get", cc.HTTPGet.CapabilityConfig}} {
+		key := "capabilities." + k.name
+		if d := k.c.Timeout; d != 0 && d < time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s.timeout %v: want at least 1ms (or unset)", key, d))
+		}
+		if d := k.c.MaxTimeout; d != 0 && d < time.Millisecond {
+			errs = append(errs, fmt.Errorf("%s.max_timeout %v: want at least 1ms (or unset)", key, d))
+		}
+		if k.c.Timeout != 0 && k.c.MaxTimeout != 0 && k.c.Timeout > k.c.MaxTimeout {
+			errs = append(errs, fmt.Errorf("%s.timeout %v: want at most %s.max_timeout (%v)", key, k.c.Timeout, key, k.c.MaxTimeout))
+		}
+		inRange(&errs, key+".pool_size", int64(k.c.PoolSize), 0, 100_000)
+	}
+	if c.Auth.TokenFile == "" {
+		errs = append(errs, errors.New("auth.token_file is empty: want a path (relative to data_dir)"))
+	}
+	inRange(&errs, "telemetry.queue", int64(c.Telemetry.Queue), 0, 16*mib)
+	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
+		errs = append(errs, fmt.Errorf("journal.sync_interval %v: want at least 100µs when journal.durability is interval", c.Journal.SyncInterval))
+	}
+	switch c.Journal.Codec {
+	case "s2", "zstd", "none":
+	default:
+		errs = append(errs, fmt.Errorf("journal.codec %q: want s2, zstd or none", c.Journal.Codec))
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("log.format %q: want json or text", c.Log.Format))
+	}
+	return errs
+}
+
+// parseHostPort checks that a is host:port with a numeric port, and
+// reports whether the host is loopback: a loopback IP literal or
+// "localhost". An empty host (all interfaces) and any other name are not.
+func parseHostPort(a string) (loopback bool, err error) {
+	host, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return false, err
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return false, fmt.Errorf("port %q: want 0..65535", port)
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true, nil
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return false, nil // a name other than localhost, or "" (all interfaces)
+	}
+	return ip.Unmap().IsLoopback(), nil
 }
 
 // Hash is the SHA-256 of the effective configuration's canonical YAML,

@@ -311,3 +311,114 @@ func checkHTTP3(t *testing.T, log string, env []string) {
 		t.Fatalf("bad token: %d %v", code, a)
 	}
 }
+
+func TestConfigRejectsOutOfRangeValues(t *testing.T) {
+	for _, c := range []struct {
+		set string // key=value
+		key string // the key the error must name
+	}{
+		{"cache.validation_bytes=4294967297", "cache.validation_bytes"},
+		{"cache.decision_bytes=5000000000", "cache.decision_bytes"},
+		{"execution.max_message_bytes=0", "execution.max_message_bytes"},
+		{"execution.max_message_bytes=67108865", "execution.max_message_bytes"},
+		{"execution.max_depth=0", "execution.max_depth"},
+		{"execution.max_depth=1001", "execution.max_depth"},
+		{"execution.max_args=0", "execution.max_args"},
+		{"execution.max_args=100001", "execution.max_args"},
+		{"execution.max_values=0", "execution.max_values"},
+		{"execution.max_values=10000001", "execution.max_values"},
+		{"execution.max_in_flight=0", "execution.max_in_flight"},
+		{"execution.max_in_flight=10000001", "execution.max_in_flight"},
+		{"capabilities.shell.timeout=500us", "capabilities.shell.timeout"},
+		{"capabilities.echo.max_timeout=-1s", "capabilities.echo.max_timeout"},
+		{"capabilities.shell.timeout=2m", "capabilities.shell.timeout"}, // over max_timeout 60s
+		{"capabilities.fs.read.pool_size=-1", "capabilities.fs.read.pool_size"},
+		{"capabilities.http.get.pool_size=100001", "capabilities.http.get.pool_size"},
+		{"auth.token_file=", "auth.token_file"},
+		{"telemetry.queue=-1", "telemetry.queue"},
+		{"telemetry.queue=16777217", "telemetry.queue"},
+		{"journal.codec=lz4", "journal.codec"},
+		{"journal.codec=", "journal.codec"},
+		{"log.format=xml", "log.format"},
+		{"listen.admin=9464", "listen.admin"},
+		{"listen.admin=127.0.0.1:http", "listen.admin"},
+		{"listen.admin=0.0.0.0:9464", "listen.admin"},
+		{"listen.admin=:9464", "listen.admin"},
+		{"listen.admin=[::]:9464", "listen.admin"},
+		{"listen.admin=admin.example.com:9464", "listen.admin"},
+		{"listen.http3=0.0.0.0:4433", "listen.http3"},
+		{"listen.http3=127.0.0.1:4433,[2001:db8::1]:4433", "listen.http3"},
+	} {
+		_, err := loadConfig("", nil, []string{c.set})
+		if err == nil {
+			t.Errorf("--set %s accepted", c.set)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.key) {
+			t.Errorf("--set %s: error does not name %s: %v", c.set, c.key, err)
+		}
+	}
+	// sync_interval is checked only when durability is interval.
+	if _, err := loadConfig("", nil, []string{"journal.durability=interval", "journal.sync_interval=50us"}); err == nil || !strings.Contains(err.Error(), "journal.sync_interval") {
+		t.Errorf("interval durability with a 50µs sync_interval: %v", err)
+	}
+	if _, err := loadConfig("", nil, []string{"journal.durability=always", "journal.sync_interval=0s"}); err != nil {
+		t.Errorf("sync_interval is irrelevant under always: %v", err)
+	}
+}
+
+func TestConfigAcceptsEdgeValues(t *testing.T) {
+	for _, sets := range [][]string{
+		{"cache.validation_bytes=-1", "cache.decision_bytes=4294967296"},
+		{"execution.max_message_bytes=67108864", "execution.max_depth=1000", "execution.max_args=100000", "execution.max_values=10000000", "execution.max_in_flight=10000000"},
+		{"execution.max_message_bytes=1", "execution.max_depth=1", "execution.max_args=1", "execution.max_values=1", "execution.max_in_flight=1"},
+		{"capabilities.shell.timeout=1ms", "capabilities.shell.max_timeout=1ms", "capabilities.shell.pool_size=0"},
+		{"capabilities.http.get.pool_size=100000", "telemetry.queue=16777216"},
+		{"telemetry.queue=0", "journal.codec=zstd", "log.format=text"},
+		{"journal.codec=none", "journal.durability=interval", "journal.sync_interval=100us"},
+		{"listen.admin=localhost:0", "listen.http3=[::1]:0,127.0.0.2:0"},
+		{"listen.admin=[::1]:9464"},
+		{"listen.admin="}, // off
+		{"listen.allow_non_loopback=true", "listen.admin=0.0.0.0:9464", "listen.http3=0.0.0.0:4433,[::]:4433"},
+	} {
+		if _, err := loadConfig("", nil, sets); err != nil {
+			t.Errorf("%v rejected: %v", sets, err)
+		}
+	}
+}
+
+func TestServeRefusesNonLoopbackAdmin(t *testing.T) {
+	env := []string{"FEMTOCLAW_DATA_DIR=" + t.TempDir(), "FEMTOCLAW_LISTEN_HTTP3=127.0.0.1:0", "FEMTOCLAW_LISTEN_ADMIN=0.0.0.0:0"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"serve"}, strings.NewReader(""), &out, &errb, env)
+	if code == 0 || !strings.Contains(errb.String(), "listen.allow_non_loopback") {
+		t.Fatalf("serve with a non-loopback admin address: code %d\n%s", code, errb.String())
+	}
+}
+
+func TestTokenFileTooShortRefused(t *testing.T) {
+	cfg, err := loadConfig("", []string{"FEMTOCLAW_DATA_DIR=" + t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := cfg.path(cfg.Auth.TokenFile)
+	os.MkdirAll(filepath.Dir(path), 0o700)
+	if err := os.WriteFile(path, []byte("short-token-15c\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ensureToken(cfg); err == nil || !strings.Contains(err.Error(), "at least 16") {
+		t.Fatalf("a 15-character token was accepted or the error is unclear: %v", err)
+	}
+	os.WriteFile(path, []byte("exactly-16-chars\n"), 0o600)
+	sum, gen, err := ensureToken(cfg)
+	if err != nil || gen != "" || len(sum) != 64 {
+		t.Fatalf("a 16-character token: %v %q %q", err, gen, sum)
+	}
+	// The 0600 check still applies to a long enough token.
+	os.Chmod(path, 0o640)
+	if _, _, err := ensureToken(cfg); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a group-readable token file was accepted: %v", err)
+	}
+}
