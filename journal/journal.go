@@ -369,6 +369,31 @@ func (j *Journal) Err() error {
 	return nil
 }
 
+// Sync makes every record appended so far durable, now. It is for the few
+// records a caller must have on stable storage before it acts — the
+// pipeline's intent records for write-effect capabilities — when the
+// journal runs in interval mode. In always mode every Append is durable
+// when it returns, and Sync only reports the sticky error. Safe for
+// concurrent use; it must not be called after Close.
+func (j *Journal) Sync() error {
+	if err := j.Err(); err != nil {
+		return err
+	}
+	if !j.Ready() {
+		return ErrClosed
+	}
+	if j.cfg.Durability == DurabilityAlways {
+		return nil
+	}
+	j.fileMu.Lock()
+	err := j.syncLocked()
+	j.fileMu.Unlock()
+	if err != nil {
+		return j.fail(err)
+	}
+	return nil
+}
+
 // Ready reports whether the journal accepts writes: open and healthy.
 func (j *Journal) Ready() bool {
 	j.mu.Lock()

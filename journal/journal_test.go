@@ -546,3 +546,27 @@ func TestScanWhileAppending(t *testing.T) {
 		mustVerify(t, dir)
 	}
 }
+
+// TestSyncInIntervalMode: Sync makes interval-mode appends durable at once.
+func TestSyncInIntervalMode(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(Config{Dir: dir, Durability: DurabilityInterval, SyncInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	for range 3 {
+		if _, err := j.Append(&Record{Kind: KindIntent, ExecutionID: "exec-x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if j.written.Load() == j.syncedRecs.Load() {
+		t.Fatal("records were synced before Sync (SyncInterval is an hour)")
+	}
+	if err := j.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if j.written.Load() != j.syncedRecs.Load() {
+		t.Fatal("Sync left records unsynced")
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/panjf2000/ants/v2"
 
@@ -29,6 +31,9 @@ import (
 type Journal interface {
 	Append(r *journal.Record) (uint64, error)
 	AppendAsync(r *journal.Record, done func(seq uint64, err error))
+	// Sync makes everything appended so far durable; used after an intent
+	// record when appends alone are not (interval mode).
+	Sync() error
 	Ready() bool
 }
 
@@ -118,11 +123,29 @@ type snapshot struct {
 	caps     map[string]*capRuntime
 }
 
-// capRuntime is the per-capability execution state: its bulkhead pool
-// (nil for effects none) and its execution-time histogram.
+// capRuntime is the per-capability execution state: its bulkhead (nil for
+// effects none) and its execution-time histogram.
+//
+// The bulkhead is a bounded queue in front of an ants pool: callers never
+// block on it (Submit must not park a transport's reader goroutine), they
+// either enqueue or are answered "overloaded" at once. One dispatcher
+// goroutine per capability moves queued calls into the pool, blocking there
+// while every worker is busy; it is owned by the Runtime and stopped by
+// Close after the queue is drained.
 type capRuntime struct {
 	pool    *ants.Pool
+	q       chan func()
+	done    chan struct{} // closed when the dispatcher exits
 	latency *stats.Histogram
+}
+
+func (cr *capRuntime) dispatch() {
+	defer close(cr.done)
+	for task := range cr.q {
+		if err := cr.pool.Submit(task); err != nil {
+			task() // the pool is closed: run here so the call still completes
+		}
+	}
 }
 
 // Runtime is the execution engine: validate, authorize, admit, execute,
@@ -141,10 +164,16 @@ type Runtime struct {
 
 	inFlight atomic.Int64
 	closing  atomic.Bool
-	wg       sync.WaitGroup // admitted executions, for Close to drain
+	// gate is read-held by every execution from arrival to its last touch
+	// of caches, pools and sink; Close takes it for writing to drain them.
+	// An arrival that cannot read-lock it (Close is waiting or done) is
+	// answered "shutting_down" without touching anything Close releases.
+	gate sync.RWMutex
 
-	mu    sync.Mutex // guards pools (creation on Reload) and closed
-	pools map[string]*capRuntime
+	mu      sync.Mutex // guards pools, lastReg, regGen and the snapshot swap
+	pools   map[string]*capRuntime
+	lastReg *capability.Registry
+	regGen  uint64
 }
 
 // Open builds a runtime over a capability registry and a policy.
@@ -161,8 +190,19 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 		journal: cfg.Journal, pools: map[string]*capRuntime{}}
 	rt.m = newMetrics(cfg.Metrics)
 	cfg.Metrics.GaugeFunc("femtoclaw_cache_entries_limit_bytes", "Configured bound of the validation and decision caches, in bytes.",
-		func() float64 { return float64(max(cfg.Caches.ValidationBytes, 0) + max(cfg.Caches.DecisionBytes, 0)) })
-	if err := rt.install(reg, pol); err != nil {
+		func() float64 {
+			eff := func(v, def int64) int64 {
+				if v == 0 {
+					return def
+				}
+				return max(v, 0)
+			}
+			return float64(eff(cfg.Caches.ValidationBytes, cache.DefaultValidationBytes) + eff(cfg.Caches.DecisionBytes, cache.DefaultDecisionBytes))
+		})
+	rt.mu.Lock()
+	err = rt.install(reg, pol)
+	rt.mu.Unlock()
+	if err != nil {
 		caches.Close()
 		return nil, err
 	}
@@ -175,15 +215,21 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 }
 
 // install builds and publishes a snapshot for reg and pol, creating pools
-// for capabilities that need one and do not have one yet.
+// for capabilities that need one and do not have one yet. rt.mu is held.
 func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
 	rh := reg.Hash()
 	ph := pol.Hash()
 	s := &snapshot{reg: reg, pol: pol, caps: map[string]*capRuntime{}}
-	s.regEpoch = binary.LittleEndian.Uint64(rh[:8])
+	// The registry hash covers names, versions, schemas and settings, but
+	// not how each capability instance is configured (shell's binaries,
+	// fs.read's root). Validation-cache entries hold the capability entry,
+	// so every new registry gets a new epoch, even with an equal hash.
+	if reg != rt.lastReg {
+		rt.regGen++
+		rt.lastReg = reg
+	}
+	s.regEpoch = binary.LittleEndian.Uint64(rh[:8]) ^ rt.regGen*0xbf58476d1ce4e5b9
 	s.decEpoch = s.regEpoch ^ binary.LittleEndian.Uint64(ph[:8])*0x9e3779b97f4a7c15
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
 	for _, e := range reg.Entries() {
 		name := e.Cap.Name()
 		cr := rt.pools[name]
@@ -197,14 +243,20 @@ func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
 			if queue <= 0 {
 				queue = 4 * size
 			}
-			p, err := ants.NewPool(size, ants.WithMaxBlockingTasks(queue), ants.WithPanicHandler(func(any) {}))
+			p, err := ants.NewPool(size, ants.WithPanicHandler(func(r any) {
+				rt.log.Error("capability pool task panicked", "capability", name, "panic", fmt.Sprint(r))
+			}))
 			if err != nil {
 				return fmt.Errorf("pipeline: pool for %q: %w", name, err)
 			}
 			cr.pool = p
+			cr.q = make(chan func(), queue)
+			cr.done = make(chan struct{})
+			go cr.dispatch()
 			lbl := stats.Label{Name: "capability", Value: name}
 			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_running", "Capability pool workers busy.", func() float64 { return float64(p.Running()) }, lbl)
-			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_waiting", "Calls waiting for a capability pool worker (queue depth).", func() float64 { return float64(p.Waiting()) }, lbl)
+			q := cr.q
+			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_waiting", "Calls queued for a capability pool worker (queue depth).", func() float64 { return float64(len(q) + p.Waiting()) }, lbl)
 			rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_capacity", "Capability pool size.", func() float64 { return float64(p.Cap()) }, lbl)
 		}
 		s.caps[name] = cr
@@ -218,6 +270,11 @@ func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
 // snapshot they started with; caches are keyed by epoch, so no stale
 // verdict survives.
 func (rt *Runtime) Reload(reg *capability.Registry, pol *policy.Policy) error {
+	if !rt.gate.TryRLock() {
+		return errors.New("pipeline: reload during shutdown")
+	}
+	defer rt.gate.RUnlock()
+	rt.mu.Lock()
 	cur := rt.snap.Load()
 	if reg == nil {
 		reg = cur.reg
@@ -225,7 +282,9 @@ func (rt *Runtime) Reload(reg *capability.Registry, pol *policy.Policy) error {
 	if pol == nil {
 		pol = cur.pol
 	}
-	if err := rt.install(reg, pol); err != nil {
+	err := rt.install(reg, pol)
+	rt.mu.Unlock()
+	if err != nil {
 		return err
 	}
 	rt.event("policy_load", "registry and policy reloaded")
@@ -251,27 +310,32 @@ func (rt *Runtime) Durable() bool { return rt.journal != nil && rt.cfg.Durable }
 // reason "shutting_down"), waits for admitted executions until ctx is
 // done, then stops the pools, the telemetry exporter (draining its queue)
 // and the caches. The journal belongs to the caller, who closes it after.
+//
+// If ctx ends first, Close returns an error and leaves the pools, caches
+// and telemetry sink to the executions still running (their goroutines
+// end with them, or with the process).
 func (rt *Runtime) Close(ctx context.Context) error {
 	if rt.closing.Swap(true) {
 		return nil
 	}
-	done := make(chan struct{})
-	go func() { rt.wg.Wait(); close(done) }()
-	var err error
+	drained := make(chan struct{})
+	go func() { rt.gate.Lock(); close(drained) }()
 	select {
-	case <-done:
+	case <-drained:
 	case <-ctx.Done():
-		err = fmt.Errorf("pipeline: %d executions still running at shutdown: %w", rt.inFlight.Load(), ctx.Err())
+		return fmt.Errorf("pipeline: %d executions still running at shutdown: %w", rt.inFlight.Load(), ctx.Err())
 	}
 	rt.mu.Lock()
 	for _, cr := range rt.pools {
 		if cr.pool != nil {
+			close(cr.q)
+			<-cr.done
 			cr.pool.Release()
 		}
 	}
 	rt.mu.Unlock()
 	rt.event("runtime_shutdown", "runtime closed")
-	rt.sink.close()
+	err := rt.sink.close(ctx)
 	rt.caches.Close()
 	return err
 }
@@ -294,12 +358,23 @@ func (rt *Runtime) Ready() bool {
 // the audit trail has no gap for unauthenticated traffic. It blocks until
 // the record is committed and returns the answer the transport should
 // send (state ERROR, category SECURITY_ERROR).
+//
+// The record is committed asynchronously (the answer does not wait for
+// it, and says "durable":false), so floods of bad credentials cost no
+// fsync wait and hold no admission slot.
 func (rt *Runtime) RecordSecurityRejection(reason, remote, transport string) *protocol.Answer {
 	x := rt.newExecution(&Request{Principal: "", Transport: transport})
 	x.failWith(protocol.StateInputReceived, &protocol.Error{Category: protocol.CategorySecurity, Severity: protocol.SeverityError,
 		Subsystem: "authentication", Reason: protocol.Reason(reason), Message: "unauthenticated request from " + remote + ": " + reason}, outRejected)
-	x.commitSync()
-	return &x.ans
+	x.ans.State = protocol.StateError
+	a := x.ans // the caller's copy: x.ans is finished on the journal's goroutine
+	if !rt.gate.TryRLock() {
+		return &a
+	}
+	x.gated = true
+	x.done = func(*protocol.Answer) {}
+	x.commitAsync()
+	return &a
 }
 
 func (rt *Runtime) event(typ, msg string) {
@@ -320,23 +395,26 @@ func (rt *Runtime) mono() int64 { return int64(time.Since(rt.base)) }
 // per request and holds the answer, the journal record and the event, so
 // the cycle allocates little else.
 type execution struct {
-	rt       *Runtime
-	req      *Request
-	snap     *snapshot
-	start    int64 // mono at INPUT_RECEIVED
-	wall     int64
-	msg      *protocol.Message
-	entry    *capability.Entry
-	cr       *capRuntime
-	hit      bool // decision served from cache
-	out      outcome
-	execNs   int64
-	ans      protocol.Answer
-	rec      journal.Record
-	ev       Event
-	done     func(*protocol.Answer)
-	poolDone func()
-	admitted bool
+	rt           *Runtime
+	req          *Request
+	snap         *snapshot
+	start        int64 // mono at INPUT_RECEIVED
+	wall         int64
+	msg          *protocol.Message
+	entry        *capability.Entry
+	cr           *capRuntime
+	hit          bool // decision served from cache
+	out          outcome
+	execNs       int64
+	ans          protocol.Answer
+	rec          journal.Record
+	ev           Event
+	done         func(*protocol.Answer)
+	poolDone     func()
+	admitted     bool
+	gated        bool              // holds rt.gate for reading
+	intentFailed bool              // the intent could not be committed, so the capability never ran
+	rejected     *protocol.Message // decoded, but refused by the registry (unknown tool, bad args)
 }
 
 func (rt *Runtime) newExecution(req *Request) *execution {
@@ -362,6 +440,10 @@ func (x *execution) mark(s protocol.State, at int64) { x.ev.transition(s, at-x.s
 // (and its deadline bounds it).
 func (rt *Runtime) Execute(ctx context.Context, req *Request) *protocol.Answer {
 	x := rt.newExecution(req)
+	if !rt.enter(x) {
+		x.commitSync()
+		return &x.ans
+	}
 	if !x.front() {
 		x.commitSync()
 		return &x.ans
@@ -383,7 +465,7 @@ func (rt *Runtime) Execute(ctx context.Context, req *Request) *protocol.Answer {
 func (rt *Runtime) Submit(req *Request, done func(*protocol.Answer)) {
 	x := rt.newExecution(req)
 	x.done = done
-	if !x.front() || !rt.admit(x) {
+	if !rt.enter(x) || !x.front() || !rt.admit(x) {
 		x.commitAsync()
 		return
 	}
@@ -398,11 +480,17 @@ func (rt *Runtime) Submit(req *Request, done func(*protocol.Answer)) {
 	x.runPooled(context.Background(), true)
 }
 
-func (rt *Runtime) admit(x *execution) bool {
-	if rt.closing.Load() {
-		x.fail(protocol.StateAuthorizationEvaluating, protocol.CategoryRuntime, reasonShuttingDown, "runtime is shutting down", outShuttingDown)
+// enter read-locks the shutdown gate, or answers "shutting_down".
+func (rt *Runtime) enter(x *execution) bool {
+	if rt.closing.Load() || !rt.gate.TryRLock() {
+		x.fail(protocol.StateProtocolValidating, protocol.CategoryRuntime, reasonShuttingDown, "runtime is shutting down; retry on another instance", outShuttingDown)
 		return false
 	}
+	x.gated = true
+	return true
+}
+
+func (rt *Runtime) admit(x *execution) bool {
 	if n := rt.inFlight.Add(1); n > int64(rt.cfg.MaxInFlight) {
 		rt.inFlight.Add(-1)
 		rt.m.overloadRejects.Inc()
@@ -410,7 +498,6 @@ func (rt *Runtime) admit(x *execution) bool {
 			fmt.Sprintf("overloaded: %d executions in flight (limit %d); retry later", n-1, rt.cfg.MaxInFlight), outOverloaded)
 		return false
 	}
-	rt.wg.Add(1)
 	rt.m.inFlight.Add(1)
 	x.admitted = true
 	return true
@@ -419,7 +506,6 @@ func (rt *Runtime) admit(x *execution) bool {
 func (rt *Runtime) release() {
 	rt.m.inFlight.Add(-1)
 	rt.inFlight.Add(-1)
-	rt.wg.Done()
 }
 
 // Reasons the runtime itself reports (beyond protocol's).
@@ -454,11 +540,15 @@ func (x *execution) front() (ok bool) {
 	rt.record(rt.m.validate, x.ans.Timings.Validate)
 	if err != nil {
 		var pe *protocol.Error
-		if !errors.As(err, &pe) {
+		if errors.As(err, &pe) {
+			c := *pe // a cached rejection is shared: stamp a copy
+			pe = &c
+		} else {
 			pe = protocol.NewError(protocol.CategoryProtocol, "protocol_validator", err.Error())
 		}
 		if msg != nil {
 			x.ev.Capability = msg.Tool
+			x.rejected = msg
 		}
 		x.failWith(protocol.StateProtocolValidating, pe, outRejected)
 		return false
@@ -598,6 +688,13 @@ func (x *execution) invoke(ctx context.Context) {
 }
 
 func (x *execution) finishCapability(res []byte, err, ctxErr error) {
+	if len(res) > 0 && !json.Valid(res) {
+		x.rt.log.Error("capability returned invalid JSON; result dropped", "capability", x.msg.Tool, "execution_id", x.ans.ExecutionID)
+		res = nil
+		if err == nil {
+			err = &capability.Error{Type: capability.ErrExecution, Msg: "capability " + x.msg.Tool + " returned a result that is not valid JSON"}
+		}
+	}
 	x.ans.Result = res
 	if err == nil {
 		x.out = outSuccess
@@ -629,20 +726,32 @@ func (x *execution) runPooled(ctx context.Context, async bool) {
 	}
 	task := func() {
 		x.ans.Timings.Admit += rt.mono() - queued
-		x.body(ctx)
+		rt.record(rt.m.admit, x.ans.Timings.Admit)
+		func() {
+			defer func() {
+				if r := recover(); r != nil { // outside invoke's own recover: intent commit, bookkeeping
+					rt.log.Error("execution panicked in a pool worker", "execution_id", x.ans.ExecutionID, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					if x.ans.Error == nil {
+						x.fail(protocol.StateCapabilityExecuting, protocol.CategoryRuntime, reasonPanic, "internal error while executing; see the runtime log", outCapError)
+					}
+				}
+			}()
+			x.body(ctx)
+		}()
 		if async {
 			x.poolDone()
 		} else {
 			close(wait)
 		}
 	}
-	if err := x.cr.pool.Submit(task); err != nil {
-		x.ans.Timings.Admit += rt.mono() - queued
+	select {
+	case x.cr.q <- task:
+	default:
 		rt.m.overloadRejects.Inc()
 		x.out = outOverloaded
 		x.setError(protocol.StateCapabilityExecuting, &protocol.Error{Category: protocol.CategoryRuntime, Severity: protocol.SeverityWarning,
 			Subsystem: "capability_pool", Reason: reasonOverloaded, Capability: x.msg.Tool,
-			Message: fmt.Sprintf("capability %s is at capacity (%v); retry later", x.msg.Tool, err)})
+			Message: fmt.Sprintf("capability %s is at capacity (%d running, %d queued); retry later", x.msg.Tool, x.cr.pool.Running(), len(x.cr.q))})
 		if async {
 			x.poolDone()
 		}
@@ -652,7 +761,6 @@ func (x *execution) runPooled(ctx context.Context, async bool) {
 		return
 	}
 	<-wait
-	rt.record(rt.m.admit, x.ans.Timings.Admit)
 }
 
 // fail answers with a new error from the named state.
@@ -685,8 +793,13 @@ func (x *execution) commitIntent() bool {
 		Capability: x.msg.Tool, Decision: string(x.ans.Decision), Rule: x.ans.Rule,
 		State: string(protocol.StateCapabilityExecuting), IdempotencyKey: x.req.IdempotencyKey}
 	x.fillArgs(r)
-	if _, err := x.rt.journal.Append(r); err != nil {
+	_, err := x.rt.journal.Append(r)
+	if err == nil && !x.rt.cfg.Durable {
+		err = x.rt.journal.Sync() // the intent must be on disk before the world changes
+	}
+	if err != nil {
 		x.out = outMemoryError
+		x.intentFailed = true
 		x.setError(protocol.StateCapabilityExecuting, &protocol.Error{Category: protocol.CategoryMemory, Severity: protocol.SeverityCritical,
 			Subsystem: "journal", Reason: reasonJournal, Capability: x.msg.Tool,
 			Message: "intent record could not be committed; the capability was not run: " + err.Error()})
@@ -717,25 +830,36 @@ func (x *execution) record() *journal.Record {
 	r.Status = string(x.ans.Status)
 	r.Result = x.ans.Result
 	switch {
+	case x.msg == nil && x.rejected != nil && x.rejected.Form == protocol.FormToolCall:
+		// Decoded but refused by the registry (unknown tool, bad args):
+		// journal the tool and its args, honouring the capability's
+		// redaction setting even though the call was refused.
+		r.Kind = journal.KindRejection
+		r.Capability = x.rejected.Tool
+		raw := x.rejected.Args.RawBytes()
+		r.ArgsDigest = sha256.Sum256(raw)
+		if e, ok := x.snap.reg.Lookup(x.rejected.Tool); !ok || !e.Settings.RedactArgs {
+			r.Args = raw
+		}
 	case x.msg == nil:
 		r.Kind = journal.KindRejection
 		r.Args = x.req.Message // the rejected input itself is the evidence
-		if len(r.Args) > 4096 {
-			r.Args = nil
-		}
-		if r.Args != nil && !json.Valid(r.Args) {
-			r.Args = nil // the journal stores JSON; keep only the digest
+		if len(r.Args) > 4096 || !utf8.Valid(r.Args) || !json.Valid(r.Args) {
+			r.Args = nil // the journal stores valid JSON only; keep the digest
 		}
 		r.ArgsDigest = sha256.Sum256(x.req.Message)
 	case x.msg.Form == protocol.FormMessage:
 		r.Kind = journal.KindMessage
-		r.Args = []byte(x.msg.Raw())
+		if x.out == outOverloaded || x.out == outShuttingDown {
+			r.Kind = journal.KindRejection
+		}
+		r.Args = unsafe.Slice(unsafe.StringData(x.msg.Raw()), len(x.msg.Raw())) // read-only alias of the decoded copy
 		r.ArgsDigest = sha256.Sum256(r.Args)
 	default:
 		r.Capability = x.msg.Tool
 		x.fillArgs(r)
 		switch {
-		case x.ans.Decision != protocol.DecisionAuthorized || x.out == outOverloaded || x.out == outShuttingDown:
+		case x.ans.Decision != protocol.DecisionAuthorized || x.out == outOverloaded || x.out == outShuttingDown || x.intentFailed:
 			r.Kind = journal.KindRejection
 		case x.entry != nil && x.entry.Cap.Effects() == capability.EffectsWrite && x.rt.journal != nil:
 			r.Kind = journal.KindOutcome
@@ -825,5 +949,9 @@ func (x *execution) finish(seq uint64, jerr error, commitStart int64) {
 		if x.ans.Error != nil || rt.sink.sampled(uint64(x.start)) {
 			rt.sink.emit(&x.ev)
 		}
+	}
+	if x.gated { // last: Close may release caches, pools and sink after this
+		x.gated = false
+		rt.gate.RUnlock()
 	}
 }

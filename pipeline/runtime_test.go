@@ -64,9 +64,10 @@ type env struct {
 
 // memJournal is an in-memory Journal that can be told to fail.
 type memJournal struct {
-	mu   sync.Mutex
-	recs []journal.Record
-	fail error
+	mu    sync.Mutex
+	recs  []journal.Record
+	fail  error
+	syncs int
 }
 
 func (m *memJournal) Append(r *journal.Record) (uint64, error) {
@@ -88,6 +89,13 @@ func (m *memJournal) AppendAsync(r *journal.Record, done func(uint64, error)) {
 }
 
 func (m *memJournal) Ready() bool { return true }
+
+func (m *memJournal) Sync() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.syncs++
+	return m.fail
+}
 
 func (m *memJournal) records() []journal.Record {
 	m.mu.Lock()
@@ -181,9 +189,15 @@ func TestOutcomes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(e.j.records())
-			for range 2 { // the second run is served from the caches
+			for i := range 2 { // the second run is served from the caches
+				if i == 1 {
+					e.rt.caches.Wait() // ristretto applies sets asynchronously
+				}
 				a := e.exec(tc.principal, tc.msg)
 				checkShape(t, a)
+				if a.Error != nil && (a.Error.ExecutionID != a.ExecutionID || a.Error.ID != "err-"+a.ExecutionID[len("exec-"):]) {
+					t.Fatalf("error object names execution %s, answer is %s", a.Error.ExecutionID, a.ExecutionID)
+				}
 				if a.State != tc.state || a.Decision != tc.decision || a.Rule != tc.rule || string(a.Result) != tc.result {
 					t.Fatalf("got state %s decision %q rule %q result %s (err %v)", a.State, a.Decision, a.Rule, a.Result, a.Error)
 				}
@@ -312,6 +326,27 @@ func TestWriteEffectCommitsIntentFirst(t *testing.T) {
 	a = e.exec("tester", `{"tool_call":{"tool":"t.write","args":{"n":2}}}`)
 	if a.Error == nil || a.Error.Category != protocol.CategoryMemory || sawIntent.Load() || a.Journal.Durable {
 		t.Fatalf("with a failed journal: %+v", a)
+	}
+}
+
+// TestIntentSyncedInIntervalMode: when appends are not durable by
+// themselves, the intent is synced before a write capability runs.
+func TestIntentSyncedInIntervalMode(t *testing.T) {
+	var e *env
+	var syncsBefore atomic.Int64
+	w := &testCap{name: "t.write", effects: capability.EffectsWrite, fn: func(context.Context, *capability.Request) ([]byte, error) {
+		e.j.mu.Lock()
+		syncsBefore.Store(int64(e.j.syncs))
+		e.j.mu.Unlock()
+		return nil, nil
+	}}
+	caps, settings := basicCaps(w)
+	e = newEnv(t, caps, settings, func(c *Config) { c.Durable = false })
+	if a := e.exec("tester", `{"tool_call":{"tool":"t.write","args":{}}}`); a.Error != nil || a.Journal.Durable {
+		t.Fatalf("%+v", a)
+	}
+	if syncsBefore.Load() != 1 {
+		t.Fatalf("intent synced %d times before the capability ran, want 1", syncsBefore.Load())
 	}
 }
 

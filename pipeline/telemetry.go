@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -19,7 +20,7 @@ import (
 type TelemetryConfig struct {
 	// Queue is the capacity of the lock-free event queue, in executions.
 	// A full queue drops and counts (femtoclaw_telemetry_dropped_total);
-	// it never blocks an execution. If zero, defaults to 65536.
+	// it never blocks an execution. If zero, defaults to 16384.
 	Queue int
 	// Output receives the events as JSON Lines, written through log/slog's
 	// JSON handler (with secret-bearing attributes redacted). If nil,
@@ -38,7 +39,7 @@ type TelemetryConfig struct {
 
 func (c TelemetryConfig) withDefaults() TelemetryConfig {
 	if c.Queue <= 0 {
-		c.Queue = 1 << 16
+		c.Queue = 1 << 14
 	}
 	if c.TransitionSample <= 0 || c.TransitionSample > 1 {
 		c.TransitionSample = 1
@@ -129,9 +130,17 @@ func (s *sink) emit(e *Event) {
 	}
 }
 
-func (s *sink) close() {
+// close stops the exporter after it drains the queue, or when ctx ends
+// (a stalled output must not hold shutdown hostage: the exporter is then
+// abandoned, and what it had not written is lost).
+func (s *sink) close(ctx context.Context) error {
 	s.once.Do(func() { close(s.stop) })
-	<-s.done
+	select {
+	case <-s.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("pipeline: telemetry exporter still writing at shutdown; undrained events dropped: %w", ctx.Err())
+	}
 }
 
 func (s *sink) run() {

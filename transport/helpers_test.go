@@ -379,6 +379,7 @@ func (failingJournal) AppendAsync(_ *journal.Record, done func(uint64, error)) {
 	done(0, errDiskGone)
 }
 func (failingJournal) Ready() bool { return false }
+func (failingJournal) Sync() error { return errDiskGone }
 
 func pemDecode(b []byte) ([]byte, error) {
 	p, _ := pem.Decode(b)

@@ -247,7 +247,15 @@ func TestUnauthenticated(t *testing.T) {
 	if id == "" || decode(t, body).ExecutionID != id {
 		t.Fatalf("401 without an execution id: %s", body)
 	}
-	recs, err := e.j.Get(id)
+	// The runtime commits security rejections asynchronously: wait for it.
+	var recs []journal.Record
+	var err error
+	for range 500 {
+		if recs, err = e.j.Get(id); err != nil || len(recs) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	if err != nil || len(recs) != 1 || recs[0].Kind != journal.KindRejection {
 		t.Fatalf("journaled rejection: %v %+v", err, recs)
 	}
