@@ -3,6 +3,7 @@ package protocol
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -298,10 +299,10 @@ func (p *parser) object(key span, depth int) (int32, *Error) {
 				seen = make(map[string]string, 32)
 				for c := p.nodes[i].child; c >= 0; c = p.nodes[c].next {
 					ck := p.keyOf(&p.nodes[c])
-					seen[strings.ToLower(ck)] = ck
+					seen[foldKey(ck)] = ck
 				}
 			}
-			f := strings.ToLower(k)
+			f := foldKey(k)
 			if prev, ok := seen[f]; ok {
 				p.pos = keyPos
 				what := dupCheck(prev, k)
@@ -345,6 +346,23 @@ func (p *parser) object(key span, depth int) (int32, *Error) {
 			return -1, p.fail(ReasonInvalidJSON, "expected ',' or '}' in object")
 		}
 	}
+}
+
+// foldKey maps s to a canonical case-folded form: each rune becomes the
+// smallest rune of its Unicode simple-folding orbit. Two keys have the
+// same foldKey exactly when strings.EqualFold says they are equal, so
+// small objects (pairwise EqualFold) and large ones (a map of foldKeys)
+// reject the same case-only twins ("s" and "ſ", "K" and the Kelvin sign).
+func foldKey(s string) string {
+	b := make([]byte, 0, len(s))
+	for _, r := range s {
+		c := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			c = min(c, f)
+		}
+		b = utf8.AppendRune(b, c)
+	}
+	return string(b)
 }
 
 func dupCheck(a, b string) string {
