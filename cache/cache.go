@@ -2,6 +2,7 @@ package cache
 
 import (
 	"hash/maphash"
+	"sync/atomic"
 
 	"github.com/dgraph-io/ristretto/v2"
 
@@ -65,9 +66,35 @@ func mix(h, v uint64) uint64 {
 	return h
 }
 
+// doorkeeper admits a key to a cache only on its second sighting, so
+// streams of unique inputs (most agent traffic) cost a miss and one atomic
+// store, not a ristretto Set each. It is a direct-mapped table of recent
+// key hashes; a collision only delays an admission.
+type doorkeeper struct {
+	slots []atomic.Uint64
+	mask  uint64
+}
+
+const doorSlots = 1 << 15
+
+func newDoorkeeper() *doorkeeper {
+	return &doorkeeper{slots: make([]atomic.Uint64, doorSlots), mask: doorSlots - 1}
+}
+
+// seen reports whether h was seen recently, recording it if not.
+func (d *doorkeeper) seen(h uint64) bool {
+	s := &d.slots[h&d.mask]
+	if s.Load() == h {
+		return true
+	}
+	s.Store(h)
+	return false
+}
+
 // Validation caches validation outcomes keyed by (epoch, message bytes).
 type Validation struct {
 	c        *ristretto.Cache[uint64, *validationEntry]
+	door     *doorkeeper
 	seed     maphash.Seed
 	maxInput int
 }
@@ -84,6 +111,7 @@ type validationEntry struct {
 // capability, argument bytes).
 type Decisions struct {
 	c        *ristretto.Cache[uint64, *decisionEntry]
+	door     *doorkeeper
 	seed     maphash.Seed
 	maxInput int
 }
@@ -123,8 +151,8 @@ func New(cfg Config) (*Caches, error) {
 		return nil, err
 	}
 	return &Caches{
-		Validation: &Validation{c: vc, seed: seed, maxInput: cfg.MaxInputBytes},
-		Decisions:  &Decisions{c: dc, seed: seed, maxInput: cfg.MaxInputBytes},
+		Validation: &Validation{c: vc, door: newDoorkeeper(), seed: seed, maxInput: cfg.MaxInputBytes},
+		Decisions:  &Decisions{c: dc, door: newDoorkeeper(), seed: seed, maxInput: cfg.MaxInputBytes},
 	}, nil
 }
 
@@ -172,14 +200,19 @@ func (v *Validation) Put(epoch uint64, input []byte, msg *protocol.Message, entr
 	if v == nil || v.c == nil || len(input) > v.maxInput {
 		return
 	}
+	key := v.key(epoch, input)
+	if !v.door.seen(key) {
+		return // first sighting: cache it only if it comes again
+	}
 	e := &validationEntry{epoch: epoch, msg: msg, entry: entry, err: err}
+	cost := int64(len(input)) + entryOverhead
 	if msg != nil {
 		e.input = msg.Raw() // shares the message's own copy
+		cost = int64(msg.Footprint()) + entryOverhead
 	} else {
 		e.input = string(input)
 	}
-	// The decoded tree costs roughly four times the input.
-	v.c.Set(v.key(epoch, input), e, int64(5*len(input))+entryOverhead)
+	v.c.Set(key, e, cost)
 }
 
 func (d *Decisions) key(epoch uint64, principal, tool, args string) uint64 {
@@ -206,6 +239,10 @@ func (d *Decisions) Put(epoch uint64, principal, tool, args string, dec Decision
 	if d == nil || d.c == nil || len(args) > d.maxInput {
 		return
 	}
+	key := d.key(epoch, principal, tool, args)
+	if !d.door.seen(key) {
+		return // first sighting: cache it only if it comes again
+	}
 	e := &decisionEntry{epoch: epoch, principal: principal, tool: tool, args: args, d: dec}
-	d.c.Set(d.key(epoch, principal, tool, args), e, int64(len(principal)+len(tool)+len(args)+len(dec.Reason))+entryOverhead)
+	d.c.Set(key, e, int64(len(principal)+len(tool)+len(args)+len(dec.Reason))+entryOverhead)
 }

@@ -25,10 +25,16 @@
 //
 // # Costs
 //
-// Each entry's cost is the bytes it keeps alive (its input plus a fixed
-// overhead), so Config.ValidationBytes and Config.DecisionBytes bound
-// memory, not entry counts. A cache configured with zero bytes is off:
-// every Get misses and every Put is dropped.
+// Each entry's cost is the bytes it keeps alive (for a validation entry,
+// the decoded message's footprint: input copy, node tree, unescaped
+// strings; plus a fixed overhead), so Config.ValidationBytes and
+// Config.DecisionBytes bound memory, not entry counts. A negative size
+// turns a cache off (every Get misses, every Put is dropped); zero takes
+// the default.
+//
+// An input is admitted on its second sighting only (a doorkeeper table of
+// recent key hashes): unique inputs, the bulk of agent traffic, then cost
+// a lookup and one atomic store instead of a ristretto Set each.
 //
 // All methods are safe for concurrent use. Close releases ristretto's
 // goroutines; the owner (pipeline.Runtime) calls it once.

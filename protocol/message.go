@@ -1,6 +1,9 @@
 package protocol
 
-import "strconv"
+import (
+	"strconv"
+	"unsafe"
+)
 
 // Form is which of the two protocol forms a message has.
 type Form uint8
@@ -30,6 +33,17 @@ type Message struct {
 	Tool    string // FormToolCall: tool_call.tool (non-empty)
 	Args    Value  // FormToolCall: tool_call.args (an object)
 	src     string
+}
+
+// Footprint is the memory a decoded message keeps alive, in bytes: its
+// copy of the input, its node tree and its unescaped strings. Caches
+// charge it as an entry's cost.
+func (m *Message) Footprint() int {
+	n := len(m.src) + 128
+	if d := m.Args.d; d != nil {
+		n += cap(d.nodes)*int(unsafe.Sizeof(node{})) + cap(d.esc)
+	}
+	return n
 }
 
 // Raw returns the message bytes as received.
