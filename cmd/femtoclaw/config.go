@@ -52,6 +52,11 @@ type Config struct {
 type RuntimeConfig struct {
 	ID   string `yaml:"id"`
 	Mode string `yaml:"mode"` // production | development
+	// GCPercent is the Go garbage collector's target (GOGC) for serve:
+	// the heap is small (tens of MiB), so a higher target trades a little
+	// memory for less GC CPU per request. 0 keeps Go's default (100); the
+	// GOGC environment variable, when set, wins.
+	GCPercent int `yaml:"gc_percent"`
 }
 
 // ListenConfig says where the runtime listens. Loopback only by default.
@@ -340,6 +345,9 @@ func (c *Config) validate() error {
 	var errs []error
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data_dir is empty"))
+	}
+	if c.Runtime.GCPercent < 0 || c.Runtime.GCPercent > 10000 {
+		errs = append(errs, fmt.Errorf("runtime.gc_percent %d: want 0..10000 (0: Go's default)", c.Runtime.GCPercent))
 	}
 	switch c.Runtime.Mode {
 	case "production", "development":
