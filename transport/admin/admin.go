@@ -27,13 +27,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"os"
-	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/stats"
@@ -137,10 +133,7 @@ func New(cfg Config) (*Server, error) {
 		s.detector = stats.NewDetector(stats.DetectorConfig{Now: cfg.Now, OnEvent: cfg.OnDegradation})
 	}
 	reg := cfg.Metrics
-	reg.GaugeFunc("femtoclaw_goroutines", "Goroutines in the process.", func() float64 { return float64(runtime.NumGoroutine()) })
-	reg.GaugeFunc("femtoclaw_process_resident_memory_bytes", "Resident set size of the process.", func() float64 { return float64(rssBytes()) })
-	reg.GaugeFunc("femtoclaw_process_cpu_seconds", "User plus system CPU time of the process.", cpuSeconds)
-	reg.GaugeFunc("femtoclaw_process_open_fds", "Open file descriptors of the process.", func() float64 { return float64(openFDs()) })
+	stats.RegisterProcessMetrics(reg) // process_* and go_* (CPU, RSS, open files, goroutines)
 	reg.GaugeFunc("femtoclaw_performance_degraded_stages", "Stages whose rolling p99 is over budget (see /readyz for detail).", func() float64 { return float64(s.detector.Degraded()) })
 
 	mux := http.NewServeMux()
@@ -435,35 +428,4 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// rssBytes reads the resident set size from /proc (0 where unavailable).
-func rssBytes() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0
-	}
-	pages, _ := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize())
-}
-
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
-}
-
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return 0
-	}
-	return len(ents)
 }
