@@ -77,13 +77,13 @@ func BenchmarkValidate(b *testing.B) {
 		m, _ := protocol.Decode(msg, rt.cfg.Limits)
 		e, _ := snap.reg.Validate(m)
 		for range 100 {
-			rt.caches.Validation.Put(snap.regEpoch, msg, m, e, nil)
-			rt.caches.Wait()
+			rt.cachesBuilt().Validation.Put(snap.regEpoch, msg, m, e, nil)
+			rt.cachesBuilt().Wait()
 		}
 		b.SetBytes(int64(len(msg)))
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, _, _, ok := rt.caches.Validation.Get(snap.regEpoch, msg); !ok {
+			if _, _, _, ok := rt.cachesBuilt().Validation.Get(snap.regEpoch, msg); !ok {
 				b.Fatal("miss")
 			}
 		}
@@ -120,7 +120,7 @@ func BenchmarkAuthorize(b *testing.B) {
 				x := &execution{rt: rt, snap: snap, msg: m, entry: entry, cr: snap.caps[m.Tool], req: &Request{Principal: principals[name]}}
 				for range 100 {
 					x.authorize()
-					rt.caches.Wait()
+					rt.cachesBuilt().Wait()
 				}
 				b.ReportAllocs()
 				for b.Loop() {

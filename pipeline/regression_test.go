@@ -27,7 +27,7 @@ func TestRegressionCachedErrorShared(t *testing.T) {
 	bad := `{"tool_call":{"tool":"nope","args":{}}}`
 	a1 := e.exec("alice", bad)
 	id1 := a1.ExecutionID
-	e.rt.caches.Wait()
+	e.rt.cachesBuilt().Wait()
 	a2 := e.exec("bob", bad)
 	t.Logf("a1 exec=%s a1.error.execution_id=%s", id1, a1.Error.ExecutionID)
 	t.Logf("a2 exec=%s a2.error.execution_id=%s same pointer=%v", a2.ExecutionID, a2.Error.ExecutionID, a1.Error == a2.Error)
@@ -41,7 +41,7 @@ func TestRegressionCachedErrorRace(t *testing.T) {
 	e := newEnv(t, caps, s, nil)
 	bad := `{"tool_call":{"tool":"nope","args":{}}}`
 	e.exec("x", bad)
-	e.rt.caches.Wait()
+	e.rt.cachesBuilt().Wait()
 	var wg sync.WaitGroup
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
@@ -89,7 +89,7 @@ func TestRegressionReloadStaleEntry(t *testing.T) {
 	msg := `{"tool_call":{"tool":"t.x","args":{}}}`
 	a := e.exec("tester", msg)
 	t.Logf("before reload: %s", a.Result)
-	e.rt.caches.Wait()
+	e.rt.cachesBuilt().Wait()
 	caps2, s2 := basicCaps(newCap)
 	reg2, err := capability.NewRegistry(caps2, s2)
 	if err != nil {

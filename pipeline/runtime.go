@@ -152,15 +152,21 @@ func (cr *capRuntime) dispatch() {
 // commit, answer. It is safe for concurrent use by any number of
 // goroutines. The caller that opened it must call Close.
 type Runtime struct {
-	cfg     Config
-	snap    atomic.Pointer[snapshot]
-	caches  *cache.Caches
-	ids     *idGen
-	base    time.Time // monotonic origin for stage clocks
-	m       *metrics
-	sink    *sink
-	log     *slog.Logger
-	journal Journal
+	cfg  Config
+	snap atomic.Pointer[snapshot]
+	// cacheP holds the caches once built: building ristretto's counters
+	// takes ~2 ms, so Open starts it in the background and the first
+	// executions simply run uncached (noCache's nil caches always miss).
+	cacheP     atomic.Pointer[cache.Caches]
+	cacheBuilt chan struct{}
+	cacheErr   error // set before cacheBuilt closes
+	noCache    cache.Caches
+	ids        *idGen
+	base       time.Time // monotonic origin for stage clocks
+	m          *metrics
+	sink       *sink
+	log        *slog.Logger
+	journal    Journal
 
 	inFlight atomic.Int64
 	closing  atomic.Bool
@@ -182,11 +188,7 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 		return nil, protocol.NewError(protocol.CategoryConfiguration, "pipeline", "a registry and a policy are required")
 	}
 	cfg = cfg.withDefaults()
-	caches, err := cache.New(cfg.Caches)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline: caches: %w", err)
-	}
-	rt := &Runtime{cfg: cfg, caches: caches, ids: newIDGen(cfg.Now), base: time.Now(), log: cfg.Logger,
+	rt := &Runtime{cfg: cfg, cacheBuilt: make(chan struct{}), ids: newIDGen(cfg.Now), base: time.Now(), log: cfg.Logger,
 		journal: cfg.Journal, pools: map[string]*capRuntime{}}
 	rt.m = newMetrics(cfg.Metrics)
 	cfg.Metrics.GaugeFunc("femtoclaw_cache_entries_limit_bytes", "Configured bound of the validation and decision caches, in bytes.",
@@ -200,12 +202,21 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 			return float64(eff(cfg.Caches.ValidationBytes, cache.DefaultValidationBytes) + eff(cfg.Caches.DecisionBytes, cache.DefaultDecisionBytes))
 		})
 	rt.mu.Lock()
-	err = rt.install(reg, pol)
+	err := rt.install(reg, pol)
 	rt.mu.Unlock()
 	if err != nil {
-		caches.Close()
 		return nil, err
 	}
+	go func() { // owned by the Runtime; Close waits for cacheBuilt
+		defer close(rt.cacheBuilt)
+		c, err := cache.New(cfg.Caches)
+		if err != nil {
+			rt.cacheErr = err
+			rt.log.Error("caches could not be built; running uncached", "err", err)
+			return
+		}
+		rt.cacheP.Store(c)
+	}()
 	rt.sink = newSink(cfg.Telemetry, rt.m, rt.log)
 	rt.event("runtime_startup", "runtime open")
 	if cfg.Journal == nil {
@@ -336,8 +347,26 @@ func (rt *Runtime) Close(ctx context.Context) error {
 	rt.mu.Unlock()
 	rt.event("runtime_shutdown", "runtime closed")
 	err := rt.sink.close(ctx)
-	rt.caches.Close()
+	<-rt.cacheBuilt
+	if c := rt.cacheP.Load(); c != nil {
+		c.Close()
+	}
 	return err
+}
+
+// caches returns the caches, or a set that always misses while they are
+// still being built.
+func (rt *Runtime) caches() *cache.Caches {
+	if c := rt.cacheP.Load(); c != nil {
+		return c
+	}
+	return &rt.noCache
+}
+
+// cachesBuilt waits for the caches (tests and benchmarks).
+func (rt *Runtime) cachesBuilt() *cache.Caches {
+	<-rt.cacheBuilt
+	return rt.caches()
 }
 
 // Emit sends a system event (for example "performance_degraded") to the
@@ -524,7 +553,7 @@ const (
 func (x *execution) front() (ok bool) {
 	rt := x.rt
 	// Validate: the cache first, then decode + schema.
-	msg, entryAny, err, hit := rt.caches.Validation.Get(x.snap.regEpoch, x.req.Message)
+	msg, entryAny, err, hit := rt.caches().Validation.Get(x.snap.regEpoch, x.req.Message)
 	var entry *capability.Entry
 	if hit {
 		entry, _ = entryAny.(*capability.Entry)
@@ -533,7 +562,7 @@ func (x *execution) front() (ok bool) {
 		if err == nil && msg.Form == protocol.FormToolCall {
 			entry, err = x.snap.reg.Validate(msg)
 		}
-		rt.caches.Validation.Put(x.snap.regEpoch, x.req.Message, msg, entry, err)
+		rt.caches().Validation.Put(x.snap.regEpoch, x.req.Message, msg, entry, err)
 	}
 	t1 := rt.mono()
 	x.ans.Timings.Validate = t1 - x.start
@@ -596,7 +625,7 @@ func (x *execution) authorize() (d cache.Decision) {
 		return cache.Decision{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + x.msg.Tool + " is disabled (enable it in the configuration)"}
 	}
 	args := x.msg.Args.Raw()
-	if d, ok := x.rt.caches.Decisions.Get(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args); ok {
+	if d, ok := x.rt.caches().Decisions.Get(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args); ok {
 		x.hit = true
 		return d
 	}
@@ -611,7 +640,7 @@ func (x *execution) authorize() (d cache.Decision) {
 	if d.Code == "" { // fail closed on an engine that returned nothing
 		d = cache.Decision{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
 	}
-	x.rt.caches.Decisions.Put(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args, d)
+	x.rt.caches().Decisions.Put(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args, d)
 	return d
 }
 

@@ -191,7 +191,7 @@ func TestOutcomes(t *testing.T) {
 			before := len(e.j.records())
 			for i := range 3 { // the third run is served from the caches (admitted on second sighting)
 				if i > 0 {
-					e.rt.caches.Wait() // ristretto applies sets asynchronously
+					e.rt.cachesBuilt().Wait() // ristretto applies sets asynchronously
 				}
 				a := e.exec(tc.principal, tc.msg)
 				checkShape(t, a)

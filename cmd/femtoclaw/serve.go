@@ -173,6 +173,12 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 			sets = append(sets, k+"="+*v)
 		}
 	}
+	var phases []any // startup phase durations, logged with "ready" (FC-BENCH §5)
+	mark := func(name string, since time.Time) time.Time {
+		now := time.Now()
+		phases = append(phases, name, now.Sub(since).String())
+		return now
+	}
 	cfg, err := loadConfig(c.config, environ, sets)
 	if err != nil {
 		return err
@@ -195,6 +201,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 	if err != nil {
 		return err
 	}
+	t := mark("config", start)
 	n, err := openNode(cfg, log, true, eventsOut)
 	if err != nil {
 		if eventsCloser != nil {
@@ -203,17 +210,20 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 		return err
 	}
 	n.events = eventsCloser
+	t = mark("runtime_journal_registry_policy", t)
 	if err := n.startListeners(tokenSum); err != nil {
 		n.close(context.Background())
 		return err
 	}
+	t = mark("listeners", t)
 	n.audit("runtime_startup", map[string]any{"config_sha256": cfg.Hash(), "policy_sha256": fmt.Sprintf("%x", n.rt.Policy().Hash())})
+	mark("startup_record", t)
 	durable := n.rt.Durable()
 	if !durable {
 		log.Warn("journal is not in 'always' mode: answers are not durable when sent", "durability", cfg.Journal.Durability)
 	}
 	log.Info("femtoclaw ready", "version", version, "config_hash", cfg.Hash(), "data_dir", cfg.DataDir,
-		"durable", durable, "startup", time.Since(start).String())
+		"durable", durable, "startup", time.Since(start).String(), slog.Group("phases", phases...))
 
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
