@@ -29,7 +29,6 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/perf"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/policy"
-	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
@@ -229,5 +228,3 @@ func readToken(o options) (string, error) {
 	}
 	return strings.TrimSpace(string(b)), nil
 }
-
-var _ = protocol.StatusSuccess
