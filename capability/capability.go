@@ -61,18 +61,20 @@ type Capability interface {
 	Execute(ctx context.Context, req *Request) (result []byte, err error)
 }
 
-// ErrorType classifies a capability failure (spec document 04 §14, plus
-// two kinds the runtime reports separately).
-type ErrorType string
+// ErrorType classifies a capability failure (spec document 04 §14). The
+// values are protocol's capability reasons: an answer's error carries the
+// type as its reason, spelled once, in protocol.
+type ErrorType = protocol.Reason
 
 // The error types.
 const (
-	ErrArgument      ErrorType = "ArgumentError"      // the arguments cannot be acted on (beyond the schema)
-	ErrExecution     ErrorType = "ExecutionError"     // the action ran and failed (non-zero exit, HTTP transport error, missing file)
-	ErrAuthorization ErrorType = "AuthorizationError" // the capability's own confinement refused (bin not allowlisted, path escape, blocked address)
-	ErrEnvironment   ErrorType = "EnvironmentError"   // the environment is not fit (capability not configured, OS resource failure)
-	ErrTimeout       ErrorType = "Timeout"            // the deadline passed; the work was stopped
-	ErrOutputTooBig  ErrorType = "OutputTooLarge"     // output exceeded a hard cap and could not be truncated meaningfully
+	ErrArgument      = protocol.ReasonArgumentError      // the arguments cannot be acted on (beyond the schema)
+	ErrExecution     = protocol.ReasonExecutionError     // the action ran and failed (non-zero exit, HTTP transport error, missing file)
+	ErrAuthorization = protocol.ReasonAuthorizationError // the capability's own confinement refused (bin not allowlisted, path escape, blocked address)
+	ErrEnvironment   = protocol.ReasonEnvironmentError   // the environment is not fit (capability not configured, OS resource failure)
+	ErrTimeout       = protocol.ReasonTimeout            // the deadline passed; the work was stopped (the answer's reason is "timeout", HTTP 504)
+	ErrOutputTooBig  = protocol.ReasonOutputTooLarge     // output exceeded a hard cap and could not be truncated meaningfully
+	ErrPanic         = protocol.ReasonPanic              // the capability panicked (set by the runtime, never by a capability)
 )
 
 // Error is the error a capability returns. Msg never carries secrets.

@@ -50,7 +50,7 @@ func benchRuntime(b *testing.B, polFile string, mod func(*Config)) *Runtime {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { rt.Close(context.Background()) })
+	b.Cleanup(func() { rt.Shutdown(context.Background()) })
 	return rt
 }
 
@@ -119,13 +119,13 @@ func BenchmarkAuthorize(b *testing.B) {
 				}
 				x := &execution{rt: rt, snap: snap, msg: m, entry: entry, cr: snap.caps[m.Tool], req: &Request{Principal: principals[name]}}
 				for range 100 {
-					x.authorize()
+					x.decide()
 					rt.cachesBuilt().Wait()
 				}
 				b.ReportAllocs()
 				for b.Loop() {
 					x.hit = false
-					d := x.authorize()
+					d := x.decide()
 					if (d.Code == protocol.DecisionAuthorized) != (name == "allow") || x.hit != (mode == "hit") {
 						b.Fatalf("decision %+v hit %v", d, x.hit)
 					}
@@ -186,7 +186,7 @@ func BenchmarkExecute(b *testing.B) {
 					b.Fatal(err)
 				}
 				rt := benchRuntime(b, "", func(c *Config) { c.Journal = j; c.Durable = mode == journal.DurabilityAlways })
-				b.Cleanup(func() { rt.Close(context.Background()); j.Close() })
+				b.Cleanup(func() { rt.Shutdown(context.Background()); j.Close() })
 				b.SetParallelism(par)
 				run(b, rt, true)
 			})

@@ -36,6 +36,30 @@
 //	 7. COMPLETED or ERROR: the answer (protocol.Answer, the same shape on
 //	    every transport), per-stage histograms, and one telemetry event.
 //
+// # Where each stage lives
+//
+// Each stage of DESIGN §3 has a file, and a method named after it:
+//
+//	stage                     file           function
+//	lifecycle                 lifecycle.go   Open, Reload, Shutdown, Close (install, freeResources)
+//	the per-execution carrier execution.go   execution, newExecution, mark, fail, setError
+//	ingress                   ingress.go     Request, Runtime.Execute, Runtime.Submit, RecordSecurityRejection
+//	admission                 admission.go   Runtime.enter (shutdown gate), Runtime.admit, Runtime.release
+//	validate                  validate.go    execution.validate
+//	authorize                 authorize.go   execution.authorize, execution.decide (fails closed)
+//	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
+//	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled
+//	commit (intent, record)   commit.go      execution.commitIntent, journalRecord, commit, commitAsync
+//	respond                   respond.go     execution.respond
+//	telemetry                 telemetry.go   Event, sink (exporter goroutine)
+//	metrics                   metrics.go     metrics (histograms, counters), outcome
+//	configuration             config.go      Config, Journal
+//
+// Execute runs them in that order on the caller's goroutine; Submit runs
+// the same methods, handing off to a pool worker (execute, pooled) and to
+// the journal's goroutine (commitAsync → respond). "Record" means a
+// journal record only; latency samples are observed (Runtime.observe).
+//
 // # Telemetry
 //
 // Each execution records its stage latencies in stats histograms (a few
@@ -51,8 +75,11 @@
 //
 // Open → Execute / Submit from any number of goroutines → Reload at any
 // time (an atomic snapshot swap: in-flight executions finish under the
-// snapshot they started with) → Close. Close refuses new work, drains
-// admitted executions within its context, stops the pools, drains the
-// telemetry queue and closes the caches. The journal is the caller's: close
-// it after the runtime.
+// snapshot they started with) → Shutdown(ctx) or Close(). Shutdown refuses
+// new work, drains admitted executions within its context, stops the
+// pools, drains the telemetry queue and closes the caches; Close refuses
+// new work at once and waits for nothing (the last execution still running
+// releases what it used). A second Shutdown or Close, and Reload after
+// either, returns ErrClosed. A nil Config.Logger means slog.Default(). The
+// journal is the caller's: close it after the runtime.
 package pipeline

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
@@ -111,30 +112,34 @@ func TestRegressionReloadStaleEntry(t *testing.T) {
 // not a queue). A transport's reader goroutine is then stuck behind a
 // slow capability.
 func TestRegressionSubmitBlocksCaller(t *testing.T) {
-	release := make(chan struct{})
-	slow := &testCap{name: "t.slow", effects: capability.EffectsRead, fn: func(ctx context.Context, _ *capability.Request) ([]byte, error) {
-		<-release
-		return []byte(`{}`), nil
-	}}
-	caps, s := basicCaps(slow)
-	s["t.slow"] = capability.Settings{Enabled: true, Timeout: 5 * time.Second, PoolSize: 1}
-	e := newEnv(t, caps, s, nil)
-	msg := []byte(`{"tool_call":{"tool":"t.slow","args":{}}}`)
-	done := make(chan *protocol.Answer, 2)
-	e.rt.Submit(&Request{Message: msg, Principal: "tester"}, func(a *protocol.Answer) { done <- a })
-	returned := make(chan struct{})
-	go func() {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		slow := &testCap{name: "t.slow", effects: capability.EffectsRead, fn: func(ctx context.Context, _ *capability.Request) ([]byte, error) {
+			<-release
+			return []byte(`{}`), nil
+		}}
+		caps, s := basicCaps(slow)
+		s["t.slow"] = capability.Settings{Enabled: true, Timeout: 5 * time.Second, PoolSize: 1}
+		e := newEnv(t, caps, s, nil)
+		msg := []byte(`{"tool_call":{"tool":"t.slow","args":{}}}`)
+		done := make(chan *protocol.Answer, 2)
 		e.rt.Submit(&Request{Message: msg, Principal: "tester"}, func(a *protocol.Answer) { done <- a })
-		close(returned)
-	}()
-	select {
-	case <-returned:
-	case <-time.After(300 * time.Millisecond):
-		t.Errorf("second Submit did not return within 300ms: the caller is blocked in ants.Pool.Submit")
-	}
-	close(release)
-	<-done
-	<-done
+		returned := make(chan struct{})
+		go func() {
+			e.rt.Submit(&Request{Message: msg, Principal: "tester"}, func(a *protocol.Answer) { done <- a })
+			close(returned)
+		}()
+		synctest.Wait() // every goroutine is blocked: the worker on release, a parked caller on the pool
+		select {
+		case <-returned:
+		default:
+			t.Errorf("second Submit has not returned while the only worker is busy: the caller is parked in the pool")
+		}
+		close(release)
+		<-done
+		<-done
+		<-returned
+	})
 }
 
 // Close does not exclude executions that are still in front() (validation
@@ -161,7 +166,7 @@ func TestRegressionCloseRacesCachePut(t *testing.T) {
 				}
 			}(g)
 		}
-		rt.Close(context.Background())
+		rt.Shutdown(context.Background())
 		stop.Store(true)
 		wg.Wait()
 	}
@@ -169,27 +174,23 @@ func TestRegressionCloseRacesCachePut(t *testing.T) {
 
 // Close(ctx) ignores ctx while the telemetry exporter is stuck in Write.
 func TestRegressionCloseHangsOnStalledExporter(t *testing.T) {
-	stall := &stallWriter{release: make(chan struct{})}
-	caps, settings := basicCaps()
-	e := newEnv(t, caps, settings, func(c *Config) { c.Telemetry = TelemetryConfig{Output: stall} })
-	for range 2000 {
-		e.exec("p", `{"tool_call":{"tool":"noop","args":{}}}`)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- e.rt.Close(ctx) }()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Error("Close reported success with the exporter still stalled")
+	synctest.Test(t, func(t *testing.T) {
+		stall := &stallWriter{release: make(chan struct{})}
+		caps, settings := basicCaps()
+		e := newEnv(t, caps, settings, func(c *Config) { c.Telemetry = TelemetryConfig{Output: stall} })
+		for range 2000 {
+			e.exec("p", `{"tool_call":{"tool":"noop","args":{}}}`)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		// In the bubble, time advances only when every goroutine is blocked:
+		// a Shutdown that ignored ctx would leave the bubble deadlocked, and
+		// synctest reports that as a failure instead of hanging.
+		if err := e.rt.Shutdown(ctx); err == nil {
+			t.Error("Shutdown reported success with the exporter still stalled")
 		}
 		close(stall.release)
-	case <-time.After(2 * time.Second):
-		close(stall.release)
-		<-done
-		t.Errorf("Close(ctx with 200ms deadline) still blocked after 2s: the sink drain ignores ctx")
-	}
+	})
 }
 
 func TestRegressionRedactArgsIgnoredOnSchemaRejection(t *testing.T) {

@@ -123,7 +123,7 @@ func newEnv(t testing.TB, caps []capability.Capability, settings map[string]capa
 		t.Fatal(err)
 	}
 	e.rt = rt
-	t.Cleanup(func() { rt.Close(context.Background()) })
+	t.Cleanup(func() { rt.Shutdown(context.Background()) })
 	return e
 }
 
@@ -185,7 +185,7 @@ func TestOutcomes(t *testing.T) {
 		{"default deny", "stranger", `{"tool_call":{"tool":"t.ok","args":{"n":1}}}`, protocol.StateError, protocol.DecisionPolicyViolation, "default-deny", protocol.CategoryAuthorization, "", ``},
 		{"deny by argument", "tester", `{"tool_call":{"tool":"t.ok","args":{"n":500}}}`, protocol.StateError, protocol.DecisionArgumentInvalid, "no-big-n", protocol.CategoryAuthorization, "", ``},
 		{"capability error", "tester", `{"tool_call":{"tool":"t.fail","args":{}}}`, protocol.StateError, protocol.DecisionAuthorized, "allow-tests", protocol.CategoryCapability, "ExecutionError", `{"exit_code":3}`},
-		{"panic", "tester", `{"tool_call":{"tool":"t.boom","args":{}}}`, protocol.StateError, protocol.DecisionAuthorized, "allow-tests", protocol.CategoryCapability, reasonPanic, ``},
+		{"panic", "tester", `{"tool_call":{"tool":"t.boom","args":{}}}`, protocol.StateError, protocol.DecisionAuthorized, "allow-tests", protocol.CategoryCapability, protocol.ReasonPanic, ``},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(e.j.records())
@@ -256,7 +256,7 @@ func TestTimeoutAndDeadline(t *testing.T) {
 	settings["t.slow"] = capability.Settings{Enabled: true, Timeout: 20 * time.Millisecond, MaxTimeout: 50 * time.Millisecond, PoolSize: 1}
 	e := newEnv(t, caps, settings, nil)
 	a := e.exec("tester", `{"tool_call":{"tool":"t.slow","args":{}}}`)
-	if a.Error == nil || a.Error.Category != protocol.CategoryCapability || a.Error.Reason != reasonTimeout {
+	if a.Error == nil || a.Error.Category != protocol.CategoryCapability || a.Error.Reason != protocol.ReasonTimeout {
 		t.Fatalf("answer %+v", a.Error)
 	}
 	// A request may ask for less, never for more than MaxTimeout.
@@ -287,7 +287,7 @@ func TestOverload(t *testing.T) {
 		<-started
 	}
 	a := e.exec("tester", `{"tool_call":{"tool":"noop","args":{}}}`)
-	if a.Error == nil || a.Error.Category != protocol.CategoryRuntime || a.Error.Reason != reasonOverloaded {
+	if a.Error == nil || a.Error.Category != protocol.CategoryRuntime || a.Error.Reason != protocol.ReasonOverloaded {
 		t.Fatalf("expected overload, got %+v", a)
 	}
 	close(release)
@@ -448,7 +448,7 @@ func TestTelemetryEvents(t *testing.T) {
 	e := newEnv(t, caps, settings, func(c *Config) { c.Telemetry.Output = &out })
 	e.exec("p", `{"tool_call":{"tool":"noop","args":{}}}`)
 	e.exec("p", `{"tool_call":{"tool":"nope","args":{}}}`)
-	e.rt.Close(context.Background())
+	e.rt.Shutdown(context.Background())
 	var kinds []string
 	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
 		var ev map[string]any
@@ -543,7 +543,7 @@ func TestExporterFailureIsObservabilityError(t *testing.T) {
 			t.Fatal(a.Error)
 		}
 	}
-	e.rt.Close(context.Background())
+	e.rt.Shutdown(context.Background())
 	if e.rt.m.exportErrors.Load() == 0 || e.rt.m.errors[protocol.CategoryObservability].Load() == 0 {
 		t.Fatal("exporter failure not counted")
 	}

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -33,8 +33,8 @@ func TestEveryPathIsALegalStateMachineWalk(t *testing.T) {
 	} {
 		e.exec(m.principal, m.msg)
 	}
-	e.rt.RecordSecurityRejection("unauthenticated", "127.0.0.1:1", "test")
-	e.rt.Close(context.Background())
+	e.rt.RecordSecurityRejection(protocol.ReasonMissingCredentials, "127.0.0.1:1", "test")
+	e.rt.Shutdown(context.Background())
 
 	paths := map[string][]protocol.State{}
 	var order []string
@@ -85,11 +85,11 @@ func TestCloseDrainsAndRefuses(t *testing.T) {
 	go func() { answered <- e.exec("tester", `{"tool_call":{"tool":"t.slow","args":{}}}`) }()
 	<-started
 	closed := make(chan error)
-	go func() { closed <- e.rt.Close(context.Background()) }()
-	for !e.rt.Closing() {
-		time.Sleep(time.Millisecond) // Close has not flipped the flag yet; no other signal exists
-	}
-	if a := e.exec("tester", `{"tool_call":{"tool":"noop","args":{}}}`); a.Error == nil || a.Error.Reason != reasonShuttingDown {
+	closing := make(chan struct{})
+	e.rt.onClosing = func() { close(closing) }
+	go func() { closed <- e.rt.Shutdown(context.Background()) }()
+	<-closing
+	if a := e.exec("tester", `{"tool_call":{"tool":"noop","args":{}}}`); a.Error == nil || a.Error.Reason != protocol.ReasonShuttingDown {
 		t.Fatalf("during shutdown: %+v", a.Error)
 	}
 	select {
@@ -103,5 +103,44 @@ func TestCloseDrainsAndRefuses(t *testing.T) {
 	}
 	if err := <-closed; err != nil {
 		t.Fatal(err)
+	}
+	if err := e.rt.Shutdown(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Shutdown = %v, want ErrClosed", err)
+	}
+	if err := e.rt.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Close after Shutdown = %v, want ErrClosed", err)
+	}
+	if err := e.rt.Reload(nil, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("Reload after Shutdown = %v, want ErrClosed", err)
+	}
+}
+
+// TestCloseIsImmediate checks Close refuses new work at once without
+// waiting for an execution in flight, which still completes.
+func TestCloseIsImmediate(t *testing.T) {
+	release := make(chan struct{})
+	started := make(chan struct{})
+	slow := &testCap{name: "t.slow", effects: capability.EffectsRead, fn: func(context.Context, *capability.Request) ([]byte, error) {
+		close(started)
+		<-release
+		return []byte(`{"done":true}`), nil
+	}}
+	caps, settings := basicCaps(slow)
+	e := newEnv(t, caps, settings, nil)
+	answered := make(chan *protocol.Answer)
+	go func() { answered <- e.exec("tester", `{"tool_call":{"tool":"t.slow","args":{}}}`) }()
+	<-started
+	if err := e.rt.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a := e.exec("tester", `{"tool_call":{"tool":"noop","args":{}}}`); a.Error == nil || a.Error.Reason != protocol.ReasonShuttingDown {
+		t.Fatalf("after Close: %+v", a.Error)
+	}
+	close(release)
+	if a := <-answered; a.Error != nil || !bytes.Contains(a.Result, []byte("done")) {
+		t.Fatalf("in-flight execution: %+v", a.Error)
+	}
+	if err := e.rt.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("second Close = %v, want ErrClosed", err)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -130,11 +129,15 @@ func (s *sink) emit(e *Event) {
 	}
 }
 
+// signalStop tells the exporter to drain what is queued and exit; it
+// does not wait.
+func (s *sink) signalStop() { s.once.Do(func() { close(s.stop) }) }
+
 // close stops the exporter after it drains the queue, or when ctx ends
 // (a stalled output must not hold shutdown hostage: the exporter is then
 // abandoned, and what it had not written is lost).
 func (s *sink) close(ctx context.Context) error {
-	s.once.Do(func() { close(s.stop) })
+	s.signalStop()
 	select {
 	case <-s.done:
 		return nil
@@ -225,11 +228,7 @@ func eventAttr(groups []string, a slog.Attr) slog.Attr {
 			return slog.Attr{}
 		}
 	}
-	k := strings.ToLower(a.Key)
-	if strings.Contains(k, "token") || strings.Contains(k, "secret") || strings.Contains(k, "password") || strings.Contains(k, "authorization") {
-		return slog.String(a.Key, "[REDACTED]")
-	}
-	return a
+	return RedactAttr(groups, a)
 }
 
 // exportEvent writes e through h: one state_transition record per

@@ -35,6 +35,49 @@ const (
 	ReasonInvalidArguments  Reason = "invalid_arguments"  // args fail the capability's schema
 )
 
+// Runtime reasons: why an execution that passed validation was not run to
+// completion. Transports map answers to their own statuses from these
+// constants only (HTTP/3: transport.StatusOf), so each is spelled once.
+const (
+	ReasonOverloaded    Reason = "overloaded"     // admission or a capability's pool is full; retry later (503)
+	ReasonShuttingDown  Reason = "shutting_down"  // the runtime is closing; retry on another instance (503)
+	ReasonTimeout       Reason = "timeout"        // the capability's deadline passed; its work was stopped (504)
+	ReasonPanic         Reason = "panic"          // the capability or the runtime panicked while executing
+	ReasonJournalFailed Reason = "journal_failed" // the intent or the execution record could not be committed (503)
+)
+
+// Capability failure reasons: a CAPABILITY_ERROR carries the kind of
+// failure the capability reported (spec document 04 §14). capability's
+// ErrorType values are these.
+const (
+	ReasonArgumentError      Reason = "ArgumentError"      // the arguments cannot be acted on (beyond the schema)
+	ReasonExecutionError     Reason = "ExecutionError"     // the action ran and failed
+	ReasonAuthorizationError Reason = "AuthorizationError" // the capability's own confinement refused
+	ReasonEnvironmentError   Reason = "EnvironmentError"   // the environment is not fit
+	ReasonOutputTooLarge     Reason = "OutputTooLarge"     // output exceeded a hard cap
+)
+
+// Authentication reasons: why a transport refused a request before it
+// reached the runtime (SECURITY_ERROR, HTTP 401).
+const (
+	ReasonMissingCredentials     Reason = "missing_credentials"     // no bearer token and no client certificate
+	ReasonInvalidToken           Reason = "invalid_token"           // a bearer token that matches no principal
+	ReasonMalformedAuthorization Reason = "malformed_authorization" // an Authorization header that is not "Bearer <token>"
+)
+
+// Transport reasons: refusals of a request's framing rather than its
+// message (PROTOCOL_ERROR), and failures of the lookup endpoints.
+const (
+	ReasonHTTP3Required     Reason = "http3_required"      // the request did not come over HTTP/3 (505)
+	ReasonNotFound          Reason = "not_found"           // no such endpoint, or no such execution (404)
+	ReasonMethodNotAllowed  Reason = "method_not_allowed"  // the endpoint does not take this method (405)
+	ReasonInvalidHeader     Reason = "invalid_header"      // a header the runtime reads is malformed (400)
+	ReasonBodyReadFailed    Reason = "body_read_failed"    // the request body could not be read (400)
+	ReasonLookupUnavailable Reason = "lookup_unavailable"  // execution lookups need a journal (404)
+	ReasonJournalReadFailed Reason = "journal_read_failed" // reading the journal for a lookup failed (503)
+	ReasonEncodeFailed      Reason = "encode_failed"       // a stored record could not be encoded as an answer (500)
+)
+
 // Error is the specification's structured error object (document 17 §5,
 // §26), the one shape every failure takes in answers, journal records and
 // telemetry. The zero value is not useful; build errors with NewError.

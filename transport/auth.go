@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 // Token is one accepted bearer token: the principal it authenticates and
@@ -59,13 +61,14 @@ func compileTokens(ts []Token) ([]tokenEntry, error) {
 	return out, nil
 }
 
-// authFailure says why a request was not authenticated.
-type authFailure string
+// authFailure says why a request was not authenticated: one of
+// protocol's authentication reasons.
+type authFailure = protocol.Reason
 
 const (
-	authMissing   authFailure = "missing_credentials"
-	authBadToken  authFailure = "invalid_token"
-	authMalformed authFailure = "malformed_authorization"
+	authMissing   = protocol.ReasonMissingCredentials
+	authBadToken  = protocol.ReasonInvalidToken
+	authMalformed = protocol.ReasonMalformedAuthorization
 )
 
 // authenticate returns the principal of r: a bearer token when the

@@ -112,9 +112,9 @@ type secRecorder struct {
 	reasons []string
 }
 
-func (s *secRecorder) RecordSecurityRejection(reason, remote, transport string) *protocol.Answer {
+func (s *secRecorder) RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer {
 	s.mu.Lock()
-	s.reasons = append(s.reasons, reason+"/"+transport)
+	s.reasons = append(s.reasons, string(reason)+"/"+transport)
 	s.mu.Unlock()
 	return s.Runtime.RecordSecurityRejection(reason, remote, transport)
 }
@@ -250,7 +250,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		if !o.keepServer {
 			srv.Shutdown(context.Background())
 		}
-		rt.Close(context.Background())
+		rt.Shutdown(context.Background())
 		if e.j != nil {
 			e.j.Close()
 		}

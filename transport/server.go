@@ -130,7 +130,7 @@ type Executor interface {
 // remote is the client's UDP address; transport is "http3". The returned
 // answer (a SECURITY_ERROR with an execution id) is the 401's body.
 type SecurityRecorder interface {
-	RecordSecurityRejection(reason, remote, transport string) *protocol.Answer
+	RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer
 }
 
 // Lookup returns the journal records of one execution
@@ -485,7 +485,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w = aw
 	}
 	if r.ProtoMajor != 3 {
-		s.writeError(w, r, http.StatusHTTPVersionNotSupported, protocol.CategoryProtocol, "http3_required", "this server speaks HTTP/3 only")
+		s.writeError(w, r, http.StatusHTTPVersionNotSupported, protocol.CategoryProtocol, protocol.ReasonHTTP3Required, "this server speaks HTTP/3 only")
 		return
 	}
 	path := r.URL.Path
@@ -509,7 +509,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(path, "/v1/executions/"):
 		route, method = s.handleExecution, http.MethodGet
 	default:
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, "not_found", "no such endpoint: "+path)
+		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no such endpoint: "+path)
 		return
 	}
 	if r.Method != method {
@@ -522,13 +522,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"remote", r.RemoteAddr, "path", path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="femtoclaw"`)
 		if s.sec != nil {
-			if ans := s.sec.RecordSecurityRejection(string(fail), r.RemoteAddr, "http3"); ans != nil && ans.Error != nil {
+			if ans := s.sec.RecordSecurityRejection(fail, r.RemoteAddr, "http3"); ans != nil && ans.Error != nil {
 				w.Header().Set("X-Femtoclaw-Execution-Id", ans.ExecutionID)
 				writeJSON(w, r, http.StatusUnauthorized, ans.AppendJSON(nil))
 				return
 			}
 		}
-		s.writeError(w, r, http.StatusUnauthorized, protocol.CategorySecurity, protocol.Reason(fail), authMessage(fail))
+		s.writeError(w, r, http.StatusUnauthorized, protocol.CategorySecurity, fail, authMessage(fail))
 		return
 	}
 	route(w, r, principal)
@@ -546,7 +546,7 @@ func authMessage(f authFailure) string {
 
 func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
 	w.Header().Set("Allow", allow)
-	s.writeError(w, r, http.StatusMethodNotAllowed, protocol.CategoryProtocol, "method_not_allowed", r.Method+" is not allowed here; use "+allow)
+	s.writeError(w, r, http.StatusMethodNotAllowed, protocol.CategoryProtocol, protocol.ReasonMethodNotAllowed, r.Method+" is not allowed here; use "+allow)
 }
 
 // accessWriter records the status for the access log. Unwrap keeps
@@ -639,7 +639,7 @@ func requestTimeout(r *http.Request) time.Duration {
 func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal string) {
 	key := r.Header.Get("Idempotency-Key")
 	if len(key) > MaxIdempotencyKeyLen {
-		s.writeError(w, r, http.StatusBadRequest, protocol.CategoryProtocol, "invalid_header",
+		s.writeError(w, r, http.StatusBadRequest, protocol.CategoryProtocol, protocol.ReasonInvalidHeader,
 			fmt.Sprintf("Idempotency-Key is longer than %d bytes", MaxIdempotencyKeyLen))
 		return
 	}
@@ -647,7 +647,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal
 	defer putBuf(bp)
 	msg, status, text := s.readBody(w, r, (*bp)[:0])
 	if status != 0 {
-		reason := protocol.Reason("body_read_failed")
+		reason := protocol.ReasonBodyReadFailed
 		switch status {
 		case http.StatusRequestEntityTooLarge:
 			reason = protocol.ReasonTooLarge
@@ -712,21 +712,21 @@ func encodeCapabilities(reg *capability.Registry) []byte {
 func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, _ string) {
 	id := strings.TrimPrefix(r.URL.Path, "/v1/executions/")
 	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, "not_found", "no such execution id: "+strconv.Quote(id))
+		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no such execution id: "+strconv.Quote(id))
 		return
 	}
 	if s.lookup == nil {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryMemory, "lookup_unavailable", "execution lookups are not configured on this server (no journal)")
+		s.writeError(w, r, http.StatusNotFound, protocol.CategoryMemory, protocol.ReasonLookupUnavailable, "execution lookups are not configured on this server (no journal)")
 		return
 	}
 	recs, err := s.lookup(id)
 	if err != nil {
 		s.log.Error("execution lookup failed", "category", string(protocol.CategoryMemory), "execution_id", id, "err", err)
-		s.writeError(w, r, http.StatusServiceUnavailable, protocol.CategoryMemory, "journal_read_failed", "reading the journal failed: "+err.Error())
+		s.writeError(w, r, http.StatusServiceUnavailable, protocol.CategoryMemory, protocol.ReasonJournalReadFailed, "reading the journal failed: "+err.Error())
 		return
 	}
 	if len(recs) == 0 {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, "not_found", "no journal record for execution "+id)
+		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no journal record for execution "+id)
 		return
 	}
 	b := []byte(`{"execution_id":`)
@@ -738,7 +738,7 @@ func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, _ strin
 		}
 		rb, err := recs[i].MarshalJSON()
 		if err != nil {
-			s.writeError(w, r, http.StatusInternalServerError, protocol.CategoryMemory, "encode_failed", err.Error())
+			s.writeError(w, r, http.StatusInternalServerError, protocol.CategoryMemory, protocol.ReasonEncodeFailed, err.Error())
 			return
 		}
 		b = append(b, rb...)

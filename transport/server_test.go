@@ -324,7 +324,7 @@ func TestJournalFailedIs503(t *testing.T) {
 
 func TestRuntimeShuttingDownIs503(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	e.rt.Close(context.Background())
+	e.rt.Shutdown(context.Background())
 	status, body, err := e.client.Execute(context.Background(), []byte(`{"tool_call":{"tool":"noop","args":{}}}`), "")
 	if err != nil || status != 503 || decode(t, body).Error.Reason != "shutting_down" {
 		t.Fatalf("%d %v %s", status, err, body)
@@ -388,7 +388,7 @@ func TestGeneratedCertReused(t *testing.T) {
 		t.Fatalf("key file: %v %v", err, fi)
 	}
 	e1.srv.Shutdown(context.Background())
-	e1.rt.Close(context.Background())
+	e1.rt.Shutdown(context.Background())
 	e1.j.Close()
 	e2 := newEnv(t, envOpts{dir: dir})
 	if e2.srv.SPKIPin() != pin {
@@ -615,7 +615,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	}
 	t.Logf("shutdown took %v; %d acknowledged executions, %d on the stream", took, len(acked), len(ids))
 
-	e.rt.Close(context.Background())
+	e.rt.Shutdown(context.Background())
 	if err := e.j.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -9,15 +9,6 @@ import (
 // RetryAfterSeconds is the Retry-After value sent with every 503.
 const RetryAfterSeconds = "1"
 
-// Reasons the pipeline sets on RUNTIME_ERROR and MEMORY_ERROR answers;
-// the status mapping keys on them.
-const (
-	reasonOverloaded    protocol.Reason = "overloaded"
-	reasonShuttingDown  protocol.Reason = "shutting_down"
-	reasonTimeout       protocol.Reason = "timeout"
-	reasonJournalFailed protocol.Reason = "journal_failed"
-)
-
 // StatusOf maps an answer to its HTTP status (DESIGN §4):
 //
 //	200  executed: success, or a capability failure (see "status")
@@ -39,9 +30,9 @@ func StatusOf(a *protocol.Answer) int {
 		return http.StatusOK
 	}
 	switch e.Reason {
-	case reasonOverloaded, reasonShuttingDown, reasonJournalFailed:
+	case protocol.ReasonOverloaded, protocol.ReasonShuttingDown, protocol.ReasonJournalFailed:
 		return http.StatusServiceUnavailable
-	case reasonTimeout:
+	case protocol.ReasonTimeout:
 		return http.StatusGatewayTimeout
 	case protocol.ReasonTooLarge:
 		return http.StatusRequestEntityTooLarge

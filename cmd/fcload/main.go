@@ -130,7 +130,7 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer rt.Close(context.Background())
+	defer rt.Shutdown(context.Background())
 	if o.adminAddr != "" {
 		a, err := admin.New(admin.Config{Addr: o.adminAddr, Metrics: metrics, Logger: log})
 		if err != nil {

@@ -23,23 +23,11 @@ import (
 func newLogger(c *Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(c.Log.Level))
-	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: redact}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: pipeline.RedactAttr}
 	if c.Log.Format == "text" {
 		return slog.New(slog.NewTextHandler(w, opts))
 	}
 	return slog.New(slog.NewJSONHandler(w, opts))
-}
-
-// redact keeps secrets out of logs: any attribute whose key names a token,
-// secret, password or key material is replaced.
-func redact(_ []string, a slog.Attr) slog.Attr {
-	k := strings.ToLower(a.Key)
-	for _, s := range []string{"token", "secret", "password", "authorization", "private_key"} {
-		if strings.Contains(k, s) {
-			return slog.String(a.Key, "[REDACTED]")
-		}
-	}
-	return a
 }
 
 // loadPolicy reads the configured policy file, or returns the embedded

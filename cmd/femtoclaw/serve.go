@@ -123,7 +123,7 @@ func (n *node) close(ctx context.Context) error {
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		errs = append(errs, n.closers[i](ctx))
 	}
-	errs = append(errs, n.rt.Close(ctx))
+	errs = append(errs, n.rt.Shutdown(ctx))
 	n.audit("runtime_shutdown", nil)
 	if n.j != nil {
 		errs = append(errs, n.j.Close())

@@ -138,7 +138,7 @@ func run(dir, listen, durability string, quiet, stdinClose, noTelemetry bool) er
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err = srv.Shutdown(sctx)
-	if cerr := rt.Close(sctx); err == nil {
+	if cerr := rt.Shutdown(sctx); err == nil {
 		err = cerr
 	}
 	if j != nil {

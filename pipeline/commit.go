@@ -1,0 +1,146 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// Commit is stage 6 (MEMORY_COMMITTING). Two kinds of journal record are
+// written here:
+//
+//   - the intent (commitIntent), before a write-effect capability runs,
+//     durable before the world changes: if it cannot be committed, the
+//     capability is not run;
+//   - the execution record (journalRecord), for every request, allowed,
+//     denied, rejected, overloaded or message form alike: commit waits
+//     for it (Execute), commitAsync hands it to the journal's goroutine
+//     (Submit). Both end in respond.
+
+// commitIntent durably records an intent before a write-effect capability
+// runs; if that fails the capability does not run.
+func (x *execution) commitIntent() bool {
+	r := &journal.Record{Kind: journal.KindIntent, ExecutionID: x.ans.ExecutionID, Principal: x.req.Principal,
+		Capability: x.msg.Tool, Decision: string(x.ans.Decision), Rule: x.ans.Rule,
+		State: string(protocol.StateCapabilityExecuting), IdempotencyKey: x.req.IdempotencyKey}
+	x.fillArgs(r)
+	_, err := x.rt.journal.Append(r)
+	if err == nil && !x.rt.cfg.Durable {
+		err = x.rt.journal.Sync() // the intent must be on disk before the world changes
+	}
+	if err != nil {
+		x.out = outMemoryError
+		x.intentFailed = true
+		x.setError(protocol.StateCapabilityExecuting, &protocol.Error{Category: protocol.CategoryMemory, Severity: protocol.SeverityCritical,
+			Subsystem: "journal", Reason: protocol.ReasonJournalFailed, Capability: x.msg.Tool,
+			Message: "intent record could not be committed; the capability was not run: " + err.Error()})
+		return false
+	}
+	return true
+}
+
+// fillArgs puts a tool call's arguments and their digest into r, or only
+// the digest when the capability redacts its arguments.
+func (x *execution) fillArgs(r *journal.Record) {
+	if x.msg == nil || x.msg.Form != protocol.FormToolCall {
+		return
+	}
+	raw := x.msg.Args.RawBytes()
+	r.ArgsDigest = sha256.Sum256(raw)
+	if x.entry == nil || !x.entry.Settings.RedactArgs {
+		r.Args = raw
+	}
+}
+
+// journalRecord fills the execution record from the finished execution.
+func (x *execution) journalRecord() *journal.Record {
+	r := &x.rec
+	r.ExecutionID = x.ans.ExecutionID
+	r.Principal = x.req.Principal
+	r.IdempotencyKey = x.req.IdempotencyKey
+	r.Decision = string(x.ans.Decision)
+	r.Rule = x.ans.Rule
+	r.Status = string(x.ans.Status)
+	r.Result = x.ans.Result
+	switch {
+	case x.msg == nil && x.rejected != nil && x.rejected.Form == protocol.FormToolCall:
+		// Decoded but refused by the registry (unknown tool, bad args):
+		// journal the tool and its args, honouring the capability's
+		// redaction setting even though the call was refused.
+		r.Kind = journal.KindRejection
+		r.Capability = x.rejected.Tool
+		raw := x.rejected.Args.RawBytes()
+		r.ArgsDigest = sha256.Sum256(raw)
+		if e, ok := x.snap.reg.Lookup(x.rejected.Tool); !ok || !e.Settings.RedactArgs {
+			r.Args = raw
+		}
+	case x.msg == nil:
+		r.Kind = journal.KindRejection
+		r.Args = x.req.Message // the rejected input itself is the evidence
+		if len(r.Args) > 4096 || !utf8.Valid(r.Args) || !json.Valid(r.Args) {
+			r.Args = nil // the journal stores valid JSON only; keep the digest
+		}
+		r.ArgsDigest = sha256.Sum256(x.req.Message)
+	case x.msg.Form == protocol.FormMessage:
+		r.Kind = journal.KindMessage
+		if x.out == outOverloaded || x.out == outShuttingDown {
+			r.Kind = journal.KindRejection
+		}
+		r.Args = unsafe.Slice(unsafe.StringData(x.msg.Raw()), len(x.msg.Raw())) // read-only alias of the decoded copy
+		r.ArgsDigest = sha256.Sum256(r.Args)
+	default:
+		r.Capability = x.msg.Tool
+		x.fillArgs(r)
+		switch {
+		case x.ans.Decision != protocol.DecisionAuthorized || x.out == outOverloaded || x.out == outShuttingDown || x.intentFailed:
+			r.Kind = journal.KindRejection
+		case x.entry != nil && x.entry.Cap.Effects() == capability.EffectsWrite && x.rt.journal != nil:
+			r.Kind = journal.KindOutcome
+		default:
+			r.Kind = journal.KindExecution
+		}
+	}
+	if x.ans.Error != nil {
+		r.Error = x.ans.Error.AppendJSON(nil)
+		r.State = string(protocol.StateError)
+	} else {
+		r.State = string(protocol.StateCompleted)
+	}
+	r.Timings = journal.Timings{ValidateNs: x.ans.Timings.Validate, AuthorizeNs: x.ans.Timings.Authorize,
+		AdmitNs: x.ans.Timings.Admit, ExecuteNs: x.ans.Timings.Execute, TotalNs: x.rt.mono() - x.start}
+	return r
+}
+
+// commit commits the execution record (blocking until the journal
+// returns: durable in "always" mode) and responds.
+func (x *execution) commit() {
+	rt := x.rt
+	if rt.journal == nil {
+		x.respond(0, nil, rt.mono())
+		return
+	}
+	t := rt.mono()
+	seq, err := rt.journal.Append(x.journalRecord())
+	x.respond(seq, err, t)
+}
+
+// commitAsync commits through the journal's callback, then responds and
+// calls done on the journal's goroutine.
+func (x *execution) commitAsync() {
+	rt := x.rt
+	if rt.journal == nil {
+		x.respond(0, nil, rt.mono())
+		x.done(&x.ans)
+		return
+	}
+	t := rt.mono()
+	rt.journal.AppendAsync(x.journalRecord(), func(seq uint64, err error) {
+		x.respond(seq, err, t)
+		x.done(&x.ans)
+	})
+}

@@ -1,0 +1,206 @@
+package pipeline
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/cache"
+	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/policy"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// Lifecycle: Open → Execute / Submit / Reload from any goroutine →
+// Shutdown(ctx) (drain) or Close() (now). A second Shutdown or Close, and
+// a Reload after either, returns ErrClosed.
+
+// ErrClosed is returned by Shutdown, Close and Reload once the runtime has
+// begun closing.
+var ErrClosed = errors.New("pipeline: runtime closed")
+
+// Open builds a runtime over a capability registry and a policy.
+func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, error) {
+	if reg == nil || pol == nil {
+		return nil, protocol.NewError(protocol.CategoryConfiguration, "pipeline", "a registry and a policy are required")
+	}
+	cfg = cfg.withDefaults()
+	rt := &Runtime{cfg: cfg, cacheBuilt: make(chan struct{}), ids: newIDGen(cfg.Now), base: time.Now(),
+		log: cfg.Logger, journal: cfg.Journal, pools: map[string]*bulkhead{}}
+	rt.m = newMetrics(cfg.Metrics)
+	cfg.Metrics.GaugeFunc("femtoclaw_cache_entries_limit_bytes", "Configured bound of the validation and decision caches, in bytes.",
+		func() float64 {
+			eff := func(v, def int64) int64 {
+				if v == 0 {
+					return def
+				}
+				return max(v, 0)
+			}
+			return float64(eff(cfg.Caches.ValidationBytes, cache.DefaultValidationBytes) + eff(cfg.Caches.DecisionBytes, cache.DefaultDecisionBytes))
+		})
+	rt.mu.Lock()
+	err := rt.install(reg, pol)
+	rt.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	go func() { // owned by the Runtime; shutdown waits for cacheBuilt
+		defer close(rt.cacheBuilt)
+		c, err := cache.New(cfg.Caches)
+		if err != nil {
+			rt.cacheErr = err
+			rt.log.Error("caches could not be built; running uncached", "err", err)
+			return
+		}
+		rt.cacheP.Store(c)
+	}()
+	rt.sink = newSink(cfg.Telemetry, rt.m, rt.log)
+	rt.event("runtime_startup", "runtime open")
+	if cfg.Journal == nil {
+		rt.log.Warn("no journal: executions are NOT persisted; answers say \"durable\":false")
+	}
+	return rt, nil
+}
+
+// install builds and publishes a snapshot for reg and pol, creating a
+// bulkhead for each capability that needs one and has none yet. rt.mu is
+// held.
+func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
+	rh := reg.Hash()
+	ph := pol.Hash()
+	s := &snapshot{reg: reg, pol: pol, caps: map[string]*bulkhead{}}
+	// The registry hash covers names, versions, schemas and settings, but
+	// not how each capability instance is configured (shell's binaries,
+	// fs.read's root). Validation-cache entries hold the capability entry,
+	// so every new registry gets a new epoch, even with an equal hash.
+	if reg != rt.lastReg {
+		rt.regGen++
+		rt.lastReg = reg
+	}
+	s.regEpoch = binary.LittleEndian.Uint64(rh[:8]) ^ rt.regGen*0xbf58476d1ce4e5b9
+	s.decEpoch = s.regEpoch ^ binary.LittleEndian.Uint64(ph[:8])*0x9e3779b97f4a7c15
+	for _, e := range reg.Entries() {
+		name := e.Cap.Name()
+		bh := rt.pools[name]
+		if bh == nil {
+			bh = &bulkhead{latency: rt.m.capHistogram(name)}
+			rt.pools[name] = bh
+		}
+		if e.Cap.Effects() != capability.EffectsNone && e.Settings.Enabled && bh.pool == nil {
+			queue := rt.cfg.PoolQueue
+			if queue <= 0 {
+				queue = 4 * e.Settings.PoolSize
+			}
+			if err := rt.startBulkhead(bh, name, e.Settings.PoolSize, queue); err != nil {
+				return err
+			}
+		}
+		s.caps[name] = bh
+	}
+	rt.snap.Store(s)
+	return nil
+}
+
+// Reload atomically replaces the registry and/or the policy (nil keeps
+// the current one). Executions already past validation finish under the
+// snapshot they started with; caches are keyed by epoch, so no stale
+// verdict survives. After Shutdown or Close it returns ErrClosed.
+func (rt *Runtime) Reload(reg *capability.Registry, pol *policy.Policy) error {
+	if rt.closing.Load() || !rt.gate.TryRLock() {
+		return ErrClosed
+	}
+	defer rt.gate.RUnlock()
+	rt.mu.Lock()
+	cur := rt.snap.Load()
+	if reg == nil {
+		reg = cur.reg
+	}
+	if pol == nil {
+		pol = cur.pol
+	}
+	err := rt.install(reg, pol)
+	rt.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	rt.event("policy_load", "registry and policy reloaded")
+	return nil
+}
+
+// Shutdown stops admitting work (new executions are answered
+// RUNTIME_ERROR, reason "shutting_down"), waits for admitted executions
+// until ctx is done, then stops the bulkheads, the telemetry exporter
+// (draining its queue) and the caches. The journal belongs to the caller,
+// who closes it after.
+//
+// If ctx ends first, Shutdown returns an error and leaves the bulkheads,
+// caches and telemetry sink to the executions still running; they are
+// released when the last of them finishes. A second call returns
+// ErrClosed.
+func (rt *Runtime) Shutdown(ctx context.Context) error {
+	if rt.closing.Swap(true) {
+		return ErrClosed
+	}
+	if rt.onClosing != nil {
+		rt.onClosing()
+	}
+	drained := make(chan struct{})
+	go func() { // owned by the Runtime: ends when the last execution releases the gate
+		rt.gate.Lock()
+		close(drained)
+	}()
+	select {
+	case <-drained:
+	case <-ctx.Done():
+		go func() { <-drained; rt.freeResources(nil) }()
+		return fmt.Errorf("pipeline: %d executions still running at shutdown: %w", rt.inFlight.Load(), ctx.Err())
+	}
+	return rt.freeResources(ctx)
+}
+
+// Close stops admitting work at once, like Shutdown, but waits for
+// nothing: executions still running finish on their own and the last of
+// them releases the bulkheads, caches and sink; telemetry events not yet
+// exported are dropped. A second call returns ErrClosed.
+func (rt *Runtime) Close() error {
+	if rt.closing.Swap(true) {
+		return ErrClosed
+	}
+	if rt.onClosing != nil {
+		rt.onClosing()
+	}
+	if rt.gate.TryLock() {
+		rt.freeResources(nil)
+		return nil
+	}
+	go func() { // owned by the Runtime: ends when the last execution releases the gate
+		rt.gate.Lock()
+		rt.freeResources(nil)
+	}()
+	return nil
+}
+
+// freeResources frees what executions use, once none can touch it again (the
+// gate is write-held). With a nil ctx it does not wait for the telemetry
+// exporter to drain.
+func (rt *Runtime) freeResources(ctx context.Context) error {
+	rt.mu.Lock()
+	for _, bh := range rt.pools {
+		bh.stop()
+	}
+	rt.mu.Unlock()
+	rt.event("runtime_shutdown", "runtime closed")
+	var err error
+	if ctx != nil {
+		err = rt.sink.close(ctx)
+	} else {
+		rt.sink.signalStop()
+	}
+	<-rt.cacheBuilt
+	if c := rt.cacheP.Load(); c != nil {
+		c.Close()
+	}
+	return err
+}

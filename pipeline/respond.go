@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// respond is stage 7: it completes the answer after the commit attempt
+// that began at commitStart — journal position, final state, timings —
+// then records the stage histograms and outcome counters, gives back the
+// admission slot, emits the telemetry event, and finally releases the
+// shutdown gate. After respond the execution touches nothing of the
+// runtime's.
+func (x *execution) respond(seq uint64, jerr error, commitStart int64) {
+	rt := x.rt
+	end := rt.mono()
+	if rt.journal != nil {
+		x.ans.Timings.Commit = end - commitStart
+		rt.observe(rt.m.commit, x.ans.Timings.Commit)
+	}
+	if jerr != nil {
+		rt.log.Error("journal commit failed", "category", string(protocol.CategoryMemory), "execution_id", x.ans.ExecutionID, "err", jerr)
+		if x.ans.Error == nil {
+			x.out = outMemoryError
+			x.setError(protocol.StateMemoryCommitting, &protocol.Error{Category: protocol.CategoryMemory, Severity: protocol.SeverityCritical,
+				Subsystem: "journal", Reason: protocol.ReasonJournalFailed, Capability: x.ev.Capability,
+				Message: "the execution record could not be committed: " + jerr.Error()})
+		}
+	} else if rt.journal != nil {
+		x.ans.Journal = protocol.JournalInfo{Seq: seq, Durable: rt.cfg.Durable}
+	}
+	if x.ans.Error == nil {
+		x.ans.State = protocol.StateCompleted
+		x.ans.Status = protocol.StatusSuccess
+	} else {
+		x.ans.State = protocol.StateError
+	}
+	x.mark(x.ans.State, end)
+	x.ans.Timings.Total = end - x.start
+	overhead := x.ans.Timings.Total - x.ans.Timings.Execute - x.ans.Timings.Commit - x.ans.Timings.Admit
+	rt.observe(rt.m.overhead, overhead)
+	rt.observe(rt.m.total, x.ans.Timings.Total)
+	if x.ans.Timings.Execute > 0 {
+		rt.observe(rt.m.dispatch, max(overhead-x.ans.Timings.Validate-x.ans.Timings.Authorize, 0))
+	}
+	rt.m.outcomes[x.out].Inc()
+	if x.admitted {
+		x.admitted = false
+		rt.release()
+	}
+	if !rt.cfg.DisableTelemetry {
+		rt.m.transport(x.req.Transport).Record(x.ans.Timings.Total)
+		if x.ans.Error != nil || rt.sink.sampled(uint64(x.start)) {
+			rt.sink.emit(&x.ev)
+		}
+	}
+	if x.gated { // last: Close may release caches, pools and sink after this
+		x.gated = false
+		rt.gate.RUnlock()
+	}
+}
