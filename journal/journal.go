@@ -300,9 +300,13 @@ func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
 		return err
 	}
 	if rename {
-		if err := os.Rename(f.Name(), filepath.Join(j.cfg.Dir, segmentName(index))); err != nil {
+		nf, err := renameOpen(f, filepath.Join(j.cfg.Dir, segmentName(index)))
+		if err != nil {
 			sf.Close()
 			return err
+		}
+		if nf != f { // reopened under its new name (Windows)
+			f, sf = nf, j.wrap(nf)
 		}
 	}
 	if err := syncDir(j.cfg.Dir); err != nil {
