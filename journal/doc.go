@@ -183,8 +183,8 @@
 // until Append returns (the journal writes Seq and TimeUnixNs into it); an
 // AppendAsync callback runs on the flusher goroutine and must not block.
 // Scan and Get may run concurrently with appends; they see what was durable
-// when they started. The owner calls Close once, after which Append returns
-// ErrClosed. See the Journal type for the numbered invariants.
+// when they started. The owner calls Close once, after which Append, the
+// readers and Close itself return ErrClosed. See the Journal type for the numbered invariants.
 //
 // Record timestamps are assigned by the flusher, one clock reading per
 // block, and never decrease: a clock that steps back is clamped to the
