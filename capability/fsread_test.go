@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -43,7 +42,7 @@ func fsFixture(t *testing.T) (root, outside string) {
 	must(os.Symlink("../outside/secret.txt", filepath.Join(root, "link-out")))
 	must(os.Symlink("/etc/passwd", filepath.Join(root, "link-abs")))
 	must(os.Symlink("../outside", filepath.Join(root, "dir-out")))
-	must(syscall.Mkfifo(filepath.Join(root, "fifo"), 0o644))
+	must(mkfifo(filepath.Join(root, "fifo")))
 	return root, outside
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,8 @@ const maxNameLen = 128
 // CONFIGURATION_ERROR for: a nil capability, an invalid name or version,
 // two names equal or differing only in case, an invalid effects value, a
 // schema that does not compile or does not describe an object, settings
-// that are impossible, and settings for a name no capability has.
+// that are impossible, settings for a name no capability has, and a
+// capability enabled on a platform it does not support (shell on Windows).
 func NewRegistry(caps []Capability, settings map[string]Settings) (*Registry, error) {
 	r := &Registry{byName: make(map[string]*Entry, len(caps))}
 	folded := make(map[string]string, len(caps))
@@ -73,6 +75,11 @@ func NewRegistry(caps []Capability, settings map[string]Settings) (*Registry, er
 		if msg := st.validate(); msg != "" {
 			return nil, cfgErr("capability " + strconv.Quote(name) + ": " + msg)
 		}
+		if u, ok := c.(platformLimited); ok && st.Enabled {
+			if why := u.unavailable(); why != "" {
+				return nil, cfgErr("capability " + strconv.Quote(name) + " cannot be enabled on " + runtime.GOOS + ": " + why)
+			}
+		}
 		e := &Entry{Cap: c, Schema: s, Settings: st}
 		r.byName[name] = e
 		r.entries = append(r.entries, e)
@@ -90,6 +97,11 @@ func NewRegistry(caps []Capability, settings map[string]Settings) (*Registry, er
 	r.hash = r.digest()
 	return r, nil
 }
+
+// platformLimited is implemented by capabilities that exist only on some
+// platforms: unavailable returns why the capability cannot be enabled on
+// this one, or "" when it can.
+type platformLimited interface{ unavailable() string }
 
 // Lookup returns the entry registered under name (exact, case-sensitive
 // match), enabled or not.

@@ -6,13 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 	"unicode/utf8"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
@@ -50,6 +49,14 @@ const (
 
 // Shell is the "shell" capability: it runs one allowlisted binary with an
 // argv, never through a shell. Safe for concurrent use.
+//
+// It runs every process in a process group of its own and kills the group
+// when the call ends, so nothing a call started outlives it. That needs
+// POSIX process groups and a way to wait for the leader without reaping it
+// (waitid on Linux, kqueue on macOS): on other platforms (Windows, the
+// other Unix systems) the capability can be built and registered but not
+// enabled — NewRegistry refuses Settings.Enabled for it, naming the
+// platform, and Execute refuses every call.
 type Shell struct {
 	bins   map[string]string // accepted "bin" value -> absolute path
 	dir    string
@@ -167,6 +174,9 @@ func (s *Shell) Bins() map[string]string {
 // result and an ExecutionError; a deadline kills the whole process group
 // and returns the partial result and a Timeout error.
 func (s *Shell) Execute(ctx context.Context, req *Request) ([]byte, error) {
+	if why := s.unavailable(); why != "" {
+		return nil, newErr(ErrEnvironment, "shell: not available on "+runtime.GOOS+": "+why)
+	}
 	if len(s.bins) == 0 {
 		return nil, newErr(ErrEnvironment, "shell: no binary is allowlisted")
 	}
@@ -203,7 +213,7 @@ func (s *Shell) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	cmd.Stdin = nil                                           // /dev/null
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = groupAttr()
 	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	cmd.WaitDelay = shellWaitDelay
 	if err := cmd.Start(); err != nil {
@@ -246,7 +256,7 @@ func (s *Shell) result(ps *os.ProcessState, stdout, stderr *capBuffer) []byte {
 	if ps != nil {
 		code = ps.ExitCode()
 		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			signal = unix.SignalName(ws.Signal())
+			signal = signalName(ws.Signal())
 		}
 	}
 	b := make([]byte, 0, len(stdout.buf)+len(stderr.buf)+128)
@@ -263,29 +273,6 @@ func (s *Shell) result(ps *os.ProcessState, stdout, stderr *capBuffer) []byte {
 	b = append(b, `,"truncated":`...)
 	b = strconv.AppendBool(b, stdout.dropped > 0 || stderr.dropped > 0)
 	return append(b, '}')
-}
-
-// killGroup sends SIGKILL to the process group led by pid.
-func killGroup(pid int) error {
-	err := unix.Kill(-pid, unix.SIGKILL)
-	if errors.Is(err, unix.ESRCH) {
-		return os.ErrProcessDone
-	}
-	return err
-}
-
-// waitExitedNoReap blocks until pid has exited, leaving it waitable. It
-// reports false when that cannot be known (for example when SIGCHLD is
-// ignored and children are reaped automatically); the caller must then not
-// assume the pid is still held.
-func waitExitedNoReap(pid int) bool {
-	var info unix.Siginfo
-	for {
-		err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if err != unix.EINTR {
-			return err == nil
-		}
-	}
 }
 
 // capBuffer keeps the first max bytes written to it and counts the rest.

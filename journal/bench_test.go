@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -57,14 +56,6 @@ func benchDir(b *testing.B) string {
 		return dir
 	}
 	return b.TempDir()
-}
-
-// cpuTime is the process's user+system CPU time: on a shared, noisy
-// machine CPU per op is steadier than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func percentile(sorted []int64, p float64) int64 {

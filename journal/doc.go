@@ -127,6 +127,51 @@
 // claim durability that does not exist. Records acknowledged before the
 // failure are not affected. Reopen the journal to continue.
 //
+// # Platforms
+//
+// The durability statements above are for Linux, where the journal was
+// measured and is tested. The operations that differ by OS sit behind small
+// functions in sys_<os>.go; the file format and the recovery contract are
+// the same everywhere.
+//
+//	          data sync ("fdatasync" above)   preallocation         directory sync  reads
+//	linux     fdatasync(2)                     fallocate(2)          fsync(2)        mmap
+//	darwin    fcntl(F_FULLFSYNC)               ftruncate(2)          F_FULLFSYNC     mmap
+//	other     fsync(2)                         ftruncate(2)          fsync(2)        mmap
+//	 unix
+//	windows   FlushFileBuffers                 SetEndOfFile          none            read
+//
+// Linux: as described above. A filesystem without fallocate gets the file
+// extended with ftruncate (sparse; fdatasync then also flushes the block
+// allocations).
+//
+// macOS: fsync(2) only moves data to the drive, which may hold it in a
+// volatile cache across a power loss, so every sync is F_FULLFSYNC, which
+// also flushes the drive's cache (slower than fdatasync on Linux: budget for
+// it in DurabilityAlways mode). A filesystem that refuses F_FULLFSYNC
+// (ENOTSUP or EINVAL, e.g. some network mounts) gets fsync(2) instead, the
+// strongest flush it offers; an acknowledged record then survives a process
+// or kernel crash but not necessarily a power loss. The standard library's
+// os.File.Sync, used for directories, temp files and repairs, does the same.
+//
+// Other Unix systems: fsync(2) (data and metadata) in place of fdatasync.
+//
+// Windows: FlushFileBuffers (data and metadata, and a drive cache flush).
+// A directory cannot be flushed, so the directory sync is a no-op; the one
+// rename that must be durable before an acknowledgement — a new segment
+// taking its final name — uses MoveFileEx with MOVEFILE_WRITE_THROUGH,
+// which returns once the rename is on disk (and since an open file cannot
+// be renamed there, the segment is closed, renamed and reopened). Other
+// file creations and renames (checkpoint, .broken copies) become durable
+// when NTFS commits its metadata log: after a power loss the checkpoint may
+// be older than the last one written or unusable, which costs Open a longer
+// verification, not data. Segments are read into memory instead of mapped.
+//
+// On every platform a preallocated tail reads back as zeros — fallocate,
+// ftruncate and SetEndOfFile all guarantee it, and the background
+// preparation writes the zeros explicitly — which is what recovery relies
+// on to find the end of the data.
+//
 // # Concurrency
 //
 // A Journal is safe for concurrent use. Append and AppendAsync may be
@@ -138,8 +183,8 @@
 // until Append returns (the journal writes Seq and TimeUnixNs into it); an
 // AppendAsync callback runs on the flusher goroutine and must not block.
 // Scan and Get may run concurrently with appends; they see what was durable
-// when they started. The owner calls Close once, after which Append returns
-// ErrClosed. See the Journal type for the numbered invariants.
+// when they started. The owner calls Close once, after which Append, the
+// readers and Close itself return ErrClosed. See the Journal type for the numbered invariants.
 //
 // Record timestamps are assigned by the flusher, one clock reading per
 // block, and never decrease: a clock that steps back is clamped to the

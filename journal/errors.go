@@ -7,7 +7,7 @@ import (
 
 var (
 	// ErrClosed is returned by Append, AppendAsync and readers of a Journal
-	// after Close.
+	// after Close, and by every call to Close after the first.
 	ErrClosed = errors.New("journal: closed")
 
 	// ErrCorrupt is wrapped by Open, Verify and the readers when a segment

@@ -79,7 +79,6 @@ type Journal struct {
 
 	err       atomic.Pointer[error] // sticky error, wraps ErrFailed
 	visible   atomic.Pointer[position]
-	closeErr  error
 	closeOnce sync.Once
 
 	recovery RecoveryReport
@@ -300,9 +299,13 @@ func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
 		return err
 	}
 	if rename {
-		if err := os.Rename(f.Name(), filepath.Join(j.cfg.Dir, segmentName(index))); err != nil {
+		nf, err := renameOpen(f, filepath.Join(j.cfg.Dir, segmentName(index)))
+		if err != nil {
 			sf.Close()
 			return err
+		}
+		if nf != f { // reopened under its new name (Windows)
+			f, sf = nf, j.wrap(nf)
 		}
 	}
 	if err := syncDir(j.cfg.Dir); err != nil {
@@ -472,19 +475,21 @@ func (j *Journal) AppendAsync(r *Record, done func(seq uint64, err error)) {
 }
 
 // Close stops accepting records, commits and syncs everything queued,
-// writes a checkpoint, stops the goroutines and closes the files. It is
-// idempotent; every call returns the same result: nil, or the error that
-// kept data from being made durable.
+// writes a checkpoint, stops the goroutines and closes the files. It
+// returns nil, or the error that kept data from being made durable. Every
+// later call (including one concurrent with the first, which waits for it)
+// does nothing and returns ErrClosed.
 func (j *Journal) Close() error {
+	err := ErrClosed
 	j.closeOnce.Do(func() {
 		j.mu.Lock()
 		j.mu.closed = true
 		j.mu.Unlock()
 		close(j.stopc)
 		<-j.donec
-		j.closeErr = j.Err()
+		err = j.Err()
 	})
-	return j.closeErr
+	return err
 }
 
 // flusher is the single goroutine that writes. See the Journal comment.

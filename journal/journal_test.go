@@ -140,8 +140,8 @@ func TestCloseIdempotentAndClosedErrors(t *testing.T) {
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := j.Close(); err != nil {
-		t.Fatal(err)
+	if err := j.Close(); err != ErrClosed {
+		t.Fatalf("second Close: %v, want ErrClosed", err)
 	}
 	if j.Ready() {
 		t.Fatal("ready after Close")
@@ -248,6 +248,9 @@ func TestStickyError(t *testing.T) {
 			}
 			if err := j.Close(); !errors.Is(err, ErrFailed) {
 				t.Fatalf("Close: %v", err)
+			}
+			if err := j.Close(); err != ErrClosed {
+				t.Fatalf("second Close after a failure: %v, want ErrClosed", err)
 			}
 			j = mustOpen(t, testConfig(dir))
 			defer j.Close()

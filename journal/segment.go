@@ -8,8 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // segmentFile is the part of *os.File the writer uses. Tests wrap it to
@@ -24,17 +22,9 @@ type segmentFile interface {
 
 type osFile struct{ *os.File }
 
-func (f osFile) Datasync() error {
-	for {
-		err := unix.Fdatasync(int(f.Fd()))
-		if err != unix.EINTR {
-			if err != nil {
-				return &os.PathError{Op: "fdatasync", Path: f.Name(), Err: err}
-			}
-			return nil
-		}
-	}
-}
+// Datasync makes the file's data durable; see syncData in the per-OS
+// files (sys_*.go) for what that means on each platform.
+func (f osFile) Datasync() error { return syncData(f.File) }
 
 // segmentName returns the file name of segment index.
 func segmentName(index uint64) string { return fmt.Sprintf("%020d%s", index, segmentExt) }
@@ -99,26 +89,15 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// syncDir fsyncs a directory so renames and creations in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 var errCanceled = errors.New("journal: segment preparation canceled")
 
 // prepareSegment creates path (truncating it) with size bytes allocated
 // and syncs it, so later block writes do not change the file size. With
 // zeroFill the bytes are written as zeros (the fastest fdatasync later:
-// no unwritten extents to convert); otherwise they are fallocated (fast to
-// create). A close of stop aborts a zero fill and removes the file.
+// no unwritten extents to convert); otherwise they are preallocated (fast
+// to create; fallocate on Linux, a file extension elsewhere — both read
+// back as zeros, which recovery relies on). A close of stop aborts a zero
+// fill and removes the file.
 func prepareSegment(path string, size int64, zeroFill bool, stop <-chan struct{}) (*os.File, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
@@ -143,10 +122,8 @@ func prepareSegment(path string, size int64, zeroFill bool, stop <-chan struct{}
 			}
 			off += n
 		}
-	} else if err := unix.Fallocate(int(f.Fd()), 0, 0, size); err != nil {
-		if err := f.Truncate(size); err != nil {
-			return fail(err)
-		}
+	} else if err := preallocate(f, size); err != nil {
+		return fail(err)
 	}
 	if err := f.Sync(); err != nil {
 		return fail(err)
@@ -172,12 +149,11 @@ func mapFile(path string) ([]byte, func(), error) {
 	if fi.Size() > int64(^uint(0)>>1) {
 		return nil, nil, fmt.Errorf("%s: too large to map", path)
 	}
-	b, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	b, unmap, err := mmapFile(f, int(fi.Size()))
 	if err != nil {
 		// Fall back to reading it.
 		b, err := os.ReadFile(path)
 		return b, func() {}, err
 	}
-	_ = unix.Madvise(b, unix.MADV_SEQUENTIAL)
-	return b, func() { _ = unix.Munmap(b) }, nil
+	return b, unmap, nil
 }

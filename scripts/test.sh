@@ -2,7 +2,8 @@
 # The project's test entry point: installs what the tests need, then runs
 # every test under the race detector. CI runs this on a fresh machine.
 #
-#   scripts/test.sh            all tests (race), fuzz seeds, vet, gofmt
+#   scripts/test.sh            all tests (race), fuzz seeds, vet, gofmt,
+#                              cross-builds (linux/arm64, darwin/arm64, windows/amd64)
 #   FEMTOCLAW_SHORT=1 scripts/test.sh   skip the long crash/soak variants
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,17 @@ if [ -n "$bad" ]; then echo "gofmt would change:"; echo "$bad"; exit 1; fi
 
 echo "== go vet"
 go vet ./...
+
+# Cross-builds: the main module builds, vets and links its test binaries
+# for every platform the README lists (tests run only on the host, below:
+# -exec true runs none of them).
+echo "== cross-build"
+for target in linux/amd64 linux/arm64 darwin/arm64 windows/amd64; do
+  echo "-- $target"
+  GOOS=${target%/*} GOARCH=${target#*/} go build ./...
+  GOOS=${target%/*} GOARCH=${target#*/} go vet ./...
+  GOOS=${target%/*} GOARCH=${target#*/} go test -count=1 -run '^$' -exec true ./... >/dev/null
+done
 
 short=()
 [ -n "${FEMTOCLAW_SHORT:-}" ] && short=(-short)

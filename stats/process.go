@@ -11,7 +11,7 @@ import (
 // RegisterProcessMetrics adds the usual process and Go runtime metrics to r
 // under their conventional names, which dashboards already know:
 //
-//	process_cpu_seconds_total       user + system CPU time (getrusage)
+//	process_cpu_seconds_total       user + system CPU time (getrusage; GetProcessTimes on Windows)
 //	process_resident_memory_bytes   resident set size (/proc/self/statm; 0 where absent)
 //	process_open_fds                open file descriptors (/proc/self/fd; 0 where absent)
 //	process_start_time_seconds      start time, Unix seconds (the time of this call)
