@@ -14,17 +14,17 @@ package protocol
 //
 // The literal's digits d0 d1 … (integer part then fraction part, the dot
 // removed) stand for 0.d0d1… × 10^(intLen+exp). Leading and trailing zero
-// digits are not significant; first/last index the significant ones.
+// digits are not significant; [first, end) indexes the significant ones.
 //
-// The zero Decimal is not a parsed number; build one with ParseDecimal. A
-// Decimal is a plain value, safe to copy and to share between goroutines.
+// The zero Decimal is 0. A Decimal is a plain value, safe to copy and to
+// share between goroutines.
 type Decimal struct {
 	s            string
 	intA, intB   int // integer digits s[intA:intB]
 	fracA, fracB int // fraction digits s[fracA:fracB] (empty when none)
 	exp          int64
 	neg          bool
-	first, last  int // significant digits, indexes into the digit sequence; first > last when zero
+	first, end   int // significant digits [first, end) of the digit sequence; empty when zero
 }
 
 // MaxDecimalExponentDigits bounds the exponent of a literal ParseDecimal
@@ -95,13 +95,12 @@ func ParseDecimal(s string) (d Decimal, ok bool) {
 	if i != len(s) {
 		return Decimal{}, false
 	}
-	n := d.ndigits()
-	d.first, d.last = 0, n-1
-	for d.first < n && d.digit(d.first) == 0 {
+	d.first, d.end = 0, d.ndigits()
+	for d.first < d.end && d.digit(d.first) == 0 {
 		d.first++
 	}
-	for d.last >= d.first && d.digit(d.last) == 0 {
-		d.last--
+	for d.end > d.first && d.digit(d.end-1) == 0 {
+		d.end--
 	}
 	return d, true
 }
@@ -134,7 +133,7 @@ func (d *Decimal) digit(k int) byte {
 }
 
 // IsZero reports whether d is zero (0, -0, 0.000, 0e7).
-func (d *Decimal) IsZero() bool { return d.first > d.last }
+func (d *Decimal) IsZero() bool { return d.first == d.end }
 
 // magnitude is the power of ten just above the leading significant digit.
 func (d *Decimal) magnitude() int64 { return int64(d.intB-d.intA) + d.exp - int64(d.first) }
@@ -145,7 +144,7 @@ func (d *Decimal) IsInteger() bool {
 	if d.IsZero() {
 		return true
 	}
-	return int64(d.intB-d.intA)+d.exp-1-int64(d.last) >= 0
+	return int64(d.intB-d.intA)+d.exp-int64(d.end) >= 0
 }
 
 // Cmp returns -1, 0 or +1 as d < e, d == e, d > e, exactly.
@@ -185,12 +184,12 @@ func cmpMagnitude(a, b *Decimal) int {
 		return 1
 	}
 	i, j := a.first, b.first
-	for i <= a.last || j <= b.last {
+	for i < a.end || j < b.end {
 		var x, y byte
-		if i <= a.last {
+		if i < a.end {
 			x = a.digit(i)
 		}
-		if j <= b.last {
+		if j < b.end {
 			y = b.digit(j)
 		}
 		if x != y {

@@ -71,6 +71,19 @@ func TestDecimalIsInteger(t *testing.T) {
 	}
 }
 
+// TestDecimalZeroValue: the zero Decimal is 0, and safe to use.
+func TestDecimalZeroValue(t *testing.T) {
+	var z Decimal
+	one, _ := ParseDecimal("1")
+	mz, _ := ParseDecimal("-0.0")
+	if !z.IsZero() || !z.IsInteger() || z.Cmp(&one) != -1 || one.Cmp(&z) != 1 || z.Cmp(&mz) != 0 {
+		t.Error("the zero Decimal is not 0")
+	}
+	if d, ok := ParseDecimal("1x"); ok || !d.IsZero() {
+		t.Errorf("a failed ParseDecimal gives %+v, %v; want the zero Decimal", d, ok)
+	}
+}
+
 // TestCompareDecimalAllocs pins the comparison at zero allocations.
 func TestCompareDecimalAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { CompareDecimal("9007199254740993", "9.007199254740992e15") }); n != 0 {
