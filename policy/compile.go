@@ -296,20 +296,24 @@ func compileContainsItem(b *consBuilder, rc *rawCons) *protocol.Error {
 	return nil
 }
 
-// compileRange compiles range: [min, max], inclusive.
+// compileRange compiles range: [min, max], inclusive, compared exactly
+// (an infinite bound is no bound on that side).
 func compileRange(b *consBuilder, rc *rawCons) *protocol.Error {
 	if rc.Range == nil {
 		return nil
 	}
 	r := *rc.Range
-	if len(r) != 2 || math.IsNaN(r[0]) || math.IsNaN(r[1]) || r[0] > r[1] {
+	if len(r) != 2 || math.IsNaN(r[0].f) || math.IsNaN(r[1].f) || r[0].cmp(&r[1]) > 0 {
 		return cfgErr("%s.range: want [min, max] with min <= max", b.where)
 	}
 	lo, hi := r[0], r[1]
-	text := "[" + strconv.FormatFloat(lo, 'g', -1, 64) + ", " + strconv.FormatFloat(hi, 'g', -1, 64) + "]"
+	loInf, hiInf := lo.inf(), hi.inf()
+	text := "[" + lo.text() + ", " + hi.text() + "]"
 	b.add("range "+text, "is not a number in "+text, func(v protocol.Value) bool {
-		f, ok := v.Float()
-		return ok && f >= lo && f <= hi
+		d, ok := protocol.ParseDecimal(v.Number())
+		return ok &&
+			(loInf < 0 || loInf == 0 && lo.d.Cmp(&d) <= 0) &&
+			(hiInf > 0 || hiInf == 0 && d.Cmp(&hi.d) <= 0)
 	})
 	return nil
 }
@@ -391,21 +395,18 @@ func compileScalars(where, key string, l anyList) (*scalarSet, *protocol.Error) 
 		case string:
 			s.strs = append(s.strs, x)
 			parts = append(parts, strconv.Quote(x))
-		case int:
-			s.nums = append(s.nums, float64(x))
-			parts = append(parts, strconv.Itoa(x))
-		case int64:
-			s.nums = append(s.nums, float64(x))
-			parts = append(parts, strconv.FormatInt(x, 10))
-		case uint64:
-			s.nums = append(s.nums, float64(x))
-			parts = append(parts, strconv.FormatUint(x, 10))
-		case float64:
+		case number:
+			s.nums = append(s.nums, x.d)
+			if x.isInt {
+				parts = append(parts, x.lit)
+			} else {
+				parts = append(parts, x.text())
+			}
+		case float64: // NaN or an infinity: exactNumber keeps finite numbers as number
 			if math.IsNaN(x) || math.IsInf(x, 0) {
 				return nil, cfgErr("%s.%s[%d]: not a finite number", where, key, i)
 			}
-			s.nums = append(s.nums, x)
-			parts = append(parts, strconv.FormatFloat(x, 'g', -1, 64))
+			return nil, cfgErr("%s.%s[%d]: want a string, number or boolean", where, key, i)
 		case bool:
 			if x {
 				s.hasTrue = true

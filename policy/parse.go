@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -49,29 +50,29 @@ type rawRule struct {
 }
 
 type rawCons struct {
-	Type            string     `yaml:"type"`
-	Optional        bool       `yaml:"optional"`
-	In              anyList    `yaml:"in"`
-	NotIn           anyList    `yaml:"not_in"`
-	MinLen          *int       `yaml:"min_len"`
-	MaxLen          *int       `yaml:"max_len"`
-	Prefix          strList    `yaml:"prefix"`
-	NotPrefix       strList    `yaml:"not_prefix"`
-	Suffix          strList    `yaml:"suffix"`
-	NotSuffix       strList    `yaml:"not_suffix"`
-	Contains        strList    `yaml:"contains"`
-	NotContains     strList    `yaml:"not_contains"`
-	Regex           strList    `yaml:"regex"`
-	NotRegex        strList    `yaml:"not_regex"`
-	MinItems        *int       `yaml:"min_items"`
-	MaxItems        *int       `yaml:"max_items"`
-	Items           *rawCons   `yaml:"items"`
-	ContainsItem    anyList    `yaml:"contains_item"`
-	NotContainsItem anyList    `yaml:"not_contains_item"`
-	Range           *[]float64 `yaml:"range"`
-	CIDR            strList    `yaml:"cidr"`
-	URLScheme       strList    `yaml:"url_scheme"`
-	URLHost         strList    `yaml:"url_host"`
+	Type            string    `yaml:"type"`
+	Optional        bool      `yaml:"optional"`
+	In              anyList   `yaml:"in"`
+	NotIn           anyList   `yaml:"not_in"`
+	MinLen          *int      `yaml:"min_len"`
+	MaxLen          *int      `yaml:"max_len"`
+	Prefix          strList   `yaml:"prefix"`
+	NotPrefix       strList   `yaml:"not_prefix"`
+	Suffix          strList   `yaml:"suffix"`
+	NotSuffix       strList   `yaml:"not_suffix"`
+	Contains        strList   `yaml:"contains"`
+	NotContains     strList   `yaml:"not_contains"`
+	Regex           strList   `yaml:"regex"`
+	NotRegex        strList   `yaml:"not_regex"`
+	MinItems        *int      `yaml:"min_items"`
+	MaxItems        *int      `yaml:"max_items"`
+	Items           *rawCons  `yaml:"items"`
+	ContainsItem    anyList   `yaml:"contains_item"`
+	NotContainsItem anyList   `yaml:"not_contains_item"`
+	Range           *[]number `yaml:"range"`
+	CIDR            strList   `yaml:"cidr"`
+	URLScheme       strList   `yaml:"url_scheme"`
+	URLHost         strList   `yaml:"url_host"`
 
 	// Aliases from the spec digest's recommended format.
 	ItemMaxLen  *int    `yaml:"item_max_len"` // = items: {max_len: N}
@@ -105,7 +106,8 @@ func (l *strList) UnmarshalYAML(n *yaml.Node) error {
 	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
 }
 
-// anyList is a list of JSON scalars (string, number, boolean).
+// anyList is a list of JSON scalars (string, number, boolean). Numbers
+// are held as number, exactly as written.
 type anyList struct {
 	vals []any
 	set  bool
@@ -118,15 +120,158 @@ func (l *anyList) UnmarshalYAML(n *yaml.Node) error {
 		if err := n.Decode(&one); err != nil {
 			return err
 		}
-		l.vals = []any{one}
+		l.vals = []any{exactNumber(n, one)}
 		return nil
 	}
 	var v []any
 	if err := n.Decode(&v); err != nil {
 		return err
 	}
-	l.vals = v
+	var elems []scalarNode // again, now keeping each number's text
+	if err := n.Decode(&elems); err != nil {
+		return err
+	}
+	l.vals = make([]any, len(elems))
+	for i, e := range elems {
+		l.vals[i] = e.v
+	}
 	return nil
+}
+
+// scalarNode is one element of an anyList.
+type scalarNode struct{ v any }
+
+func (s *scalarNode) UnmarshalYAML(n *yaml.Node) error {
+	if err := n.Decode(&s.v); err != nil {
+		return err
+	}
+	s.v = exactNumber(n, s.v)
+	return nil
+}
+
+// number is a number written in the policy document, kept exactly.
+type number struct {
+	f     float64          // as float64: for the NaN and infinity checks
+	d     protocol.Decimal // the exact value (0 when f is NaN or infinite)
+	lit   string           // the exact value as a JSON literal ("" when f is NaN or infinite)
+	isInt bool             // a YAML integer (42, 0x2a, 0o52)
+}
+
+// exactNumber returns v, the value YAML decoded from the scalar n, as a
+// number when it is a finite one, else v unchanged. YAML integers are
+// exact as decoded (0x10 and 010 are YAML integers); a float is read from
+// its text, so 9007199254740993.0 keeps the digits float64 would round.
+func exactNumber(n *yaml.Node, v any) any {
+	x := number{isInt: true}
+	switch y := v.(type) {
+	case int:
+		x.f, x.lit = float64(y), strconv.Itoa(y)
+	case int64:
+		x.f, x.lit = float64(y), strconv.FormatInt(y, 10)
+	case uint64:
+		x.f, x.lit = float64(y), strconv.FormatUint(y, 10)
+	case float64:
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			return v
+		}
+		x.f, x.isInt = y, false
+		lit, ok := jsonNumber(n.Value)
+		if !ok {
+			lit = strconv.FormatFloat(y, 'g', -1, 64)
+		}
+		x.lit = lit
+	default:
+		return v
+	}
+	x.d, _ = protocol.ParseDecimal(x.lit)
+	return x
+}
+
+// jsonNumber rewrites a YAML float's text ("+1.5", ".5", "1.", "00.5e3")
+// as a JSON number literal. ok is false when the result is not one.
+func jsonNumber(s string) (string, bool) {
+	neg := false
+	switch {
+	case strings.HasPrefix(s, "-"):
+		neg, s = true, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i:]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	lit := intPart
+	if frac != "" {
+		lit += "." + frac
+	}
+	lit += exp
+	if neg {
+		lit = "-" + lit
+	}
+	_, ok := protocol.ParseDecimal(lit)
+	return lit, ok
+}
+
+// text is the number's canonical text: float64's shortest form when that
+// is exactly the value written (so 1.50 prints 1.5 and 1e7 prints 1e+07),
+// else the exact literal.
+func (x *number) text() string {
+	if x.lit == "" {
+		return strconv.FormatFloat(x.f, 'g', -1, 64)
+	}
+	fs := strconv.FormatFloat(x.f, 'g', -1, 64)
+	if c, ok := protocol.CompareDecimal(fs, x.lit); ok && c == 0 {
+		return fs
+	}
+	return x.lit
+}
+
+// UnmarshalYAML reads a range bound: anything YAML decodes as a float64
+// (with the same errors), kept exactly.
+func (x *number) UnmarshalYAML(n *yaml.Node) error {
+	var f float64
+	if err := n.Decode(&f); err != nil {
+		return err
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	if num, ok := exactNumber(n, v).(number); ok {
+		*x = num
+		return nil
+	}
+	*x = number{f: f} // NaN, an infinity, or null (0)
+	if !math.IsNaN(f) && !math.IsInf(f, 0) {
+		x.lit = strconv.FormatFloat(f, 'g', -1, 64)
+		x.d, _ = protocol.ParseDecimal(x.lit)
+	}
+	return nil
+}
+
+// inf is -1 or +1 for an infinite bound, 0 for a finite one.
+func (x *number) inf() int {
+	switch {
+	case math.IsInf(x.f, 1):
+		return 1
+	case math.IsInf(x.f, -1):
+		return -1
+	}
+	return 0
+}
+
+// cmp compares two non-NaN numbers exactly, infinities included.
+func (x *number) cmp(y *number) int {
+	if a, b := x.inf(), y.inf(); a != 0 || b != 0 {
+		return a - b // both in -1..1: equal infinities give 0
+	}
+	return x.d.Cmp(&y.d)
 }
 
 var errNotKnown = regexp.MustCompile(`field (\S+) not found in type policy\.\w+`)
