@@ -116,17 +116,10 @@ type Decisions struct {
 	maxInput int
 }
 
-// Decision is a cached authorization verdict.
-type Decision struct {
-	Code   protocol.Decision
-	Rule   string
-	Reason string
-}
-
 type decisionEntry struct {
 	epoch                 uint64
 	principal, tool, args string
-	d                     Decision
+	d                     protocol.Verdict
 }
 
 // Caches bundles both caches.
@@ -222,20 +215,20 @@ func (d *Decisions) key(epoch uint64, principal, tool, args string) uint64 {
 }
 
 // Get returns the cached decision for (principal, tool, args) under epoch.
-func (d *Decisions) Get(epoch uint64, principal, tool, args string) (Decision, bool) {
+func (d *Decisions) Get(epoch uint64, principal, tool, args string) (protocol.Verdict, bool) {
 	if d == nil || d.c == nil || len(args) > d.maxInput {
-		return Decision{}, false
+		return protocol.Verdict{}, false
 	}
 	e, found := d.c.Get(d.key(epoch, principal, tool, args))
 	if !found || e.epoch != epoch || e.principal != principal || e.tool != tool || e.args != args {
-		return Decision{}, false
+		return protocol.Verdict{}, false
 	}
 	return e.d, true
 }
 
 // Put records a decision. The strings are kept as given (args typically
 // aliases the decoded message, which stays alive with the entry).
-func (d *Decisions) Put(epoch uint64, principal, tool, args string, dec Decision) {
+func (d *Decisions) Put(epoch uint64, principal, tool, args string, dec protocol.Verdict) {
 	if d == nil || d.c == nil || len(args) > d.maxInput {
 		return
 	}

@@ -93,7 +93,7 @@ func TestCollisionIsAMiss(t *testing.T) {
 	}
 
 	dk := c.Decisions.key(1, "agent-1", "shell", `{"bin":"rm"}`)
-	de := &decisionEntry{epoch: 1, principal: "agent-1", tool: "shell", args: `{"bin":"ls"}`, d: Decision{Code: protocol.DecisionAuthorized}}
+	de := &decisionEntry{epoch: 1, principal: "agent-1", tool: "shell", args: `{"bin":"ls"}`, d: protocol.Verdict{Code: protocol.DecisionAuthorized}}
 	putUntil(t, c, func() { c.Decisions.c.Set(dk, de, 1) }, func() bool { _, ok := c.Decisions.c.Get(dk); return ok })
 	if _, ok := c.Decisions.Get(1, "agent-1", "shell", `{"bin":"rm"}`); ok {
 		t.Fatal("a colliding decision was served for different arguments")
@@ -102,7 +102,7 @@ func TestCollisionIsAMiss(t *testing.T) {
 
 func TestDecisionsKeyedOnEveryField(t *testing.T) {
 	c := newCaches(t, Config{})
-	allow := Decision{Code: protocol.DecisionAuthorized, Rule: "P1"}
+	allow := protocol.Verdict{Code: protocol.DecisionAuthorized, Rule: "P1"}
 	putUntil(t, c, func() { c.Decisions.Put(3, "agent-1", "shell", `{"bin":"ls"}`, allow) }, func() bool {
 		_, ok := c.Decisions.Get(3, "agent-1", "shell", `{"bin":"ls"}`)
 		return ok
@@ -128,7 +128,7 @@ func TestDisabledAndOversized(t *testing.T) {
 	c := newCaches(t, Config{ValidationBytes: -1, DecisionBytes: -1})
 	in := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
 	c.Validation.Put(1, in, decode(t, string(in)), nil, nil)
-	c.Decisions.Put(1, "p", "noop", "{}", Decision{Code: protocol.DecisionAuthorized})
+	c.Decisions.Put(1, "p", "noop", "{}", protocol.Verdict{Code: protocol.DecisionAuthorized})
 	c.Wait()
 	if _, _, _, ok := c.Validation.Get(1, in); ok {
 		t.Fatal("disabled validation cache hit")
@@ -148,7 +148,7 @@ const benchArgs = `{"bin":"git","argv":["status","-s"]}`
 
 func BenchmarkDecisions(b *testing.B) {
 	c := newCaches(b, Config{})
-	allow := Decision{Code: protocol.DecisionAuthorized, Rule: "P1"}
+	allow := protocol.Verdict{Code: protocol.DecisionAuthorized, Rule: "P1"}
 	for range 100 {
 		c.Decisions.Put(1, "agent-1", "shell", benchArgs, allow)
 		c.Wait()

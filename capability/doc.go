@@ -89,8 +89,8 @@
 //     additionalProperties is FALSE when absent: an object may only have
 //     the members its schema names. This applies at every level, so a
 //     nested free-form object needs "additionalProperties": true.
-//   - enum (JSON equality: numbers by value, objects regardless of member
-//     order).
+//   - enum (JSON equality: numbers by exact value, objects regardless of
+//     member order).
 //   - minLength, maxLength: counted in characters (Unicode code points),
 //     not bytes.
 //   - pattern: an RE2 regular expression, unanchored as in JSON Schema
@@ -98,8 +98,12 @@
 //   - items (one schema for every item; the tuple form is refused),
 //     minItems, maxItems.
 //   - minimum, maximum, exclusiveMinimum, exclusiveMaximum: compared
-//     exactly on the decimal literals, so big integers and long fractions
-//     are never rounded through float64.
+//     exactly on the decimal literals (protocol.Decimal, the comparison the
+//     policy's in and range use too), so big integers and long fractions
+//     are never rounded through float64: 9007199254740993 exceeds maximum
+//     9007199254740992, and is not enum member 9007199254740992. A number
+//     whose exponent has more than protocol.MaxDecimalExponentDigits digits
+//     is refused as an invalid number.
 //   - Boolean schemas true (anything) and false (nothing).
 //   - Annotations accepted and ignored: description, title, $comment,
 //     $schema, default, examples.

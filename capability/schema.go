@@ -79,12 +79,12 @@ type property struct {
 type bound struct {
 	kw  string // minimum, maximum, exclusiveMinimum, exclusiveMaximum
 	lit string
-	d   decimal
+	d   protocol.Decimal
 }
 
 // ok reports whether n satisfies the bound.
-func (b *bound) ok(n *decimal) bool {
-	c := cmpDecimal(n, &b.d)
+func (b *bound) ok(n *protocol.Decimal) bool {
+	c := n.Cmp(&b.d)
 	switch b.kw {
 	case "minimum":
 		return c >= 0
@@ -219,7 +219,7 @@ func compile(v protocol.Value, path string) (*Schema, string) {
 			if kw.Kind() != protocol.KindNumber {
 				return nil, p + ": must be a number"
 			}
-			d, ok := parseDecimal(kw.Number())
+			d, ok := protocol.ParseDecimal(kw.Number())
 			if !ok {
 				return nil, p + ": invalid number"
 			}
@@ -341,10 +341,10 @@ func (s *Schema) check(v protocol.Value) *failure {
 		return fail("no value is allowed here")
 	}
 	k := v.Kind()
-	var num decimal
+	var num protocol.Decimal
 	if k == protocol.KindNumber {
 		var ok bool
-		if num, ok = parseDecimal(v.Number()); !ok {
+		if num, ok = protocol.ParseDecimal(v.Number()); !ok {
 			return fail("invalid number")
 		}
 	}
@@ -381,7 +381,7 @@ func (s *Schema) check(v protocol.Value) *failure {
 	return nil
 }
 
-func (s *Schema) typeOK(k protocol.Kind, num *decimal) bool {
+func (s *Schema) typeOK(k protocol.Kind, num *protocol.Decimal) bool {
 	switch k {
 	case protocol.KindNull:
 		return s.types&tNull != 0
@@ -394,7 +394,7 @@ func (s *Schema) typeOK(k protocol.Kind, num *decimal) bool {
 	case protocol.KindObject:
 		return s.types&tObject != 0
 	case protocol.KindNumber:
-		return s.types&tNumber != 0 || s.types&tInteger != 0 && num.isInteger()
+		return s.types&tNumber != 0 || s.types&tInteger != 0 && num.IsInteger()
 	}
 	return false
 }
@@ -532,9 +532,8 @@ func equalValues(a, b protocol.Value) bool {
 	case protocol.KindString:
 		return a.Str() == b.Str()
 	case protocol.KindNumber:
-		da, ok1 := parseDecimal(a.Number())
-		db, ok2 := parseDecimal(b.Number())
-		return ok1 && ok2 && cmpDecimal(&da, &db) == 0
+		c, ok := protocol.CompareDecimal(a.Number(), b.Number())
+		return ok && c == 0
 	case protocol.KindArray:
 		if a.Len() != b.Len() {
 			return false

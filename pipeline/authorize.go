@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"runtime/debug"
 
-	"github.com/femtoclaw/femtoclaw-go/cache"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
@@ -46,13 +45,13 @@ func (x *execution) authorize() bool {
 
 // decide returns the verdict for this call; any failure on this path
 // denies (fails closed).
-func (x *execution) decide() (d cache.Decision) {
+func (x *execution) decide() (d protocol.Verdict) {
 	e := x.entry
 	if e == nil || x.cr == nil {
-		return cache.Decision{Code: protocol.DecisionNotFound, Rule: "registry", Reason: "capability " + x.msg.Tool + " is not registered"}
+		return protocol.Verdict{Code: protocol.DecisionNotFound, Rule: "registry", Reason: "capability " + x.msg.Tool + " is not registered"}
 	}
 	if !e.Settings.Enabled {
-		return cache.Decision{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + x.msg.Tool + " is disabled (enable it in the configuration)"}
+		return protocol.Verdict{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + x.msg.Tool + " is disabled (enable it in the configuration)"}
 	}
 	args := x.msg.Args.Raw()
 	if d, ok := x.rt.caches().Decisions.Get(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args); ok {
@@ -62,13 +61,12 @@ func (x *execution) decide() (d cache.Decision) {
 	defer func() {
 		if r := recover(); r != nil {
 			x.rt.log.Error("policy evaluation panicked; denying", "category", string(protocol.CategoryAuthorization), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			d = cache.Decision{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy evaluation failed; denied"}
+			d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy evaluation failed; denied"}
 		}
 	}()
-	pd := x.snap.pol.Evaluate(&policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: x.msg.Args})
-	d = cache.Decision{Code: pd.Code, Rule: pd.Rule, Reason: pd.Reason}
+	d = x.snap.pol.Evaluate(&policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: x.msg.Args})
 	if d.Code == "" { // fail closed on an engine that returned nothing
-		d = cache.Decision{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
+		d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
 	}
 	x.rt.caches().Decisions.Put(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args, d)
 	return d

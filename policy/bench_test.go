@@ -2,9 +2,11 @@ package policy
 
 import (
 	"testing"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
-var sinkDecision Decision
+var sinkDecision protocol.Verdict
 
 // BenchmarkEvaluate: one decision on the 20-rule anchor policy (a decision
 // cache miss), for the three calls the anchors time.
@@ -46,7 +48,7 @@ func BenchmarkEvaluateParallel(b *testing.B) {
 			in := anchorInput(b, bc.call)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				var d Decision
+				var d protocol.Verdict
 				for pb.Next() {
 					d = e.Evaluate(in)
 				}

@@ -109,11 +109,12 @@ func charLen(s string) int {
 }
 
 // scalarSet is a compiled `in`/`contains_item` list: JSON strings, numbers
-// and booleans, compared by JSON value (numbers numerically).
+// and booleans, compared by JSON value (numbers exactly, by value:
+// protocol.Decimal).
 type scalarSet struct {
 	strs    []string
 	strMap  map[string]struct{} // when there are many strings
-	nums    []float64
+	nums    []protocol.Decimal
 	hasTrue bool
 	hasFals bool
 	text    string
@@ -133,12 +134,12 @@ func (s *scalarSet) has(v protocol.Value) bool {
 			}
 		}
 	case protocol.KindNumber:
-		f, ok := v.Float()
+		d, ok := protocol.ParseDecimal(v.Number())
 		if !ok {
 			return false
 		}
-		for _, y := range s.nums {
-			if f == y {
+		for i := range s.nums {
+			if d.Cmp(&s.nums[i]) == 0 {
 				return true
 			}
 		}
@@ -164,9 +165,16 @@ func typeCheck(name string) (func(protocol.Value) bool, bool) {
 	case "number":
 		return func(v protocol.Value) bool { return v.Kind() == protocol.KindNumber }, true
 	case "integer":
+		// An integer exactly (9007199254740993.5 is not one), and within
+		// float64's range, as policies have always read integers (1e400 is
+		// not one).
 		return func(v protocol.Value) bool {
+			d, ok := protocol.ParseDecimal(v.Number())
+			if !ok || !d.IsInteger() {
+				return false
+			}
 			f, ok := v.Float()
-			return ok && !math.IsInf(f, 0) && f == math.Trunc(f)
+			return ok && !math.IsInf(f, 0)
 		}, true
 	case "boolean":
 		return func(v protocol.Value) bool { return v.Kind() == protocol.KindBool }, true

@@ -13,7 +13,7 @@
 //
 //	p, err := policy.Parse(data)            // YAML or JSON; *protocol.Error (CONFIGURATION_ERROR) on any problem
 //	e := policy.NewEngine(p)                // nil means policy.Default()
-//	d := e.Evaluate(&policy.Input{Principal: "agent-1", Capability: "shell", Args: msg.Args})
+//	d := e.Evaluate(&policy.Input{Principal: "agent-1", Capability: "shell", Args: msg.Args})  // a protocol.Verdict
 //	if !d.Code.Allowed() { … d.Rule, d.Reason … }
 //	err = e.Reload(newData)                 // atomic swap; on error the old policy stays
 //	epoch := e.Current().Hash()             // SHA-256 of the compiled form: the decision-cache epoch
@@ -91,7 +91,7 @@
 // capability schema's job.
 //
 //	type         string | number | integer | boolean | array | object | null
-//	in, not_in   the value is (not) one of the listed strings, numbers or booleans (numbers compared numerically); both require a scalar
+//	in, not_in   the value is (not) one of the listed strings, numbers or booleans (numbers compared exactly, see Numbers); both require a scalar
 //	min_len, max_len          string length in characters (Unicode code points), not bytes
 //	prefix, not_prefix        the string starts with one of the list / with none of it
 //	suffix, not_suffix        ends with one / none
@@ -100,7 +100,7 @@
 //	min_items, max_items      array length
 //	items                     constraints every array element must satisfy (no optional inside)
 //	contains_item, not_contains_item   the array has an element equal to one of the list / none
-//	range: [min, max]         a number within, inclusive
+//	range: [min, max]         a number within, inclusive, compared exactly; .inf / -.inf leave that side open
 //	cidr                      an IP literal, "IP:port" or "[IPv6]:port" inside one of the prefixes (names are never resolved)
 //	url_scheme                an absolute URL (net/url) whose scheme is one of the list
 //	url_host                  an absolute URL without userinfo whose host (lower-cased, with port if any) is one of the list
@@ -115,6 +115,23 @@
 // characters and backslashes; a URL with userinfo ("https://pypi.org@evil.io/")
 // fails url_host and url_scheme, a look-alike host ("api.github.com.evil.io")
 // fails url_host, and "https://host:8443/" matches only a listed "host:8443".
+//
+// # Numbers
+//
+// Numbers are compared exactly, by value, with protocol.Decimal — the same
+// comparison the capability schema's enum and minimum/maximum use — never
+// through float64: 1.0 is 1, 1e2 is 100, -0 is 0, and 9007199254740993 is
+// neither in [9007199254740992] nor within range [0, 9007199254740992].
+// This holds on both sides: the call's numbers are read from their literal
+// text, and the document's keep every digit written (YAML integers such as
+// 0x10 as YAML reads them; floats from their text). type integer is exact
+// too (9007199254740993.5 is not an integer) and, as before, limited to
+// float64's range (1e400 is not an integer). A number prints as float64's
+// shortest form when that is exactly the number written (2.50 prints 2.5,
+// 1e7 prints 1e+07), else as written, so two policies that decide
+// differently never print or hash the same. A call's number whose exponent
+// has more than protocol.MaxDecimalExponentDigits digits satisfies no
+// numeric constraint.
 //
 // # Evaluation
 //

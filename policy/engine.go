@@ -1,6 +1,10 @@
 package policy
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
 
 // Engine holds the current policy and swaps it atomically on reload. It is
 // safe for concurrent use: Evaluate and Current may run on any number of
@@ -27,7 +31,7 @@ func NewEngine(p *Policy) *Engine {
 func (e *Engine) Current() *Policy { return e.cur.Load() }
 
 // Evaluate decides in against the current policy.
-func (e *Engine) Evaluate(in *Input) Decision { return e.cur.Load().Evaluate(in) }
+func (e *Engine) Evaluate(in *Input) protocol.Verdict { return e.cur.Load().Evaluate(in) }
 
 // Reload parses and compiles data and, if that succeeds, makes it the
 // current policy. On error the old policy stays in force and the error (a

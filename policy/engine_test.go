@@ -53,8 +53,8 @@ rules:
 	for _, tc := range Cases {
 		inputs = append(inputs, anchorInput(t, tc.Call))
 	}
-	wantA := make([]Decision, len(inputs))
-	wantB := make([]Decision, len(inputs))
+	wantA := make([]protocol.Verdict, len(inputs))
+	wantB := make([]protocol.Verdict, len(inputs))
 	differ := 0
 	for i, in := range inputs {
 		wantA[i], wantB[i] = pa.Evaluate(in), pb.Evaluate(in)

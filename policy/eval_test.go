@@ -115,7 +115,7 @@ func TestDeterminism(t *testing.T) {
 	for _, x := range extraInputs {
 		inputs = append(inputs, &Input{Principal: x.principal, Capability: x.capability, Args: obj(t, x.args)})
 	}
-	want := make([]Decision, len(inputs))
+	want := make([]protocol.Verdict, len(inputs))
 	for i, in := range inputs {
 		want[i] = base.Evaluate(in)
 		for range 3 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -51,29 +50,29 @@ type rawRule struct {
 }
 
 type rawCons struct {
-	Type            string     `yaml:"type"`
-	Optional        bool       `yaml:"optional"`
-	In              anyList    `yaml:"in"`
-	NotIn           anyList    `yaml:"not_in"`
-	MinLen          *int       `yaml:"min_len"`
-	MaxLen          *int       `yaml:"max_len"`
-	Prefix          strList    `yaml:"prefix"`
-	NotPrefix       strList    `yaml:"not_prefix"`
-	Suffix          strList    `yaml:"suffix"`
-	NotSuffix       strList    `yaml:"not_suffix"`
-	Contains        strList    `yaml:"contains"`
-	NotContains     strList    `yaml:"not_contains"`
-	Regex           strList    `yaml:"regex"`
-	NotRegex        strList    `yaml:"not_regex"`
-	MinItems        *int       `yaml:"min_items"`
-	MaxItems        *int       `yaml:"max_items"`
-	Items           *rawCons   `yaml:"items"`
-	ContainsItem    anyList    `yaml:"contains_item"`
-	NotContainsItem anyList    `yaml:"not_contains_item"`
-	Range           *[]float64 `yaml:"range"`
-	CIDR            strList    `yaml:"cidr"`
-	URLScheme       strList    `yaml:"url_scheme"`
-	URLHost         strList    `yaml:"url_host"`
+	Type            string    `yaml:"type"`
+	Optional        bool      `yaml:"optional"`
+	In              anyList   `yaml:"in"`
+	NotIn           anyList   `yaml:"not_in"`
+	MinLen          *int      `yaml:"min_len"`
+	MaxLen          *int      `yaml:"max_len"`
+	Prefix          strList   `yaml:"prefix"`
+	NotPrefix       strList   `yaml:"not_prefix"`
+	Suffix          strList   `yaml:"suffix"`
+	NotSuffix       strList   `yaml:"not_suffix"`
+	Contains        strList   `yaml:"contains"`
+	NotContains     strList   `yaml:"not_contains"`
+	Regex           strList   `yaml:"regex"`
+	NotRegex        strList   `yaml:"not_regex"`
+	MinItems        *int      `yaml:"min_items"`
+	MaxItems        *int      `yaml:"max_items"`
+	Items           *rawCons  `yaml:"items"`
+	ContainsItem    anyList   `yaml:"contains_item"`
+	NotContainsItem anyList   `yaml:"not_contains_item"`
+	Range           *[]number `yaml:"range"`
+	CIDR            strList   `yaml:"cidr"`
+	URLScheme       strList   `yaml:"url_scheme"`
+	URLHost         strList   `yaml:"url_host"`
 
 	// Aliases from the spec digest's recommended format.
 	ItemMaxLen  *int    `yaml:"item_max_len"` // = items: {max_len: N}
@@ -107,7 +106,8 @@ func (l *strList) UnmarshalYAML(n *yaml.Node) error {
 	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
 }
 
-// anyList is a list of JSON scalars (string, number, boolean).
+// anyList is a list of JSON scalars (string, number, boolean). Numbers
+// are held as number, exactly as written.
 type anyList struct {
 	vals []any
 	set  bool
@@ -120,15 +120,158 @@ func (l *anyList) UnmarshalYAML(n *yaml.Node) error {
 		if err := n.Decode(&one); err != nil {
 			return err
 		}
-		l.vals = []any{one}
+		l.vals = []any{exactNumber(n, one)}
 		return nil
 	}
 	var v []any
 	if err := n.Decode(&v); err != nil {
 		return err
 	}
-	l.vals = v
+	var elems []scalarNode // again, now keeping each number's text
+	if err := n.Decode(&elems); err != nil {
+		return err
+	}
+	l.vals = make([]any, len(elems))
+	for i, e := range elems {
+		l.vals[i] = e.v
+	}
 	return nil
+}
+
+// scalarNode is one element of an anyList.
+type scalarNode struct{ v any }
+
+func (s *scalarNode) UnmarshalYAML(n *yaml.Node) error {
+	if err := n.Decode(&s.v); err != nil {
+		return err
+	}
+	s.v = exactNumber(n, s.v)
+	return nil
+}
+
+// number is a number written in the policy document, kept exactly.
+type number struct {
+	f     float64          // as float64: for the NaN and infinity checks
+	d     protocol.Decimal // the exact value (0 when f is NaN or infinite)
+	lit   string           // the exact value as a JSON literal ("" when f is NaN or infinite)
+	isInt bool             // a YAML integer (42, 0x2a, 0o52)
+}
+
+// exactNumber returns v, the value YAML decoded from the scalar n, as a
+// number when it is a finite one, else v unchanged. YAML integers are
+// exact as decoded (0x10 and 010 are YAML integers); a float is read from
+// its text, so 9007199254740993.0 keeps the digits float64 would round.
+func exactNumber(n *yaml.Node, v any) any {
+	x := number{isInt: true}
+	switch y := v.(type) {
+	case int:
+		x.f, x.lit = float64(y), strconv.Itoa(y)
+	case int64:
+		x.f, x.lit = float64(y), strconv.FormatInt(y, 10)
+	case uint64:
+		x.f, x.lit = float64(y), strconv.FormatUint(y, 10)
+	case float64:
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			return v
+		}
+		x.f, x.isInt = y, false
+		lit, ok := jsonNumber(n.Value)
+		if !ok {
+			lit = strconv.FormatFloat(y, 'g', -1, 64)
+		}
+		x.lit = lit
+	default:
+		return v
+	}
+	x.d, _ = protocol.ParseDecimal(x.lit)
+	return x
+}
+
+// jsonNumber rewrites a YAML float's text ("+1.5", ".5", "1.", "00.5e3")
+// as a JSON number literal. ok is false when the result is not one.
+func jsonNumber(s string) (string, bool) {
+	neg := false
+	switch {
+	case strings.HasPrefix(s, "-"):
+		neg, s = true, s[1:]
+	case strings.HasPrefix(s, "+"):
+		s = s[1:]
+	}
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i:]
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	lit := intPart
+	if frac != "" {
+		lit += "." + frac
+	}
+	lit += exp
+	if neg {
+		lit = "-" + lit
+	}
+	_, ok := protocol.ParseDecimal(lit)
+	return lit, ok
+}
+
+// text is the number's canonical text: float64's shortest form when that
+// is exactly the value written (so 1.50 prints 1.5 and 1e7 prints 1e+07),
+// else the exact literal.
+func (x *number) text() string {
+	if x.lit == "" {
+		return strconv.FormatFloat(x.f, 'g', -1, 64)
+	}
+	fs := strconv.FormatFloat(x.f, 'g', -1, 64)
+	if c, ok := protocol.CompareDecimal(fs, x.lit); ok && c == 0 {
+		return fs
+	}
+	return x.lit
+}
+
+// UnmarshalYAML reads a range bound: anything YAML decodes as a float64
+// (with the same errors), kept exactly.
+func (x *number) UnmarshalYAML(n *yaml.Node) error {
+	var f float64
+	if err := n.Decode(&f); err != nil {
+		return err
+	}
+	var v any
+	if err := n.Decode(&v); err != nil {
+		return err
+	}
+	if num, ok := exactNumber(n, v).(number); ok {
+		*x = num
+		return nil
+	}
+	*x = number{f: f} // NaN, an infinity, or null (0)
+	if !math.IsNaN(f) && !math.IsInf(f, 0) {
+		x.lit = strconv.FormatFloat(f, 'g', -1, 64)
+		x.d, _ = protocol.ParseDecimal(x.lit)
+	}
+	return nil
+}
+
+// inf is -1 or +1 for an infinite bound, 0 for a finite one.
+func (x *number) inf() int {
+	switch {
+	case math.IsInf(x.f, 1):
+		return 1
+	case math.IsInf(x.f, -1):
+		return -1
+	}
+	return 0
+}
+
+// cmp compares two non-NaN numbers exactly, infinities included.
+func (x *number) cmp(y *number) int {
+	if a, b := x.inf(), y.inf(); a != 0 || b != 0 {
+		return a - b // both in -1..1: equal infinities give 0
+	}
+	return x.d.Cmp(&y.d)
 }
 
 var errNotKnown = regexp.MustCompile(`field (\S+) not found in type policy\.\w+`)
@@ -401,349 +544,4 @@ func compileRule(i int, rr *rawRule, groups map[string][]string) (*rule, *protoc
 
 	r.fill()
 	return r, nil
-}
-
-func quoteList(list []string) string {
-	var b strings.Builder
-	b.WriteByte('[')
-	for i, s := range list {
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		b.WriteString(strconv.Quote(s))
-	}
-	b.WriteByte(']')
-	return b.String()
-}
-
-func compileScalars(where, key string, l anyList) (*scalarSet, *protocol.Error) {
-	if len(l.vals) == 0 {
-		return nil, cfgErr("%s.%s: empty list", where, key)
-	}
-	s := &scalarSet{}
-	parts := make([]string, 0, len(l.vals))
-	for i, v := range l.vals {
-		switch x := v.(type) {
-		case string:
-			s.strs = append(s.strs, x)
-			parts = append(parts, strconv.Quote(x))
-		case int:
-			s.nums = append(s.nums, float64(x))
-			parts = append(parts, strconv.Itoa(x))
-		case int64:
-			s.nums = append(s.nums, float64(x))
-			parts = append(parts, strconv.FormatInt(x, 10))
-		case uint64:
-			s.nums = append(s.nums, float64(x))
-			parts = append(parts, strconv.FormatUint(x, 10))
-		case float64:
-			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, cfgErr("%s.%s[%d]: not a finite number", where, key, i)
-			}
-			s.nums = append(s.nums, x)
-			parts = append(parts, strconv.FormatFloat(x, 'g', -1, 64))
-		case bool:
-			if x {
-				s.hasTrue = true
-			} else {
-				s.hasFals = true
-			}
-			parts = append(parts, strconv.FormatBool(x))
-		default:
-			return nil, cfgErr("%s.%s[%d]: want a string, number or boolean", where, key, i)
-		}
-	}
-	if len(s.strs) > 8 {
-		s.strMap = make(map[string]struct{}, len(s.strs))
-		for _, x := range s.strs {
-			s.strMap[x] = struct{}{}
-		}
-	}
-	s.text = "[" + strings.Join(parts, " ") + "]"
-	return s, nil
-}
-
-func nonEmpty(where, key string, l strList) *protocol.Error {
-	if len(l.vals) == 0 {
-		return cfgErr("%s.%s: empty list", where, key)
-	}
-	for i, s := range l.vals {
-		if s == "" {
-			return cfgErr("%s.%s[%d]: empty string", where, key, i)
-		}
-	}
-	return nil
-}
-
-func nonNeg(where, key string, n *int) *protocol.Error {
-	if *n < 0 {
-		return cfgErr("%s.%s: %d is negative", where, key, *n)
-	}
-	return nil
-}
-
-// compileCons compiles one constraint map. Checks are added in a fixed
-// order (the canonical order String prints), so two documents that differ
-// only in key order compile to the same policy and the same Hash.
-func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protocol.Error) {
-	var c constraint
-	rc := new(rawCons)
-	*rc = *orig // resolve aliases on a copy: YAML anchors may share orig
-	if rc.DenyPattern.set {
-		if rc.NotRegex.set {
-			return c, cfgErr("%s: give not_regex or deny_pattern, not both", where)
-		}
-		rc.NotRegex = rc.DenyPattern
-	}
-	if rc.ItemMaxLen != nil {
-		items := &rawCons{}
-		if rc.Items != nil {
-			*items = *rc.Items
-		}
-		if items.MaxLen != nil {
-			return c, cfgErr("%s: give items.max_len or item_max_len, not both", where)
-		}
-		items.MaxLen = rc.ItemMaxLen
-		rc.Items = items
-	}
-	add := func(desc, fail string, fn func(protocol.Value) bool) {
-		c.checks = append(c.checks, check{desc: desc, fail: fail, fn: fn})
-	}
-	if inItems && rc.Optional {
-		return c, cfgErr("%s: optional has no meaning inside items", where)
-	}
-	if rc.Type != "" {
-		fn, ok := typeCheck(rc.Type)
-		if !ok {
-			return c, cfgErr("%s.type: %q is not one of string, number, integer, boolean, array, object, null", where, rc.Type)
-		}
-		article := "a "
-		if rc.Type == "array" || rc.Type == "object" || rc.Type == "integer" {
-			article = "an "
-		}
-		add("type "+rc.Type, "is not "+article+rc.Type, fn)
-	}
-	if rc.In.set {
-		s, err := compileScalars(where, "in", rc.In)
-		if err != nil {
-			return c, err
-		}
-		add("in "+s.text, "not in "+s.text, s.has)
-	}
-	if rc.NotIn.set {
-		s, err := compileScalars(where, "not_in", rc.NotIn)
-		if err != nil {
-			return c, err
-		}
-		add("not_in "+s.text, "is in "+s.text+" (not_in)", func(v protocol.Value) bool { return isScalar(v) && !s.has(v) })
-	}
-	if rc.MinLen != nil {
-		if err := nonNeg(where, "min_len", rc.MinLen); err != nil {
-			return c, err
-		}
-		n := *rc.MinLen
-		add("min_len "+strconv.Itoa(n), "is shorter than "+strconv.Itoa(n)+" characters",
-			strCheck(func(s string) bool { return len(s) >= n && charLen(s) >= n }))
-	}
-	if rc.MaxLen != nil {
-		if err := nonNeg(where, "max_len", rc.MaxLen); err != nil {
-			return c, err
-		}
-		n := *rc.MaxLen
-		add("max_len "+strconv.Itoa(n), "is longer than "+strconv.Itoa(n)+" characters",
-			strCheck(func(s string) bool { return len(s) <= n || charLen(s) <= n }))
-	}
-	type strCons struct {
-		key        string
-		l          strList
-		fail       string
-		neg        bool
-		f          func(string, []string) bool
-		desc, verb string
-	}
-	for _, sc := range []strCons{
-		{key: "prefix", l: rc.Prefix, fail: "has none of the prefixes ", f: anyPrefix},
-		{key: "not_prefix", l: rc.NotPrefix, fail: "starts with one of ", neg: true, f: anyPrefix},
-		{key: "suffix", l: rc.Suffix, fail: "has none of the suffixes ", f: anySuffix},
-		{key: "not_suffix", l: rc.NotSuffix, fail: "ends with one of ", neg: true, f: anySuffix},
-		{key: "contains", l: rc.Contains, fail: "contains none of ", f: anyContains},
-		{key: "not_contains", l: rc.NotContains, fail: "contains one of ", neg: true, f: anyContains},
-	} {
-		if !sc.l.set {
-			continue
-		}
-		if err := nonEmpty(where, sc.key, sc.l); err != nil {
-			return c, err
-		}
-		list, f, neg := sc.l.vals, sc.f, sc.neg
-		q := quoteList(list)
-		add(sc.key+" "+q, sc.fail+q, strCheck(func(s string) bool { return f(s, list) != neg }))
-	}
-	for _, rx := range []struct {
-		key string
-		l   strList
-		neg bool
-	}{{"regex", rc.Regex, false}, {"not_regex", rc.NotRegex, true}} {
-		if !rx.l.set {
-			continue
-		}
-		if err := nonEmpty(where, rx.key, rx.l); err != nil {
-			return c, err
-		}
-		res := make([]*regexp.Regexp, len(rx.l.vals))
-		for i, src := range rx.l.vals {
-			re, err := regexp.Compile(src)
-			if err != nil {
-				return c, cfgErr("%s.%s[%d]: %v", where, rx.key, i, err)
-			}
-			res[i] = re
-		}
-		q, neg := quoteList(rx.l.vals), rx.neg
-		fail := "matches none of " + q
-		if neg {
-			fail = "matches one of " + q
-		}
-		add(rx.key+" "+q, fail, strCheck(func(s string) bool { return anyRegex(s, res) != neg }))
-	}
-	isArr := func(v protocol.Value) bool { return v.Kind() == protocol.KindArray }
-	if rc.MinItems != nil {
-		if err := nonNeg(where, "min_items", rc.MinItems); err != nil {
-			return c, err
-		}
-		n := *rc.MinItems
-		add("min_items "+strconv.Itoa(n), "has fewer than "+strconv.Itoa(n)+" items (or is not an array)",
-			func(v protocol.Value) bool { return isArr(v) && v.Len() >= n })
-	}
-	if rc.MaxItems != nil {
-		if err := nonNeg(where, "max_items", rc.MaxItems); err != nil {
-			return c, err
-		}
-		n := *rc.MaxItems
-		add("max_items "+strconv.Itoa(n), "has more than "+strconv.Itoa(n)+" items (or is not an array)",
-			func(v protocol.Value) bool { return isArr(v) && v.Len() <= n })
-	}
-	if rc.Items != nil {
-		ic, err := compileCons(where+".items", rc.Items, true)
-		if err != nil {
-			return c, err
-		}
-		inner := &ic
-		desc := "items {" + inner.desc() + "}"
-		c.checks = append(c.checks, check{desc: desc, fail: "has an item that fails " + desc[len("items "):], items: inner,
-			fn: func(v protocol.Value) bool {
-				if v.Kind() != protocol.KindArray {
-					return false
-				}
-				for it := v.First(); it.Exists(); it = it.Next() {
-					if !inner.ok(it) {
-						return false
-					}
-				}
-				return true
-			}})
-	}
-	for _, ci := range []struct {
-		key string
-		l   anyList
-		neg bool
-	}{{"contains_item", rc.ContainsItem, false}, {"not_contains_item", rc.NotContainsItem, true}} {
-		if !ci.l.set {
-			continue
-		}
-		s, err := compileScalars(where, ci.key, ci.l)
-		if err != nil {
-			return c, err
-		}
-		neg := ci.neg
-		fail := "has no item in " + s.text
-		if neg {
-			fail = "has an item in " + s.text
-		}
-		add(ci.key+" "+s.text, fail, func(v protocol.Value) bool {
-			if v.Kind() != protocol.KindArray {
-				return false
-			}
-			found := false
-			for it := v.First(); it.Exists(); it = it.Next() {
-				if s.has(it) {
-					found = true
-					break
-				}
-			}
-			return found != neg
-		})
-	}
-	if rc.Range != nil {
-		r := *rc.Range
-		if len(r) != 2 || math.IsNaN(r[0]) || math.IsNaN(r[1]) || r[0] > r[1] {
-			return c, cfgErr("%s.range: want [min, max] with min <= max", where)
-		}
-		lo, hi := r[0], r[1]
-		text := "[" + strconv.FormatFloat(lo, 'g', -1, 64) + ", " + strconv.FormatFloat(hi, 'g', -1, 64) + "]"
-		add("range "+text, "is not a number in "+text, func(v protocol.Value) bool {
-			f, ok := v.Float()
-			return ok && f >= lo && f <= hi
-		})
-	}
-	if rc.CIDR.set {
-		if err := nonEmpty(where, "cidr", rc.CIDR); err != nil {
-			return c, err
-		}
-		var pfx []netip.Prefix
-		var texts []string
-		for i, s := range rc.CIDR.vals {
-			pf, err := netip.ParsePrefix(s)
-			if err != nil {
-				a, err2 := netip.ParseAddr(s)
-				if err2 != nil || a.Zone() != "" {
-					return c, cfgErr("%s.cidr[%d]: %q is not a CIDR prefix or IP address", where, i, s)
-				}
-				pf = netip.PrefixFrom(a, a.BitLen())
-			}
-			if pf.Addr().Is4In6() {
-				pf = netip.PrefixFrom(pf.Addr().Unmap(), pf.Bits()-96)
-			}
-			pf = pf.Masked()
-			pfx = append(pfx, pf)
-			texts = append(texts, pf.String())
-		}
-		q := quoteList(texts)
-		add("cidr "+q, "is not an IP address in "+q, strCheck(func(s string) bool { return inPrefixes(s, pfx) }))
-	}
-	if rc.URLScheme.set {
-		if err := nonEmpty(where, "url_scheme", rc.URLScheme); err != nil {
-			return c, err
-		}
-		list := lowerAll(rc.URLScheme.vals)
-		q := quoteList(list)
-		add("url_scheme "+q, "is not an absolute URL with a scheme in "+q, strCheck(func(s string) bool {
-			scheme, _, ok := parseURL(s)
-			return ok && inStrings(scheme, list)
-		}))
-	}
-	if rc.URLHost.set {
-		if err := nonEmpty(where, "url_host", rc.URLHost); err != nil {
-			return c, err
-		}
-		list := lowerAll(rc.URLHost.vals)
-		for i, h := range list {
-			if strings.ContainsAny(h, "/@\\ %*?") {
-				return c, cfgErr("%s.url_host[%d]: %q is not a host name (host or host:port)", where, i, h)
-			}
-		}
-		q := quoteList(list)
-		add("url_host "+q, "is not a URL without userinfo whose host is one of "+q, strCheck(func(s string) bool {
-			_, host, ok := parseURL(s)
-			return ok && inStrings(host, list)
-		}))
-	}
-	return c, nil
-}
-
-func lowerAll(s []string) []string {
-	out := make([]string, len(s))
-	for i, x := range s {
-		out[i] = strings.ToLower(x)
-	}
-	return out
 }

@@ -22,15 +22,6 @@ type Input struct {
 	Args       protocol.Value
 }
 
-// Decision is the policy's verdict. Code is one of AUTHORIZED,
-// DENIED_POLICY_VIOLATION and DENIED_ARGUMENT_INVALID; Rule is the id of the
-// deciding rule, or DefaultDenyRule; Reason says why in words.
-type Decision struct {
-	Code   protocol.Decision
-	Rule   string
-	Reason string
-}
-
 // RuleInfo describes one compiled rule, for `femtoclaw policy check`.
 type RuleInfo struct {
 	ID           string
@@ -81,7 +72,7 @@ type rule struct {
 	args         []argCheck // sorted by name
 
 	// Decisions made by this rule, built once so returning one costs nothing.
-	decided    Decision
+	decided    protocol.Verdict
 	ruleSuffix string // " (rule ID)", the end of an argument-denial reason
 }
 
@@ -97,16 +88,16 @@ func (r *rule) fill() {
 	r.ruleSuffix = " (rule " + r.id + ")"
 	switch {
 	case r.allow:
-		r.decided = Decision{protocol.DecisionAuthorized, r.id, "allowed by rule " + r.id}
+		r.decided = protocol.Verdict{Code: protocol.DecisionAuthorized, Rule: r.id, Reason: "allowed by rule " + r.id}
 	case len(r.args) == 0:
-		r.decided = Decision{protocol.DecisionPolicyViolation, r.id, "denied by rule " + r.id}
+		r.decided = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: r.id, Reason: "denied by rule " + r.id}
 	default:
 		parts := make([]string, len(r.args))
 		for i := range r.args {
 			parts[i] = r.args[i].text()
 		}
-		r.decided = Decision{protocol.DecisionArgumentInvalid, r.id,
-			"denied by rule " + r.id + ": " + strings.Join(parts, "; ")}
+		r.decided = protocol.Verdict{Code: protocol.DecisionArgumentInvalid, Rule: r.id,
+			Reason: "denied by rule " + r.id + ": " + strings.Join(parts, "; ")}
 	}
 }
 
@@ -303,10 +294,13 @@ func (p *Policy) buildIndex() {
 	}
 }
 
-var defaultDeny = Decision{protocol.DecisionPolicyViolation, DefaultDenyRule,
-	"no rule allows this principal to use this capability (deny by default)"}
+var defaultDeny = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: DefaultDenyRule,
+	Reason: "no rule allows this principal to use this capability (deny by default)"}
 
-// Evaluate decides in. It is deterministic (the same policy and input give
+// Evaluate decides in. The verdict's Code is one of AUTHORIZED,
+// DENIED_POLICY_VIOLATION and DENIED_ARGUMENT_INVALID; its Rule is the id of
+// the deciding rule, or DefaultDenyRule; its Reason says why in words.
+// It is deterministic (the same policy and input give
 // the same decision), safe for concurrent use, and does not allocate except
 // to word the reason of an argument denial (and in url_* checks on URLs
 // that need net/url). It fails
@@ -321,9 +315,9 @@ var defaultDeny = Decision{protocol.DecisionPolicyViolation, DefaultDenyRule,
 // capability but failed an argument constraint denies with
 // DENIED_ARGUMENT_INVALID, naming that constraint; (4) otherwise
 // DENIED_POLICY_VIOLATION by DefaultDenyRule.
-func (p *Policy) Evaluate(in *Input) (d Decision) {
+func (p *Policy) Evaluate(in *Input) (d protocol.Verdict) {
 	if p == nil || in == nil {
-		return Decision{protocol.DecisionPolicyViolation, DefaultDenyRule, "no policy or no input (failing closed)"}
+		return protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: DefaultDenyRule, Reason: "no policy or no input (failing closed)"}
 	}
 	var cur *rule
 	defer func() {
@@ -332,8 +326,8 @@ func (p *Policy) Evaluate(in *Input) (d Decision) {
 			if cur != nil {
 				id = cur.id
 			}
-			d = Decision{protocol.DecisionPolicyViolation, id,
-				fmt.Sprintf("internal error evaluating rule %s: %v (failing closed)", id, e)}
+			d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: id,
+				Reason: fmt.Sprintf("internal error evaluating rule %s: %v (failing closed)", id, e)}
 		}
 	}()
 	cr := p.byCap[in.Capability]
@@ -366,7 +360,7 @@ func (p *Policy) Evaluate(in *Input) (d Decision) {
 	}
 	if failed != nil {
 		cur = failed
-		return Decision{protocol.DecisionArgumentInvalid, failed.id, failed.explain(failedArg, in.Args)}
+		return protocol.Verdict{Code: protocol.DecisionArgumentInvalid, Rule: failed.id, Reason: failed.explain(failedArg, in.Args)}
 	}
 	return defaultDeny
 }

@@ -56,6 +56,23 @@ func Decisions() []Decision {
 // Allowed reports whether d permits execution.
 func (d Decision) Allowed() bool { return d == DecisionAuthorized }
 
+// Verdict is one authorization decision with its grounds: the decision code,
+// the id of the rule that decided, and a reason in words. The policy engine
+// returns it, the decision cache stores it, and the runtime answers with it.
+//
+// Code is named Decision for the specification's "decision code"; Verdict is
+// the whole decision. Rule is a policy rule id, policy's default-deny rule, or
+// a name for a decision taken before the policy ("registry" for a capability
+// that is not registered or is disabled, "fail-closed" for an evaluation
+// that failed). The zero Verdict means no decision was made.
+//
+// A Verdict is a plain value: comparable, and safe to copy and share.
+type Verdict struct {
+	Code   Decision
+	Rule   string
+	Reason string
+}
+
 // State is a state of the runtime state machine (document 10). The runtime
 // lifecycle uses INITIALIZING, IDLE and SHUTDOWN; every execution walks its
 // own machine from INPUT_RECEIVED to COMPLETED or ERROR.

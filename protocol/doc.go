@@ -23,6 +23,14 @@
 // 300-byte call. Decoded values are read through Value, a small read-only
 // handle whose accessors never allocate.
 //
+// # Numbers
+//
+// Decimal (ParseDecimal, CompareDecimal) compares JSON number literals
+// exactly, without float64 and without allocating: 1.0 == 1, 1e2 == 100,
+// -0 == 0, and 9007199254740993 != 9007199254740992. It is the one number
+// comparison of the project: the capability schema's enum and bounds and
+// the policy's in and range constraints all use it.
+//
 // # Errors
 //
 // Error is the specification's error object; its Is method lets callers
