@@ -155,6 +155,26 @@
 // scripts/interop.sh relies on it and on X-Femtoclaw-Proto to show that
 // the server saw HTTP/3 from each real client.
 //
+// # Where things live
+//
+//	server.go    Server, ServerConfig and its defaults, NewServer, Start,
+//	             Shutdown, Close; the Executor, SecurityRecorder and Lookup
+//	             interfaces the server is built on
+//	routes.go    ServeHTTP: protocol check, routing, methods, authentication
+//	handlers.go  the endpoint handlers: /v1/execute, /v1/capabilities,
+//	             /v1/executions/{id}
+//	stream.go    the /v1/stream handler
+//	body.go      reading a request body under MaxBodyBytes and ReadTimeout;
+//	             request headers (X-Femtoclaw-Timeout-Ms)
+//	respond.go   writing responses: headers, answer-shaped transport errors,
+//	             buffer pool, the access-log writer
+//	drain.go     the in-flight request tracker Shutdown waits on
+//	status.go    StatusOf, the answer → HTTP status mapping
+//	auth.go      bearer tokens and the mTLS principal
+//	tls.go       certificate loading and generation, SPKI pins
+//	frame.go     the stream frame codec
+//	client.go    the Go client
+//
 // # Concurrency
 //
 // Server and Client are safe for concurrent use. A Client holds one QUIC

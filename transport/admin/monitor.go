@@ -1,0 +1,136 @@
+package admin
+
+import (
+	"strings"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/stats"
+)
+
+// stageFamilies maps detector stage names to the histogram families the
+// pipeline records them in.
+var stageFamilies = map[string]string{
+	"validate":  "femtoclaw_protocol_validation_seconds",
+	"authorize": "femtoclaw_authorization_seconds",
+	"dispatch":  "femtoclaw_capability_dispatch_seconds",
+	"commit":    "femtoclaw_memory_commit_seconds",
+	"overhead":  "femtoclaw_execution_overhead_seconds",
+	"total":     "femtoclaw_execution_duration_seconds",
+}
+
+// tickSample is what the monitor keeps per tick.
+type tickSample struct {
+	at         time.Time
+	executions uint64
+	snaps      map[string]*stats.Snapshot // histogram key -> cumulative snapshot
+}
+
+// Tick runs one monitor step now (tests use it with an injected clock).
+func (s *Server) Tick() { s.tick() }
+
+func (s *Server) monitor() {
+	defer close(s.done)
+	t := time.NewTicker(s.cfg.Tick)
+	defer t.Stop()
+	s.tick()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.tick()
+		}
+	}
+}
+
+func histKey(name string, labels []stats.Label) string {
+	var b strings.Builder
+	b.WriteString(name)
+	for _, l := range labels {
+		b.WriteString("|" + l.Name + "=" + l.Value)
+	}
+	return b.String()
+}
+
+func (s *Server) tick() {
+	cur := tickSample{at: s.cfg.Now(), snaps: map[string]*stats.Snapshot{}}
+	s.cfg.Metrics.Each(func(name string, labels []stats.Label, m any) {
+		switch v := m.(type) {
+		case *stats.Histogram:
+			cur.snaps[histKey(name, labels)] = v.Snapshot()
+		case *stats.Counter:
+			if name == "femtoclaw_executions_total" {
+				cur.executions += v.Load()
+			}
+		}
+	})
+	s.mu.Lock()
+	var prev *tickSample
+	if n := len(s.mu.history); n > 0 {
+		prev = &s.mu.history[n-1]
+	}
+	s.mu.history = append(s.mu.history, cur)
+	if len(s.mu.history) > 61 {
+		s.mu.history = s.mu.history[1:]
+	}
+	s.mu.Unlock()
+	if prev == nil {
+		return
+	}
+	// Feed the detector each stage's interval (merged across labels).
+	for stage, fam := range stageFamilies {
+		var iv *stats.Snapshot
+		for k, snap := range cur.snaps {
+			if k != fam && !strings.HasPrefix(k, fam+"|") {
+				continue
+			}
+			d := snap
+			if p := prev.snaps[k]; p != nil {
+				d = snap.Sub(p)
+			}
+			if iv == nil {
+				iv = d
+			} else {
+				iv = iv.Merge(d)
+			}
+		}
+		if iv != nil {
+			s.detector.Observe(stage, iv)
+		}
+	}
+}
+
+// window returns the snapshot of key over the last d (nil when not enough history).
+func (s *Server) windowed(hist []tickSample, key string, d time.Duration) *stats.Snapshot {
+	n := len(hist)
+	if n < 2 {
+		return nil
+	}
+	cur := hist[n-1]
+	for i := n - 2; i >= 0; i-- {
+		if cur.at.Sub(hist[i].at) >= d || i == 0 {
+			if p := hist[i].snaps[key]; p != nil && cur.snaps[key] != nil {
+				return cur.snaps[key].Sub(p)
+			}
+			return cur.snaps[key]
+		}
+	}
+	return nil
+}
+
+func rate(hist []tickSample, d time.Duration) float64 {
+	n := len(hist)
+	if n < 2 {
+		return 0
+	}
+	cur := hist[n-1]
+	for i := n - 2; i >= 0; i-- {
+		if el := cur.at.Sub(hist[i].at); el >= d || i == 0 {
+			if el <= 0 {
+				return 0
+			}
+			return float64(cur.executions-hist[i].executions) / el.Seconds()
+		}
+	}
+	return 0
+}
