@@ -32,8 +32,8 @@ func testRegistry() *Registry {
 		h.Record(int64(len(c)) * int64(time.Microsecond))
 	}
 	r.Histogram("femtoclaw_commit_seconds", "Journal commit latency\n(durable).")
-	r.Counter("femtoclaw_executions_total", "Executions by outcome.", Label{"outcome", "success"}).Add(41)
-	r.Counter("femtoclaw_executions_total", "Executions by outcome.", Label{"outcome", "error"}).Inc()
+	r.Counter("femtoclaw_finished_total", "Finished runs by outcome.", Label{"outcome", "success"}).Add(41)
+	r.Counter("femtoclaw_finished_total", "Finished runs by outcome.", Label{"outcome", "error"}).Inc()
 	r.Counter("femtoclaw_decisions_total", `Decisions by code, with a \ in help.`,
 		Label{"code", `weird "quoted" \ value` + "\nnewline"}, Label{"a_first", "x"}).Add(3)
 	r.Gauge("femtoclaw_inflight_executions", "Executions in flight.").Set(-2)
@@ -169,7 +169,7 @@ func TestWritePrometheusParsesBack(t *testing.T) {
 	var buf bytes.Buffer
 	testRegistry().WritePrometheus(&buf)
 	types, samples := parseExposition(t, buf.String())
-	if types["femtoclaw_validate_seconds"] != "histogram" || types["femtoclaw_executions_total"] != "counter" ||
+	if types["femtoclaw_validate_seconds"] != "histogram" || types["femtoclaw_finished_total"] != "counter" ||
 		types["femtoclaw_goroutines"] != "gauge" {
 		t.Fatalf("types: %v", types)
 	}

@@ -13,6 +13,11 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
+// MetricPerformanceDegradedStages is the gauge family of the stages whose
+// rolling p99 is over budget, which the Server registers in
+// Config.Metrics.
+const MetricPerformanceDegradedStages = "femtoclaw_performance_degraded_stages"
+
 // Check is one readiness check's result.
 type Check struct {
 	Name   string `json:"name"`
@@ -52,10 +57,13 @@ type Server struct {
 	srv      *http.Server
 	ln       net.Listener
 	detector *stats.Detector
-	start    time.Time
-	stop     chan struct{}
-	done     chan struct{}
-	serveErr chan error
+	// throughput is the executions rate over 1, 10 and 60 s (/v1/stats),
+	// fed by the monitor from the pipeline's executions counters.
+	throughput *stats.Throughput
+	start      time.Time
+	stop       chan struct{}
+	done       chan struct{}
+	serveErr   chan error
 
 	// life guards Start and Shutdown: Shutdown before Start returns nil
 	// at once, and a second Shutdown returns nil.
@@ -66,7 +74,8 @@ type Server struct {
 
 	mu struct {
 		sync.Mutex
-		history []tickSample // last 61 ticks, newest last
+		history    []tickSample // last 61 ticks, newest last
+		executions uint64       // MetricExecutionsTotal at the last tick
 	}
 }
 
@@ -88,13 +97,14 @@ func New(cfg Config) (*Server, error) {
 		cfg.Tick = time.Second
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, start: cfg.Now(), stop: make(chan struct{}), done: make(chan struct{}), serveErr: make(chan error, 1)}
+	s.throughput = stats.NewThroughput(cfg.Now)
 	s.detector = cfg.Detector
 	if s.detector == nil {
 		s.detector = stats.NewDetector(stats.DetectorConfig{Now: cfg.Now, OnEvent: cfg.OnDegradation})
 	}
 	reg := cfg.Metrics
 	stats.RegisterProcessMetrics(reg) // process_* and go_* (CPU, RSS, open files, goroutines)
-	reg.GaugeFunc("femtoclaw_performance_degraded_stages", "Stages whose rolling p99 is over budget (see /readyz for detail).", func() float64 { return float64(s.detector.Degraded()) })
+	reg.GaugeFunc(MetricPerformanceDegradedStages, "Stages whose rolling p99 is over budget (see /readyz for detail).", func() float64 { return float64(s.detector.Degraded()) })
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.metrics)

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
@@ -66,14 +67,14 @@ func TestReadyzFollowsChecks(t *testing.T) {
 
 func TestMetricsPassPromtool(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency.")
+	h := reg.Histogram(pipeline.MetricMemoryCommitSeconds, "Journal commit latency.")
 	for i := range 1000 {
 		h.Record(int64(100_000 + i*100))
 	}
-	reg.Counter("femtoclaw_executions_total", "Executions.", stats.Label{Name: "outcome", Value: "success"}).Add(1000)
+	reg.Counter(pipeline.MetricExecutionsTotal, "Executions.", stats.Label{Name: pipeline.LabelOutcome, Value: "success"}).Add(1000)
 	s := newServer(t, reg, nil, &fakeClock{}, nil)
 	code, body := get(t, s, "/metrics")
-	if code != 200 || !strings.Contains(body, "femtoclaw_memory_commit_seconds_bucket") {
+	if code != 200 || !strings.Contains(body, pipeline.MetricMemoryCommitSeconds+"_bucket") {
 		t.Fatalf("metrics %d", code)
 	}
 	promtool, err := exec.LookPath("promtool")
@@ -91,7 +92,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 // sees the event, the gauge and the /readyz detail, then the recovery.
 func TestDegradationAndRecovery(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency.")
+	h := reg.Histogram(pipeline.MetricMemoryCommitSeconds, "Journal commit latency.")
 	clk := &fakeClock{}
 	var events []stats.Event
 	s := newServer(t, reg, func() []Check { return []Check{{Name: "x", OK: true}} }, clk, func(e stats.Event) { events = append(events, e) })
@@ -109,7 +110,7 @@ func TestDegradationAndRecovery(t *testing.T) {
 	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"stage": "commit"`) {
 		t.Fatalf("readyz must stay ready and list the degradation: %d %s", code, body)
 	}
-	if _, body := get(t, s, "/metrics"); !strings.Contains(body, "femtoclaw_performance_degraded_stages 1") {
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, MetricPerformanceDegradedStages+" 1") {
 		t.Fatalf("gauge not 1")
 	}
 	for range 15 { // fast again for longer than the window
@@ -123,15 +124,15 @@ func TestDegradationAndRecovery(t *testing.T) {
 	if last.Type != "performance_recovered" || last.Stage != "commit" {
 		t.Fatalf("no recovery: %+v", events)
 	}
-	if _, body := get(t, s, "/metrics"); !strings.Contains(body, "femtoclaw_performance_degraded_stages 0") {
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, MetricPerformanceDegradedStages+" 0") {
 		t.Fatalf("gauge not back to 0")
 	}
 }
 
 func TestStatsJSON(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram("femtoclaw_protocol_validation_seconds", "Validation.")
-	c := reg.Counter("femtoclaw_executions_total", "Executions.", stats.Label{Name: "outcome", Value: "success"})
+	h := reg.Histogram(pipeline.MetricProtocolValidationSeconds, "Validation.")
+	c := reg.Counter(pipeline.MetricExecutionsTotal, "Executions.", stats.Label{Name: pipeline.LabelOutcome, Value: "success"})
 	clk := &fakeClock{}
 	s := newServer(t, reg, nil, clk, nil)
 	s.Tick()

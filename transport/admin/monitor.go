@@ -4,25 +4,25 @@ import (
 	"strings"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
-// stageFamilies maps detector stage names to the histogram families the
-// pipeline records them in.
+// stageFamilies maps detector stage names (stats.DefaultBudgets) to the
+// histogram families the pipeline records them in.
 var stageFamilies = map[string]string{
-	"validate":  "femtoclaw_protocol_validation_seconds",
-	"authorize": "femtoclaw_authorization_seconds",
-	"dispatch":  "femtoclaw_capability_dispatch_seconds",
-	"commit":    "femtoclaw_memory_commit_seconds",
-	"overhead":  "femtoclaw_execution_overhead_seconds",
-	"total":     "femtoclaw_execution_duration_seconds",
+	"validate":  pipeline.MetricProtocolValidationSeconds,
+	"authorize": pipeline.MetricAuthorizationSeconds,
+	"dispatch":  pipeline.MetricCapabilityDispatchSeconds,
+	"commit":    pipeline.MetricMemoryCommitSeconds,
+	"overhead":  pipeline.MetricExecutionOverheadSeconds,
+	"total":     pipeline.MetricExecutionDurationSeconds,
 }
 
 // tickSample is what the monitor keeps per tick.
 type tickSample struct {
-	at         time.Time
-	executions uint64
-	snaps      map[string]*stats.Snapshot // histogram key -> cumulative snapshot
+	at    time.Time
+	snaps map[string]*stats.Snapshot // histogram key -> cumulative snapshot
 }
 
 // Tick runs one monitor step now (tests use it with an injected clock).
@@ -54,17 +54,25 @@ func histKey(name string, labels []stats.Label) string {
 
 func (s *Server) tick() {
 	cur := tickSample{at: s.cfg.Now(), snaps: map[string]*stats.Snapshot{}}
+	var executions uint64
 	s.cfg.Metrics.Each(func(name string, labels []stats.Label, m any) {
 		switch v := m.(type) {
 		case *stats.Histogram:
 			cur.snaps[histKey(name, labels)] = v.Snapshot()
 		case *stats.Counter:
-			if name == "femtoclaw_executions_total" {
-				cur.executions += v.Load()
+			if name == pipeline.MetricExecutionsTotal {
+				executions += v.Load()
 			}
 		}
 	})
 	s.mu.Lock()
+	// The executions are counted by the pipeline's counters; the
+	// throughput gets what they added since the last tick.
+	if executions > s.mu.executions {
+		s.throughput.Add(executions - s.mu.executions)
+	}
+	s.mu.executions = executions
+	s.throughput.Tick()
 	var prev *tickSample
 	if n := len(s.mu.history); n > 0 {
 		prev = &s.mu.history[n-1]
@@ -100,7 +108,7 @@ func (s *Server) tick() {
 	}
 }
 
-// window returns the snapshot of key over the last d (nil when not enough history).
+// windowed returns the snapshot of key over the last d (nil when not enough history).
 func (s *Server) windowed(hist []tickSample, key string, d time.Duration) *stats.Snapshot {
 	n := len(hist)
 	if n < 2 {
@@ -116,21 +124,4 @@ func (s *Server) windowed(hist []tickSample, key string, d time.Duration) *stats
 		}
 	}
 	return nil
-}
-
-func rate(hist []tickSample, d time.Duration) float64 {
-	n := len(hist)
-	if n < 2 {
-		return 0
-	}
-	cur := hist[n-1]
-	for i := n - 2; i >= 0; i-- {
-		if el := cur.at.Sub(hist[i].at); el >= d || i == 0 {
-			if el <= 0 {
-				return 0
-			}
-			return float64(cur.executions-hist[i].executions) / el.Seconds()
-		}
-	}
-	return 0
 }

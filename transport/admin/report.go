@@ -32,8 +32,9 @@ func (s *Server) report() Report {
 	s.mu.Lock()
 	hist := append([]tickSample(nil), s.mu.history...)
 	s.mu.Unlock()
+	r1, r10, r60 := s.throughput.Rates()
 	r := Report{Time: s.cfg.Now(), UptimeS: s.cfg.Now().Sub(s.start).Seconds(),
-		Throughput: map[string]float64{"1s": rate(hist, time.Second), "10s": rate(hist, 10*time.Second), "60s": rate(hist, 60*time.Second)},
+		Throughput: map[string]float64{"1s": r1, "10s": r10, "60s": r60},
 		Counters:   map[string]uint64{}, Gauges: map[string]float64{}, Degraded: degradations(s.detector.Active())}
 	s.cfg.Metrics.Each(func(name string, labels []stats.Label, m any) {
 		key := histKey(name, labels)
