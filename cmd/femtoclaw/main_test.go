@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -274,6 +275,17 @@ func checkAdmin(t *testing.T, log string) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// The journal's fsync histogram is exposed, and the startup record
+	// (durability always) was synced at least once.
+	var fsyncs float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "femtoclaw_journal_fsync_seconds_count "); ok {
+			fsyncs, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if !strings.Contains(string(body), "# TYPE femtoclaw_journal_fsync_seconds histogram") || fsyncs < 1 {
+		t.Fatalf("no journal fsync histogram with a sync in /metrics:\n%s", body)
+	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(body)
