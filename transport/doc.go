@@ -120,7 +120,10 @@
 // is written only after the pipeline answered, and with a durable journal
 // the pipeline answers only after the record is synced, so every 200 a
 // client received is in the journal (TestShutdownUnderLoad checks this
-// across a restart). Shutdown returns ErrServerClosed on a second call.
+// across a restart). Close stops at once instead: it closes every
+// connection and socket without waiting for handlers. Whichever runs
+// second (Shutdown or Close) returns ErrServerClosed, and so does Start
+// after either; Client and admin.Server follow the same convention.
 //
 // # Limits and timeouts
 //
@@ -181,5 +184,6 @@
 // connection (opened on first use, reused by every call, redialed after
 // it breaks); open several Clients for several connections. A Stream
 // allows one goroutine in Recv and any number in Send. Whoever calls
-// NewServer must call Shutdown; whoever calls NewClient must call Close.
+// NewServer must call Shutdown or Close; whoever calls NewClient must call
+// Close or Shutdown.
 package transport

@@ -5,16 +5,36 @@ import (
 	"sync"
 )
 
-// tracker counts running handlers so Shutdown can wait for zero.
+// tracker counts running handlers (Server) or calls (Client) so Shutdown
+// can wait for zero.
 type tracker struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0; nil when nobody waits
+	mu     sync.Mutex
+	n      int
+	closed bool          // tryEnter refuses
+	idle   chan struct{} // closed when n drops to 0; nil when nobody waits
 }
 
 func (t *tracker) enter() {
 	t.mu.Lock()
 	t.n++
+	t.mu.Unlock()
+}
+
+// tryEnter enters unless close was called.
+func (t *tracker) tryEnter() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.n++
+	return true
+}
+
+// close makes every later tryEnter fail.
+func (t *tracker) close() {
+	t.mu.Lock()
+	t.closed = true
 	t.mu.Unlock()
 }
 

@@ -25,8 +25,10 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
-// ErrServerClosed is returned by Start after Shutdown, and by Shutdown
-// when called twice.
+// ErrServerClosed is the closed error of this package and of
+// transport/admin: Start returns it after Shutdown or Close, and Shutdown
+// and Close return it when the object (a Server, a Client, an admin
+// Server) was already shut down or closed by either of them.
 var ErrServerClosed = errors.New("transport: server closed")
 
 // Defaults of ServerConfig.
@@ -80,7 +82,8 @@ type ServerConfig struct {
 	// stalls with it. If zero, defaults to 4096; see the package doc.
 	MaxIncomingStreams int64
 	// Logger receives errors, security rejections and (at Debug) one
-	// access line per request with its protocol. If nil, slog.Default().
+	// access line per request with its protocol. If nil, defaults to
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -136,9 +139,9 @@ type SecurityRecorder interface {
 type Lookup func(executionID string) ([]journal.Record, error)
 
 // Server is the HTTP/3 face of an Executor. Its methods are safe for
-// concurrent use. Lifecycle: NewServer → Start → (serve) → Shutdown,
-// which the owner must call; the Executor is the caller's and is closed
-// after Shutdown returns.
+// concurrent use. Lifecycle: NewServer → Start → (serve) → Shutdown (drain
+// within a context) or Close (now), one of which the owner must call; the
+// Executor is the caller's and is closed after that returns.
 type Server struct {
 	cfg     ServerConfig
 	ex      Executor
@@ -319,17 +322,13 @@ const lingerAfterDrain = 250 * time.Millisecond
 // for in-flight requests to be answered — bounded by ctx and
 // DrainTimeout — then closes every connection and socket and waits for
 // its goroutines. It returns ctx's error if requests were still running
-// when the bound expired (they are aborted), and ErrServerClosed when
-// called again.
+// when the bound expired (they are aborted), and ErrServerClosed after an
+// earlier Shutdown or Close.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if s.mu.closed {
-		s.mu.Unlock()
+	conns, ok := s.markClosed()
+	if !ok {
 		return ErrServerClosed
 	}
-	s.mu.closed = true
-	conns := s.mu.conns
-	s.mu.Unlock()
 	s.drain()
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
@@ -360,4 +359,32 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	closeAll(conns)
 	s.serveWG.Wait()
 	return err
+}
+
+// Close stops the server now: it closes every connection (requests in
+// flight are aborted, their clients see the stream reset) and socket, and
+// waits for its goroutines, not for handlers. It returns ErrServerClosed
+// after an earlier Shutdown or Close.
+func (s *Server) Close() error {
+	conns, ok := s.markClosed()
+	if !ok {
+		return ErrServerClosed
+	}
+	s.drain()
+	err := s.h3.Close()
+	closeAll(conns)
+	s.serveWG.Wait()
+	return err
+}
+
+// markClosed marks the server closed and returns its sockets; ok is false
+// when it already was.
+func (s *Server) markClosed() (conns []net.PacketConn, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return nil, false
+	}
+	s.mu.closed = true
+	return s.mu.conns, true
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 // MetricPerformanceDegradedStages is the gauge family of the stages whose
@@ -42,7 +43,8 @@ type Config struct {
 	// OnDegradation is called for each performance_degraded and
 	// performance_recovered event. May be nil.
 	OnDegradation func(stats.Event)
-	// Logger receives the listener's own log records. If nil, slog.Default().
+	// Logger receives the listener's own log records. If nil, defaults to
+	// slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. If nil, time.Now.
 	Now func() time.Time
@@ -50,7 +52,9 @@ type Config struct {
 	Tick time.Duration
 }
 
-// Server is the admin listener. Safe for concurrent use.
+// Server is the admin listener. Safe for concurrent use. Lifecycle: New →
+// Start → Shutdown (drain within a context) or Close (now), one of which
+// the owner must call.
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
@@ -65,8 +69,9 @@ type Server struct {
 	done       chan struct{}
 	serveErr   chan error
 
-	// life guards Start and Shutdown: Shutdown before Start returns nil
-	// at once, and a second Shutdown returns nil.
+	// life guards Start, Shutdown and Close: the first Shutdown or Close
+	// returns at once if Start never ran; a later one, or Start after
+	// either, returns transport.ErrServerClosed.
 	life struct {
 		sync.Mutex
 		started, stopped bool
@@ -122,12 +127,13 @@ func New(cfg Config) (*Server, error) {
 }
 
 // Start listens and serves in the background, and starts the monitor.
-// Start after Shutdown, or a second Start, is an error.
+// Start after Shutdown or Close returns transport.ErrServerClosed; a second
+// Start is an error.
 func (s *Server) Start() error {
 	s.life.Lock()
 	defer s.life.Unlock()
 	if s.life.stopped {
-		return errors.New("admin: Start after Shutdown")
+		return transport.ErrServerClosed
 	}
 	if s.life.started {
 		return errors.New("admin: already started")
@@ -147,13 +153,26 @@ func (s *Server) Start() error {
 // Addr returns the listening address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
-// Shutdown stops serving and the monitor, waiting for both within ctx.
-// Shutdown before Start, or after an earlier Shutdown, returns nil.
+// Shutdown stops the listener and the monitor, lets requests in progress
+// finish within ctx (net/http.Server.Shutdown) and waits for both
+// goroutines. It returns transport.ErrServerClosed after an earlier
+// Shutdown or Close; before Start it only marks the server closed.
 func (s *Server) Shutdown(ctx context.Context) error {
+	return s.stopWith(func() error { return s.srv.Shutdown(ctx) })
+}
+
+// Close stops the listener and the monitor now, closing every connection
+// (net/http.Server.Close), and waits for both goroutines. It returns
+// transport.ErrServerClosed after an earlier Shutdown or Close.
+func (s *Server) Close() error {
+	return s.stopWith(s.srv.Close)
+}
+
+func (s *Server) stopWith(stop func() error) error {
 	s.life.Lock()
 	if s.life.stopped {
 		s.life.Unlock()
-		return nil
+		return transport.ErrServerClosed
 	}
 	s.life.stopped = true
 	started := s.life.started
@@ -162,7 +181,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	close(s.stop)
-	err := s.srv.Shutdown(ctx)
+	err := stop()
 	<-s.done
 	if e := <-s.serveErr; e != nil && !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)

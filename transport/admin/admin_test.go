@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,10 +11,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 type fakeClock struct{ t atomic.Int64 }
@@ -160,36 +163,52 @@ func TestStatsJSON(t *testing.T) {
 	}
 }
 
-func TestShutdownTwiceReturnsNil(t *testing.T) {
-	s := newServer(t, stats.NewRegistry(), nil, &fakeClock{}, nil)
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatalf("first Shutdown: %v", err)
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatalf("second Shutdown: %v", err)
-	}
-	if err := s.Start(); err == nil {
-		t.Fatal("Start after Shutdown succeeded")
+func TestSecondShutdownOrCloseIsErrServerClosed(t *testing.T) {
+	for _, first := range []string{"Shutdown", "Close"} {
+		s := newServer(t, stats.NewRegistry(), nil, &fakeClock{}, nil)
+		stop := map[string]func() error{
+			"Shutdown": func() error { return s.Shutdown(context.Background()) },
+			"Close":    s.Close,
+		}
+		if err := stop[first](); err != nil {
+			t.Fatalf("first %s: %v", first, err)
+		}
+		if _, err := http.Get("http://" + s.Addr().String() + "/healthz"); err == nil {
+			t.Fatalf("%s: still serving", first)
+		}
+		for _, second := range []string{"Shutdown", "Close"} {
+			if err := stop[second](); !errors.Is(err, transport.ErrServerClosed) {
+				t.Fatalf("%s after %s: %v", second, first, err)
+			}
+		}
+		if err := s.Start(); !errors.Is(err, transport.ErrServerClosed) {
+			t.Fatalf("Start after %s: %v", first, err)
+		}
 	}
 }
 
+// TestShutdownBeforeStartReturns runs in a synctest bubble: a Shutdown
+// that blocked would be durably blocked when synctest.Wait returns.
 func TestShutdownBeforeStartReturns(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Metrics: stats.NewRegistry(), Tick: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Shutdown(context.Background()) }()
-	select {
-	case err := <-done:
+	synctest.Test(t, func(t *testing.T) {
+		s, err := New(Config{Addr: "127.0.0.1:0", Metrics: stats.NewRegistry(), Tick: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
-			t.Fatalf("Shutdown before Start: %v", err)
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown before Start hung")
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatalf("second Shutdown: %v", err)
-	}
+		done := make(chan error, 1)
+		go func() { done <- s.Shutdown(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Shutdown before Start: %v", err)
+			}
+		default:
+			t.Fatal("Shutdown before Start blocked")
+		}
+		if err := s.Shutdown(context.Background()); !errors.Is(err, transport.ErrServerClosed) {
+			t.Fatalf("second Shutdown: %v", err)
+		}
+	})
 }

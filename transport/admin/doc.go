@@ -16,7 +16,8 @@
 // refreshes resource gauges (goroutines, RSS, CPU seconds, open files),
 // snapshots every latency histogram to compute interval percentiles, feeds
 // the degradation detector, and records throughput. Start begins serving;
-// Shutdown stops the listener and the monitor and waits for both.
+// Shutdown (or Close, at once) stops the listener and the monitor and
+// waits for both; see Server for the lifecycle convention.
 //
 // # Where things live
 //
