@@ -303,42 +303,14 @@ func (e *env) raw(method, path string, body io.Reader, hdr map[string]string) (*
 	return resp, b
 }
 
-// answer is the decoded answer shape.
-type answer struct {
-	ExecutionID string          `json:"execution_id"`
-	State       string          `json:"state"`
-	Decision    *string         `json:"decision"`
-	Status      string          `json:"status"`
-	Result      json.RawMessage `json:"result"`
-	Error       *struct {
-		ID        string `json:"error_id"`
-		Category  string `json:"category"`
-		Severity  string `json:"severity"`
-		Message   string `json:"message"`
-		Subsystem string `json:"subsystem"`
-		Timestamp string `json:"timestamp"`
-		Reason    string `json:"reason"`
-	} `json:"error"`
-	Journal struct {
-		Seq     *uint64 `json:"seq"`
-		Durable bool    `json:"durable"`
-	} `json:"journal"`
-}
-
-func decode(t testing.TB, b []byte) answer {
+// decode parses an answer with protocol.ParseAnswer.
+func decode(t testing.TB, b []byte) *protocol.Answer {
 	t.Helper()
-	var a answer
-	if err := json.Unmarshal(b, &a); err != nil {
-		t.Fatalf("answer is not JSON: %v: %s", err, b)
+	a, err := protocol.ParseAnswer(b)
+	if err != nil {
+		t.Fatalf("not an answer: %v: %s", err, b)
 	}
 	return a
-}
-
-func (a answer) decision() string {
-	if a.Decision == nil {
-		return ""
-	}
-	return *a.Decision
 }
 
 // writeTestCA writes a CA and a client certificate (CN cn) signed by it

@@ -19,6 +19,7 @@ import (
 
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 func TestExecuteOutcomes(t *testing.T) {
@@ -28,10 +29,10 @@ func TestExecuteOutcomes(t *testing.T) {
 		name     string
 		msg      string
 		status   int
-		state    string
-		decision string
-		category string
-		reason   string
+		state    protocol.State
+		decision protocol.Decision
+		category protocol.Category
+		reason   protocol.Reason
 	}{
 		{"success noop", `{"tool_call":{"tool":"noop","args":{}}}`, 200, "COMPLETED", "AUTHORIZED", "", ""},
 		{"success echo", `{"tool_call":{"tool":"echo","args":{"text":"hi"}}}`, 200, "COMPLETED", "AUTHORIZED", "", ""},
@@ -76,8 +77,8 @@ func TestExecuteOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := decode(t, body)
-			if status != c.status || a.State != c.state || a.decision() != c.decision {
-				t.Fatalf("got %d %s %q, want %d %s %q: %s", status, a.State, a.decision(), c.status, c.state, c.decision, body)
+			if status != c.status || a.State != c.state || a.Decision != c.decision {
+				t.Fatalf("got %d %s %q, want %d %s %q: %s", status, a.State, a.Decision, c.status, c.state, c.decision, body)
 			}
 			if a.ExecutionID == "" || !strings.HasPrefix(a.ExecutionID, "exec-") {
 				t.Errorf("execution_id %q", a.ExecutionID)
@@ -86,7 +87,7 @@ func TestExecuteOutcomes(t *testing.T) {
 				if a.Error != nil || a.Status != "success" {
 					t.Fatalf("unexpected error: %s", body)
 				}
-				if !a.Journal.Durable || a.Journal.Seq == nil {
+				if !a.Journal.Durable || a.Journal.Seq == 0 {
 					t.Errorf("answer not durable: %s", body)
 				}
 				return
@@ -94,7 +95,7 @@ func TestExecuteOutcomes(t *testing.T) {
 			if a.Error == nil || a.Error.Category != c.category || (c.reason != "" && a.Error.Reason != c.reason) || a.Status != "error" {
 				t.Fatalf("error = %s, want %s/%s", body, c.category, c.reason)
 			}
-			if a.Error.ID == "" || a.Error.Severity == "" || a.Error.Message == "" || a.Error.Subsystem == "" || a.Error.Timestamp == "" {
+			if a.Error.ID == "" || a.Error.Severity == "" || a.Error.Message == "" || a.Error.Subsystem == "" || a.Error.Timestamp.IsZero() {
 				t.Errorf("incomplete error object: %s", body)
 			}
 		})
@@ -220,7 +221,8 @@ func TestUnauthenticated(t *testing.T) {
 	ctx := context.Background()
 	msg := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
 	for _, c := range []struct {
-		name, token, reason string
+		name, token string
+		reason      protocol.Reason
 	}{
 		{"missing", "", "missing_credentials"},
 		{"bad token", "wrong", "invalid_token"},
@@ -562,8 +564,8 @@ func TestShutdownUnderLoad(t *testing.T) {
 					t.Errorf("status %d: %s", status, body)
 					return
 				}
-				var a answer
-				if json.Unmarshal(body, &a) != nil || !a.Journal.Durable {
+				a, err := protocol.ParseAnswer(body)
+				if err != nil || !a.Journal.Durable {
 					t.Errorf("200 without a durable answer: %s", body)
 					return
 				}
@@ -590,8 +592,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 				streamAcked <- ids
 				return
 			}
-			var a answer
-			if json.Unmarshal(b, &a) == nil && a.Status == "success" {
+			if a, err := protocol.ParseAnswer(b); err == nil && a.Status == protocol.StatusSuccess {
 				ids = append(ids, a.ExecutionID)
 			}
 		}
