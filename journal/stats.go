@@ -32,6 +32,16 @@ type Stats struct {
 	MaxUnsyncedRecords int64
 }
 
+// SyncHistogramBound returns the upper bound of SyncHistogram[i]: every
+// fdatasync counted there took less (2^i µs). The last bucket is
+// open-ended and has no bound (0), nor has an index out of range.
+func SyncHistogramBound(i int) time.Duration {
+	if i < 0 || i >= len(Stats{}.SyncHistogram)-1 {
+		return 0
+	}
+	return time.Duration(1<<i) * time.Microsecond
+}
+
 // CompressionRatio is BytesRaw / BytesWritten (0 before the first block).
 func (s Stats) CompressionRatio() float64 {
 	if s.BytesWritten == 0 {

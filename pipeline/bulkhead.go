@@ -43,11 +43,11 @@ func (rt *Runtime) startBulkhead(bh *bulkhead, name string, size, queue int) err
 	bh.q = make(chan func(), queue)
 	bh.done = make(chan struct{})
 	go bh.dispatch()
-	lbl := stats.Label{Name: "capability", Value: name}
-	rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_running", "Capability pool workers busy.", func() float64 { return float64(p.Running()) }, lbl)
+	lbl := stats.Label{Name: LabelCapability, Value: name}
+	rt.cfg.Metrics.GaugeFunc(MetricPoolRunning, "Capability pool workers busy.", func() float64 { return float64(p.Running()) }, lbl)
 	q := bh.q
-	rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_waiting", "Calls queued for a capability pool worker (queue depth).", func() float64 { return float64(len(q) + p.Waiting()) }, lbl)
-	rt.cfg.Metrics.GaugeFunc("femtoclaw_pool_capacity", "Capability pool size.", func() float64 { return float64(p.Cap()) }, lbl)
+	rt.cfg.Metrics.GaugeFunc(MetricPoolWaiting, "Calls queued for a capability pool worker (queue depth).", func() float64 { return float64(len(q) + p.Waiting()) }, lbl)
+	rt.cfg.Metrics.GaugeFunc(MetricPoolCapacity, "Capability pool size.", func() float64 { return float64(p.Cap()) }, lbl)
 	return nil
 }
 

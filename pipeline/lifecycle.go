@@ -30,7 +30,7 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 	rt := &Runtime{cfg: cfg, cacheBuilt: make(chan struct{}), ids: newIDGen(cfg.Now), base: time.Now(),
 		log: cfg.Logger, journal: cfg.Journal, pools: map[string]*bulkhead{}}
 	rt.m = newMetrics(cfg.Metrics)
-	cfg.Metrics.GaugeFunc("femtoclaw_cache_entries_limit_bytes", "Configured bound of the validation and decision caches, in bytes.",
+	cfg.Metrics.GaugeFunc(MetricCacheLimitBytes, "Configured bound of the validation and decision caches, in bytes.",
 		func() float64 {
 			eff := func(v, def int64) int64 {
 				if v == 0 {

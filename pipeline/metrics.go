@@ -8,7 +8,78 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
-// outcome classifies a finished execution for femtoclaw_executions_total.
+// Metric family names the runtime registers in Config.Metrics. They are
+// part of the runtime's operating interface (dashboards and alerts key on
+// them) and are spelled here once: the admin listener, the CLI and tests
+// use these constants. Histograms are in seconds; counters end in _total.
+const (
+	// MetricProtocolValidationSeconds is protocol validation latency,
+	// including the argument schema check and the validation cache.
+	MetricProtocolValidationSeconds = "femtoclaw_protocol_validation_seconds"
+	// MetricAuthorizationSeconds is authorization decision latency, by
+	// LabelCache (hit, miss).
+	MetricAuthorizationSeconds = "femtoclaw_authorization_seconds"
+	// MetricAdmissionWaitSeconds is time in admission control and waiting
+	// for a capability pool worker.
+	MetricAdmissionWaitSeconds = "femtoclaw_admission_wait_seconds"
+	// MetricCapabilityDispatchSeconds is capability invocation overhead.
+	MetricCapabilityDispatchSeconds = "femtoclaw_capability_dispatch_seconds"
+	// MetricMemoryCommitSeconds is journal commit latency, including the
+	// fsync wait.
+	MetricMemoryCommitSeconds = "femtoclaw_memory_commit_seconds"
+	// MetricExecutionOverheadSeconds is the runtime's own time per
+	// execution (everything but the capability and the commit wait).
+	MetricExecutionOverheadSeconds = "femtoclaw_execution_overhead_seconds"
+	// MetricExecutionDurationSeconds is end-to-end execution latency
+	// inside the runtime.
+	MetricExecutionDurationSeconds = "femtoclaw_execution_duration_seconds"
+	// MetricTransportExecutionSeconds is end-to-end execution latency by
+	// LabelTransport (the ingress).
+	MetricTransportExecutionSeconds = "femtoclaw_transport_execution_seconds"
+	// MetricCapabilityExecutionSeconds is capability execution time by
+	// LabelCapability.
+	MetricCapabilityExecutionSeconds = "femtoclaw_capability_execution_seconds"
+	// MetricExecutionsTotal counts finished executions by LabelOutcome.
+	MetricExecutionsTotal = "femtoclaw_executions_total"
+	// MetricAuthorizationDecisionsTotal counts decisions by LabelDecision.
+	MetricAuthorizationDecisionsTotal = "femtoclaw_authorization_decisions_total"
+	// MetricErrorsTotal counts errors reported in answers by LabelCategory.
+	MetricErrorsTotal = "femtoclaw_errors_total"
+	// MetricExecutionsInFlight is the gauge of admitted, unanswered
+	// executions.
+	MetricExecutionsInFlight = "femtoclaw_executions_in_flight"
+	// MetricTelemetryDroppedTotal counts telemetry events dropped on a
+	// full queue.
+	MetricTelemetryDroppedTotal = "femtoclaw_telemetry_dropped_total"
+	// MetricTelemetryExportedTotal counts telemetry events written.
+	MetricTelemetryExportedTotal = "femtoclaw_telemetry_exported_total"
+	// MetricTelemetryExportErrorsTotal counts telemetry write failures.
+	MetricTelemetryExportErrorsTotal = "femtoclaw_telemetry_export_errors_total"
+	// MetricOverloadRejectionsTotal counts executions refused at the
+	// in-flight bound.
+	MetricOverloadRejectionsTotal = "femtoclaw_overload_rejections_total"
+	// MetricPoolRunning, MetricPoolWaiting and MetricPoolCapacity are
+	// gauges of each pooled capability's bulkhead (label LabelCapability):
+	// workers busy, calls queued, and the pool size.
+	MetricPoolRunning  = "femtoclaw_pool_running"
+	MetricPoolWaiting  = "femtoclaw_pool_waiting"
+	MetricPoolCapacity = "femtoclaw_pool_capacity"
+	// MetricCacheLimitBytes is the configured bound of the validation and
+	// decision caches together, in bytes.
+	MetricCacheLimitBytes = "femtoclaw_cache_entries_limit_bytes"
+)
+
+// Label names of the runtime's metric families.
+const (
+	LabelOutcome    = "outcome"    // MetricExecutionsTotal: success, capability_error, rejected, …
+	LabelCache      = "cache"      // MetricAuthorizationSeconds: hit, miss
+	LabelTransport  = "transport"  // MetricTransportExecutionSeconds: http3, inproc, …
+	LabelCapability = "capability" // MetricCapabilityExecutionSeconds: the capability name
+	LabelDecision   = "decision"   // MetricAuthorizationDecisionsTotal: a protocol.Decision
+	LabelCategory   = "category"   // MetricErrorsTotal: a protocol.Category
+)
+
+// outcome classifies a finished execution for MetricExecutionsTotal.
 type outcome uint8
 
 const (
@@ -76,7 +147,7 @@ func (m *metrics) transport(name string) *stats.Histogram {
 	for k, v := range old {
 		next[k] = v
 	}
-	h := m.reg.Histogram("femtoclaw_transport_execution_seconds", "End-to-end execution latency inside the runtime, per ingress transport.", stats.Label{Name: "transport", Value: name})
+	h := m.reg.Histogram(MetricTransportExecutionSeconds, "End-to-end execution latency inside the runtime, per ingress transport.", stats.Label{Name: LabelTransport, Value: name})
 	next[name] = h
 	m.transports.Store(&next)
 	return h
@@ -85,35 +156,35 @@ func (m *metrics) transport(name string) *stats.Histogram {
 func newMetrics(reg *stats.Registry) *metrics {
 	m := &metrics{
 		reg:             reg,
-		validate:        reg.Histogram("femtoclaw_protocol_validation_seconds", "Protocol validation latency, including the argument schema check and the validation cache."),
-		authorizeHit:    reg.Histogram("femtoclaw_authorization_seconds", "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: "cache", Value: "hit"}),
-		authorizeMiss:   reg.Histogram("femtoclaw_authorization_seconds", "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: "cache", Value: "miss"}),
-		admit:           reg.Histogram("femtoclaw_admission_wait_seconds", "Time spent in admission control and waiting for a capability pool worker."),
-		dispatch:        reg.Histogram("femtoclaw_capability_dispatch_seconds", "Capability invocation overhead: from admission to the capability starting, and back."),
-		commit:          reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency, including the fsync wait."),
-		overhead:        reg.Histogram("femtoclaw_execution_overhead_seconds", "Runtime overhead per execution: everything except capability execution and the journal commit wait."),
-		total:           reg.Histogram("femtoclaw_execution_duration_seconds", "End-to-end execution latency inside the runtime."),
+		validate:        reg.Histogram(MetricProtocolValidationSeconds, "Protocol validation latency, including the argument schema check and the validation cache."),
+		authorizeHit:    reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "hit"}),
+		authorizeMiss:   reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "miss"}),
+		admit:           reg.Histogram(MetricAdmissionWaitSeconds, "Time spent in admission control and waiting for a capability pool worker."),
+		dispatch:        reg.Histogram(MetricCapabilityDispatchSeconds, "Capability invocation overhead: from admission to the capability starting, and back."),
+		commit:          reg.Histogram(MetricMemoryCommitSeconds, "Journal commit latency, including the fsync wait."),
+		overhead:        reg.Histogram(MetricExecutionOverheadSeconds, "Runtime overhead per execution: everything except capability execution and the journal commit wait."),
+		total:           reg.Histogram(MetricExecutionDurationSeconds, "End-to-end execution latency inside the runtime."),
 		decisions:       map[protocol.Decision]*stats.Counter{},
 		errors:          map[protocol.Category]*stats.Counter{},
-		inFlight:        reg.Gauge("femtoclaw_executions_in_flight", "Executions admitted and not yet answered."),
-		eventsDropped:   reg.Counter("femtoclaw_telemetry_dropped_total", "Telemetry events dropped because the event queue was full."),
-		eventsExported:  reg.Counter("femtoclaw_telemetry_exported_total", "Telemetry events written by the exporter."),
-		exportErrors:    reg.Counter("femtoclaw_telemetry_export_errors_total", "Telemetry exporter write failures (OBSERVABILITY_ERROR)."),
-		overloadRejects: reg.Counter("femtoclaw_overload_rejections_total", "Executions refused at once because the in-flight bound was reached."),
+		inFlight:        reg.Gauge(MetricExecutionsInFlight, "Executions admitted and not yet answered."),
+		eventsDropped:   reg.Counter(MetricTelemetryDroppedTotal, "Telemetry events dropped because the event queue was full."),
+		eventsExported:  reg.Counter(MetricTelemetryExportedTotal, "Telemetry events written by the exporter."),
+		exportErrors:    reg.Counter(MetricTelemetryExportErrorsTotal, "Telemetry exporter write failures (OBSERVABILITY_ERROR)."),
+		overloadRejects: reg.Counter(MetricOverloadRejectionsTotal, "Executions refused at once because the in-flight bound was reached."),
 	}
 	for i := range m.outcomes {
-		m.outcomes[i] = reg.Counter("femtoclaw_executions_total", "Executions finished, by outcome.", stats.Label{Name: "outcome", Value: outcomeNames[i]})
+		m.outcomes[i] = reg.Counter(MetricExecutionsTotal, "Executions finished, by outcome.", stats.Label{Name: LabelOutcome, Value: outcomeNames[i]})
 	}
 	for _, d := range protocol.Decisions() {
-		m.decisions[d] = reg.Counter("femtoclaw_authorization_decisions_total", "Authorization decisions, by decision code.", stats.Label{Name: "decision", Value: string(d)})
+		m.decisions[d] = reg.Counter(MetricAuthorizationDecisionsTotal, "Authorization decisions, by decision code.", stats.Label{Name: LabelDecision, Value: string(d)})
 	}
 	for _, c := range protocol.Categories() {
-		m.errors[c] = reg.Counter("femtoclaw_errors_total", "Errors reported in answers, by category.", stats.Label{Name: "category", Value: string(c)})
+		m.errors[c] = reg.Counter(MetricErrorsTotal, "Errors reported in answers, by category.", stats.Label{Name: LabelCategory, Value: string(c)})
 	}
 	return m
 }
 
 // capHistogram returns the execution-time histogram of one capability.
 func (m *metrics) capHistogram(name string) *stats.Histogram {
-	return m.reg.Histogram("femtoclaw_capability_execution_seconds", "Capability execution time, per capability.", stats.Label{Name: "capability", Value: name})
+	return m.reg.Histogram(MetricCapabilityExecutionSeconds, "Capability execution time, per capability.", stats.Label{Name: LabelCapability, Value: name})
 }

@@ -272,7 +272,7 @@ func (d *Detector) Active() []Event {
 }
 
 // Degraded returns the number of currently degraded stages (the value of a
-// femtoclaw_degraded_stages gauge).
+// degraded-stages gauge, as the admin listener exposes).
 func (d *Detector) Degraded() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()

@@ -104,8 +104,10 @@
 // with fixed cumulative buckets from 100 ns to 10 s in a 1-2.5-5 sequence
 // (ExpositionBounds) plus +Inf, then _sum and _count in seconds. The fixed
 // bounds keep series comparable across processes and restarts; the full
-// HDR resolution remains available through Snapshot. Registry.Each walks
-// the same metrics for a JSON endpoint.
+// HDR resolution remains available through Snapshot. A HistogramFunc
+// exposes a histogram kept elsewhere in buckets of its own (Buckets: the
+// journal's power-of-two fsync buckets) with those bounds. Registry.Each
+// walks the same metrics for a JSON endpoint.
 //
 // # Throughput and degradation
 //

@@ -48,7 +48,7 @@ type family struct {
 type entry struct {
 	labels []Label // as given, and sorted by name
 	key    string  // canonical rendering: {a="x",b="y"} or ""
-	m      any     // *Counter, *Gauge, *Histogram, func() float64 or counterFunc
+	m      any     // *Counter, *Gauge, *Histogram, func() float64, counterFunc or func() Buckets
 }
 
 // NewRegistry returns an empty registry.
@@ -124,6 +124,43 @@ func (r *Registry) CounterFunc(name, help string, fn func() float64, labels ...L
 // counterFunc tells a CounterFunc's fn from a GaugeFunc's.
 type counterFunc func() float64
 
+// Buckets is a histogram kept elsewhere, in fixed buckets, as a
+// HistogramFunc reports it (the journal's fsync histogram, for one).
+// Counts[i] is the number of observations at or under Upper[i] and over
+// the bound before it (per bucket, not cumulative); Counts[len(Upper)],
+// if present, is the number over the last bound. Missing counts are
+// zero; counts past that one are added to it.
+type Buckets struct {
+	Upper  []float64 // ascending upper bounds in seconds, without +Inf
+	Counts []uint64  // per bucket; len(Upper)+1 with the open-ended one
+	Sum    float64   // sum of the observations, in seconds
+}
+
+// HistogramFunc registers a histogram whose buckets are fn(), for
+// latencies recorded elsewhere in buckets of their own. fn is called like
+// a GaugeFunc's (on every WritePrometheus and Each, from the caller's
+// goroutine) and its counts must never decrease. It is exposed with its
+// own bounds plus +Inf, _sum and _count (the total of Counts). name must
+// end in "_seconds" and no label may be called "le". Registering the same
+// name and labels again replaces fn.
+func (r *Registry) HistogramFunc(name, help string, fn func() Buckets, labels ...Label) {
+	if !strings.HasSuffix(name, "_seconds") {
+		panic(fmt.Sprintf("stats: histogram %q: name must end in _seconds", name))
+	}
+	for _, l := range labels {
+		if l.Name == "le" {
+			panic(fmt.Sprintf("stats: histogram %q: label name le is reserved", name))
+		}
+	}
+	e := r.registerEntry(name, help, kindHistogram, labels, func() any { return fn })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := e.m.(func() Buckets); !ok {
+		panic(fmt.Sprintf("stats: histogram %q%s registered both as Histogram and HistogramFunc", name, e.key))
+	}
+	e.m = fn
+}
+
 func (r *Registry) register(name, help, kind string, labels []Label, create func() any) any {
 	e := r.registerEntry(name, help, kind, labels, create)
 	r.mu.Lock()
@@ -169,8 +206,9 @@ func (r *Registry) registerEntry(name, help, kind string, labels []Label, create
 }
 
 // Each calls fn for every registered metric, families in name order and
-// metrics in label order, with m one of *Counter, *Gauge, *Histogram or
-// func() float64 (a GaugeFunc or CounterFunc). fn must not register metrics. The labels
+// metrics in label order, with m one of *Counter, *Gauge, *Histogram,
+// func() float64 (a GaugeFunc or CounterFunc) or func() Buckets (a
+// HistogramFunc). fn must not register metrics. The labels
 // slice is sorted by name and must not be modified.
 func (r *Registry) Each(fn func(name string, labels []Label, m any)) {
 	for _, f := range r.families() {
@@ -270,6 +308,28 @@ func appendMetric(buf []byte, name string, e entry) []byte {
 		buf = append(buf, '\n')
 		buf = appendSample(buf, name, "_count", e.key)
 		buf = strconv.AppendUint(buf, s.Count(), 10)
+	case func() Buckets:
+		b := m()
+		var cum uint64
+		for i, upper := range b.Upper {
+			if i < len(b.Counts) {
+				cum += b.Counts[i]
+			}
+			buf = appendSample(buf, name, "_bucket", labelString(e.labels, strconv.FormatFloat(upper, 'g', -1, 64)))
+			buf = strconv.AppendUint(buf, cum, 10)
+			buf = append(buf, '\n')
+		}
+		for i := len(b.Upper); i < len(b.Counts); i++ {
+			cum += b.Counts[i]
+		}
+		buf = appendSample(buf, name, "_bucket", labelString(e.labels, "+Inf"))
+		buf = strconv.AppendUint(buf, cum, 10)
+		buf = append(buf, '\n')
+		buf = appendSample(buf, name, "_sum", e.key)
+		buf = appendFloat(buf, b.Sum)
+		buf = append(buf, '\n')
+		buf = appendSample(buf, name, "_count", e.key)
+		buf = strconv.AppendUint(buf, cum, 10)
 	}
 	return append(buf, '\n')
 }

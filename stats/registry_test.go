@@ -32,8 +32,11 @@ func testRegistry() *Registry {
 		h.Record(int64(len(c)) * int64(time.Microsecond))
 	}
 	r.Histogram("femtoclaw_commit_seconds", "Journal commit latency\n(durable).")
-	r.Counter("femtoclaw_executions_total", "Executions by outcome.", Label{"outcome", "success"}).Add(41)
-	r.Counter("femtoclaw_executions_total", "Executions by outcome.", Label{"outcome", "error"}).Inc()
+	r.HistogramFunc("femtoclaw_sync_seconds", "Syncs, bucketed elsewhere.", func() Buckets {
+		return Buckets{Upper: []float64{1e-6, 2e-6, 0.5}, Counts: []uint64{1, 0, 5, 2}, Sum: 1.25}
+	})
+	r.Counter("femtoclaw_finished_total", "Finished runs by outcome.", Label{"outcome", "success"}).Add(41)
+	r.Counter("femtoclaw_finished_total", "Finished runs by outcome.", Label{"outcome", "error"}).Inc()
 	r.Counter("femtoclaw_decisions_total", `Decisions by code, with a \ in help.`,
 		Label{"code", `weird "quoted" \ value` + "\nnewline"}, Label{"a_first", "x"}).Add(3)
 	r.Gauge("femtoclaw_inflight_executions", "Executions in flight.").Set(-2)
@@ -169,7 +172,7 @@ func TestWritePrometheusParsesBack(t *testing.T) {
 	var buf bytes.Buffer
 	testRegistry().WritePrometheus(&buf)
 	types, samples := parseExposition(t, buf.String())
-	if types["femtoclaw_validate_seconds"] != "histogram" || types["femtoclaw_executions_total"] != "counter" ||
+	if types["femtoclaw_validate_seconds"] != "histogram" || types["femtoclaw_finished_total"] != "counter" ||
 		types["femtoclaw_goroutines"] != "gauge" {
 		t.Fatalf("types: %v", types)
 	}
@@ -215,8 +218,8 @@ func TestWritePrometheusParsesBack(t *testing.T) {
 			hs[base+key(s)].count = s.value
 		}
 	}
-	if len(hs) != 4 {
-		t.Fatalf("%d histogram series, want 4", len(hs))
+	if len(hs) != 5 {
+		t.Fatalf("%d histogram series, want 5", len(hs))
 	}
 	for k, st := range hs {
 		if !st.sawInf || st.inf != st.count {
@@ -287,6 +290,14 @@ func TestRegistryMisusePanics(t *testing.T) {
 			r.CounterFunc("x_total", "h", func() float64 { return 0 })
 		},
 		"counterfunc name": func(r *Registry) { r.CounterFunc("x", "h", func() float64 { return 0 }) },
+		"histogram vs func": func(r *Registry) {
+			r.Histogram("x_seconds", "h")
+			r.HistogramFunc("x_seconds", "h", func() Buckets { return Buckets{} })
+		},
+		"histogramfunc name": func(r *Registry) { r.HistogramFunc("x", "h", func() Buckets { return Buckets{} }) },
+		"histogramfunc le": func(r *Registry) {
+			r.HistogramFunc("x_seconds", "h", func() Buckets { return Buckets{} }, Label{"le", "v"})
+		},
 	} {
 		func() {
 			defer func() {

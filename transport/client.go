@@ -51,12 +51,14 @@ type ClientConfig struct {
 // Client is an HTTP/3 client of a Server. It holds one QUIC connection
 // (opened on first use, reused by every call, reopened after it breaks)
 // and is safe for concurrent use; quic-go multiplexes the calls as
-// streams. Call Close when done.
+// streams. Call Shutdown (let calls in flight finish) or Close (abort
+// them) when done; calls after either return ErrServerClosed.
 type Client struct {
 	base    *url.URL
 	cfg     ClientConfig
 	tr      *http3.Transport
 	auth    string
+	calls   tracker // calls in flight and open streams
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -151,15 +153,41 @@ func (e *StatusError) Error() string {
 	return "transport: HTTP " + strconv.Itoa(e.Code) + ": " + string(e.Body)
 }
 
-// Close closes the connection and aborts calls in progress.
+// Shutdown refuses new calls, waits within ctx for the calls in flight
+// to return and the open streams to be closed, then closes the connection
+// (aborting what is left). It returns ctx's error if something was still
+// running, and ErrServerClosed after an earlier Shutdown or Close.
+func (c *Client) Shutdown(ctx context.Context) error {
+	if !c.markClosed() {
+		return ErrServerClosed
+	}
+	werr := c.calls.wait(ctx)
+	if werr != nil {
+		werr = fmt.Errorf("transport: %d calls still running at the client's shutdown deadline: %w", c.calls.count(), werr)
+	}
+	return errors.Join(werr, c.tr.Close())
+}
+
+// Close closes the connection now, aborting calls in progress and open
+// streams. It returns ErrServerClosed after an earlier Shutdown or Close.
 func (c *Client) Close() error {
+	if !c.markClosed() {
+		return ErrServerClosed
+	}
+	return c.tr.Close()
+}
+
+// markClosed refuses new calls; it reports false when the client already
+// was closed.
+func (c *Client) markClosed() bool {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	if c.closed {
-		return nil
+		return false
 	}
 	c.closed = true
-	return c.tr.Close()
+	c.calls.close()
+	return true
 }
 
 func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -188,6 +216,10 @@ func (c *Client) newRequest(ctx context.Context, method, path string, body io.Re
 }
 
 func (c *Client) do(req *http.Request) (int, []byte, error) {
+	if !c.calls.tryEnter() {
+		return 0, nil, ErrServerClosed
+	}
+	defer c.calls.leave()
 	resp, err := c.tr.RoundTrip(req)
 	if err != nil {
 		return 0, nil, err
@@ -270,11 +302,26 @@ type Stream struct {
 	wbuf    []byte
 	maxResp int64
 	once    sync.Once
+	done    func() // tells the Client the stream is closed
 }
 
 // Stream opens POST /v1/stream. ctx bounds the whole stream (no Timeout
-// applies); cancel it or call Close to end it.
+// applies); cancel it or call Close to end it. The stream counts as a
+// call in flight for Client.Shutdown until Close.
 func (c *Client) Stream(ctx context.Context) (*Stream, error) {
+	if !c.calls.tryEnter() {
+		return nil, ErrServerClosed
+	}
+	st, err := c.openStream(ctx)
+	if err != nil {
+		c.calls.leave()
+		return nil, err
+	}
+	st.done = c.calls.leave
+	return st, nil
+}
+
+func (c *Client) openStream(ctx context.Context) (*Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	req, err := c.newRequest(ctx, http.MethodPost, "/v1/stream", pr)
@@ -332,6 +379,9 @@ func (s *Stream) Close() error {
 		s.pw.CloseWithError(io.ErrClosedPipe)
 		s.cancel()
 		s.resp.Body.Close()
+		if s.done != nil {
+			s.done()
+		}
 	})
 	return nil
 }

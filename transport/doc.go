@@ -120,7 +120,10 @@
 // is written only after the pipeline answered, and with a durable journal
 // the pipeline answers only after the record is synced, so every 200 a
 // client received is in the journal (TestShutdownUnderLoad checks this
-// across a restart). Shutdown returns ErrServerClosed on a second call.
+// across a restart). Close stops at once instead: it closes every
+// connection and socket without waiting for handlers. Whichever runs
+// second (Shutdown or Close) returns ErrServerClosed, and so does Start
+// after either; Client and admin.Server follow the same convention.
 //
 // # Limits and timeouts
 //
@@ -155,11 +158,32 @@
 // scripts/interop.sh relies on it and on X-Femtoclaw-Proto to show that
 // the server saw HTTP/3 from each real client.
 //
+// # Where things live
+//
+//	server.go    Server, ServerConfig and its defaults, NewServer, Start,
+//	             Shutdown, Close; the Executor, SecurityRecorder and Lookup
+//	             interfaces the server is built on
+//	routes.go    ServeHTTP: protocol check, routing, methods, authentication
+//	handlers.go  the endpoint handlers: /v1/execute, /v1/capabilities,
+//	             /v1/executions/{id}
+//	stream.go    the /v1/stream handler
+//	body.go      reading a request body under MaxBodyBytes and ReadTimeout;
+//	             request headers (X-Femtoclaw-Timeout-Ms)
+//	respond.go   writing responses: headers, answer-shaped transport errors,
+//	             buffer pool, the access-log writer
+//	drain.go     the in-flight request tracker Shutdown waits on
+//	status.go    StatusOf, the answer → HTTP status mapping
+//	auth.go      bearer tokens and the mTLS principal
+//	tls.go       certificate loading and generation, SPKI pins
+//	frame.go     the stream frame codec
+//	client.go    the Go client
+//
 // # Concurrency
 //
 // Server and Client are safe for concurrent use. A Client holds one QUIC
 // connection (opened on first use, reused by every call, redialed after
 // it breaks); open several Clients for several connections. A Stream
 // allows one goroutine in Recv and any number in Send. Whoever calls
-// NewServer must call Shutdown; whoever calls NewClient must call Close.
+// NewServer must call Shutdown or Close; whoever calls NewClient must call
+// Close or Shutdown.
 package transport

@@ -96,13 +96,16 @@ type env struct {
 }
 
 type envOpts struct {
-	pipeline   func(*pipeline.Config)
-	server     func(*ServerConfig)
-	pjournal   pipeline.Journal // overrides the real journal
-	noJournal  bool
-	dir        string // reuse a data directory (restart)
-	keepServer bool   // the test shuts the server down itself
-	quiet      bool   // no access log (benchmarks)
+	pipeline func(*pipeline.Config)
+	server   func(*ServerConfig)
+	pjournal pipeline.Journal // overrides the real journal
+	// wrapJournal, if set, wraps the real journal as the pipeline sees it
+	// (lookups still read the real one).
+	wrapJournal func(pipeline.Journal) pipeline.Journal
+	noJournal   bool
+	dir         string // reuse a data directory (restart)
+	keepServer  bool   // the test shuts the server down itself
+	quiet       bool   // no access log (benchmarks)
 }
 
 // secRecorder wraps the runtime and implements SecurityRecorder.
@@ -213,6 +216,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 		}
 		e.j = j
 		pcfg.Journal, pcfg.Durable = j, true
+		if o.wrapJournal != nil {
+			pcfg.Journal = o.wrapJournal(j)
+		}
 		lookup = j.Get
 	}
 	if o.pipeline != nil {
@@ -297,42 +303,14 @@ func (e *env) raw(method, path string, body io.Reader, hdr map[string]string) (*
 	return resp, b
 }
 
-// answer is the decoded answer shape.
-type answer struct {
-	ExecutionID string          `json:"execution_id"`
-	State       string          `json:"state"`
-	Decision    *string         `json:"decision"`
-	Status      string          `json:"status"`
-	Result      json.RawMessage `json:"result"`
-	Error       *struct {
-		ID        string `json:"error_id"`
-		Category  string `json:"category"`
-		Severity  string `json:"severity"`
-		Message   string `json:"message"`
-		Subsystem string `json:"subsystem"`
-		Timestamp string `json:"timestamp"`
-		Reason    string `json:"reason"`
-	} `json:"error"`
-	Journal struct {
-		Seq     *uint64 `json:"seq"`
-		Durable bool    `json:"durable"`
-	} `json:"journal"`
-}
-
-func decode(t testing.TB, b []byte) answer {
+// decode parses an answer with protocol.ParseAnswer.
+func decode(t testing.TB, b []byte) *protocol.Answer {
 	t.Helper()
-	var a answer
-	if err := json.Unmarshal(b, &a); err != nil {
-		t.Fatalf("answer is not JSON: %v: %s", err, b)
+	a, err := protocol.ParseAnswer(b)
+	if err != nil {
+		t.Fatalf("not an answer: %v: %s", err, b)
 	}
 	return a
-}
-
-func (a answer) decision() string {
-	if a.Decision == nil {
-		return ""
-	}
-	return *a.Decision
 }
 
 // writeTestCA writes a CA and a client certificate (CN cn) signed by it
@@ -367,6 +345,25 @@ func writeTestCA(t testing.TB, dir, cn string) (caFile, certFile, keyFile string
 	write(certFile, "CERTIFICATE", der)
 	write(keyFile, "PRIVATE KEY", kder)
 	return
+}
+
+// notifyingJournal reports the execution id of every record whose
+// asynchronous append completed (after the pipeline's own callback ran),
+// as long as committed has room.
+type notifyingJournal struct {
+	pipeline.Journal
+	committed chan string
+}
+
+func (n *notifyingJournal) AppendAsync(r *journal.Record, done func(uint64, error)) {
+	id := r.ExecutionID
+	n.Journal.AppendAsync(r, func(seq uint64, err error) {
+		done(seq, err)
+		select {
+		case n.committed <- id:
+		default: // nobody is listening any more: never block the journal
+		}
+	})
 }
 
 // failingJournal fails every append (journal_failed).

@@ -2,14 +2,11 @@ package transport
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -28,8 +25,10 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
-// ErrServerClosed is returned by Start after Shutdown, and by Shutdown
-// when called twice.
+// ErrServerClosed is the closed error of this package and of
+// transport/admin: Start returns it after Shutdown or Close, and Shutdown
+// and Close return it when the object (a Server, a Client, an admin
+// Server) was already shut down or closed by either of them.
 var ErrServerClosed = errors.New("transport: server closed")
 
 // Defaults of ServerConfig.
@@ -83,7 +82,8 @@ type ServerConfig struct {
 	// stalls with it. If zero, defaults to 4096; see the package doc.
 	MaxIncomingStreams int64
 	// Logger receives errors, security rejections and (at Debug) one
-	// access line per request with its protocol. If nil, slog.Default().
+	// access line per request with its protocol. If nil, defaults to
+	// slog.Default().
 	Logger *slog.Logger
 }
 
@@ -139,9 +139,9 @@ type SecurityRecorder interface {
 type Lookup func(executionID string) ([]journal.Record, error)
 
 // Server is the HTTP/3 face of an Executor. Its methods are safe for
-// concurrent use. Lifecycle: NewServer → Start → (serve) → Shutdown,
-// which the owner must call; the Executor is the caller's and is closed
-// after Shutdown returns.
+// concurrent use. Lifecycle: NewServer → Start → (serve) → Shutdown (drain
+// within a context) or Close (now), one of which the owner must call; the
+// Executor is the caller's and is closed after that returns.
 type Server struct {
 	cfg     ServerConfig
 	ex      Executor
@@ -322,17 +322,13 @@ const lingerAfterDrain = 250 * time.Millisecond
 // for in-flight requests to be answered — bounded by ctx and
 // DrainTimeout — then closes every connection and socket and waits for
 // its goroutines. It returns ctx's error if requests were still running
-// when the bound expired (they are aborted), and ErrServerClosed when
-// called again.
+// when the bound expired (they are aborted), and ErrServerClosed after an
+// earlier Shutdown or Close.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if s.mu.closed {
-		s.mu.Unlock()
+	conns, ok := s.markClosed()
+	if !ok {
 		return ErrServerClosed
 	}
-	s.mu.closed = true
-	conns := s.mu.conns
-	s.mu.Unlock()
 	s.drain()
 
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.DrainTimeout)
@@ -365,384 +361,30 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// tracker counts running handlers so Shutdown can wait for zero.
-type tracker struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{} // closed when n drops to 0; nil when nobody waits
+// Close stops the server now: it closes every connection (requests in
+// flight are aborted, their clients see the stream reset) and socket, and
+// waits for its goroutines, not for handlers. It returns ErrServerClosed
+// after an earlier Shutdown or Close.
+func (s *Server) Close() error {
+	conns, ok := s.markClosed()
+	if !ok {
+		return ErrServerClosed
+	}
+	s.drain()
+	err := s.h3.Close()
+	closeAll(conns)
+	s.serveWG.Wait()
+	return err
 }
 
-func (t *tracker) enter() {
-	t.mu.Lock()
-	t.n++
-	t.mu.Unlock()
-}
-
-func (t *tracker) leave() {
-	t.mu.Lock()
-	t.n--
-	if t.n == 0 && t.idle != nil {
-		close(t.idle)
-		t.idle = nil
+// markClosed marks the server closed and returns its sockets; ok is false
+// when it already was.
+func (s *Server) markClosed() (conns []net.PacketConn, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return nil, false
 	}
-	t.mu.Unlock()
-}
-
-func (t *tracker) count() int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.n
-}
-
-func (t *tracker) wait(ctx context.Context) error {
-	t.mu.Lock()
-	if t.n == 0 {
-		t.mu.Unlock()
-		return nil
-	}
-	if t.idle == nil {
-		t.idle = make(chan struct{})
-	}
-	ch := t.idle
-	t.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// capsCache is the encoded GET /v1/capabilities body for one registry.
-type capsCache struct {
-	reg  *capability.Registry
-	body []byte
-}
-
-// bufPool recycles request and answer buffers.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
-
-func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
-
-func putBuf(b *[]byte) {
-	if cap(*b) > 64<<10 {
-		return // let large buffers go
-	}
-	*b = (*b)[:0]
-	bufPool.Put(b)
-}
-
-// newErrorID returns a random "err-…" id for errors the transport itself
-// reports (no execution exists for them).
-func newErrorID() string {
-	var b [12]byte
-	rand.Read(b[:])
-	return "err-" + hex.EncodeToString(b[:])
-}
-
-// transportError builds the answer-shaped body of an error the transport
-// answers itself (401, 404, 408, 413, …): state ERROR, status error, no
-// execution id, decision null, and the error object.
-func transportError(cat protocol.Category, reason protocol.Reason, msg string) []byte {
-	a := protocol.Answer{State: protocol.StateError, Status: protocol.StatusError, Error: &protocol.Error{
-		ID: newErrorID(), Category: cat, Severity: protocol.SeverityError, Subsystem: "transport",
-		Message: msg, Reason: reason, Timestamp: time.Now(),
-	}}
-	return a.AppendJSON(nil)
-}
-
-func setCommonHeaders(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Femtoclaw-Proto", r.Proto)
-}
-
-func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
-	setCommonHeaders(w, r)
-	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", RetryAfterSeconds)
-	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	w.Write(body)
-}
-
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, cat protocol.Category, reason protocol.Reason, msg string) {
-	writeJSON(w, r, status, transportError(cat, reason, msg))
-}
-
-// ServeHTTP routes one HTTP/3 request. It is the http3.Server's handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.active.enter()
-	defer s.active.leave()
-	if s.debug {
-		aw := &accessWriter{ResponseWriter: w, status: http.StatusOK}
-		start := time.Now()
-		defer func() {
-			s.log.Debug("request", "proto", r.Proto, "method", r.Method, "path", r.URL.Path, "status", aw.status,
-				"remote", r.RemoteAddr, "dur", time.Since(start))
-		}()
-		w = aw
-	}
-	if r.ProtoMajor != 3 {
-		s.writeError(w, r, http.StatusHTTPVersionNotSupported, protocol.CategoryProtocol, protocol.ReasonHTTP3Required, "this server speaks HTTP/3 only")
-		return
-	}
-	path := r.URL.Path
-	if path == "/healthz" {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			s.methodNotAllowed(w, r, "GET, HEAD")
-			return
-		}
-		writeJSON(w, r, http.StatusOK, []byte(`{"status":"ok"}`))
-		return
-	}
-	var route func(http.ResponseWriter, *http.Request, string)
-	method := http.MethodPost
-	switch {
-	case path == "/v1/execute":
-		route = s.handleExecute
-	case path == "/v1/stream":
-		route = s.handleStream
-	case path == "/v1/capabilities":
-		route, method = s.handleCapabilities, http.MethodGet
-	case strings.HasPrefix(path, "/v1/executions/"):
-		route, method = s.handleExecution, http.MethodGet
-	default:
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no such endpoint: "+path)
-		return
-	}
-	if r.Method != method {
-		s.methodNotAllowed(w, r, method)
-		return
-	}
-	principal, fail := s.authenticate(r)
-	if fail != "" {
-		s.log.Warn("unauthenticated request rejected", "category", string(protocol.CategorySecurity), "reason", string(fail),
-			"remote", r.RemoteAddr, "path", path)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="femtoclaw"`)
-		if s.sec != nil {
-			if ans := s.sec.RecordSecurityRejection(fail, r.RemoteAddr, "http3"); ans != nil && ans.Error != nil {
-				w.Header().Set("X-Femtoclaw-Execution-Id", ans.ExecutionID)
-				writeJSON(w, r, http.StatusUnauthorized, ans.AppendJSON(nil))
-				return
-			}
-		}
-		s.writeError(w, r, http.StatusUnauthorized, protocol.CategorySecurity, fail, authMessage(fail))
-		return
-	}
-	route(w, r, principal)
-}
-
-func authMessage(f authFailure) string {
-	switch f {
-	case authBadToken:
-		return "the bearer token is not valid"
-	case authMalformed:
-		return "the Authorization header is not \"Bearer <token>\""
-	}
-	return "authentication required: send Authorization: Bearer <token> or a client certificate"
-}
-
-func (s *Server) methodNotAllowed(w http.ResponseWriter, r *http.Request, allow string) {
-	w.Header().Set("Allow", allow)
-	s.writeError(w, r, http.StatusMethodNotAllowed, protocol.CategoryProtocol, protocol.ReasonMethodNotAllowed, r.Method+" is not allowed here; use "+allow)
-}
-
-// accessWriter records the status for the access log. Unwrap keeps
-// http.ResponseController (deadlines, Flush) working through it.
-type accessWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (a *accessWriter) WriteHeader(code int) {
-	a.status = code
-	a.ResponseWriter.WriteHeader(code)
-}
-
-func (a *accessWriter) Flush() {
-	if f, ok := a.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
-
-// readBody reads the whole body into buf under MaxBodyBytes and
-// ReadTimeout. It returns the HTTP status and message of a failure.
-func (s *Server) readBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, int, string) {
-	rc := http.NewResponseController(w)
-	rc.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
-	defer rc.SetReadDeadline(time.Time{})
-	if r.ContentLength > s.cfg.MaxBodyBytes {
-		discardBody(r)
-		return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body of %d bytes exceeds the limit of %d", r.ContentLength, s.cfg.MaxBodyBytes)
-	}
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	if r.ContentLength > 0 && int64(cap(buf)) < r.ContentLength {
-		buf = make([]byte, 0, r.ContentLength)
-	}
-	for {
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := body.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, 0, ""
-		}
-		if err != nil {
-			var mbe *http.MaxBytesError
-			switch {
-			case errors.As(err, &mbe):
-				discardBody(r)
-				return nil, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body exceeds the limit of %d bytes", s.cfg.MaxBodyBytes)
-			case isTimeout(err):
-				return nil, http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", s.cfg.ReadTimeout)
-			}
-			return nil, http.StatusBadRequest, "reading the request body: " + err.Error()
-		}
-	}
-}
-
-// maxDiscard bounds how much of an oversized body the server reads and
-// drops before answering 413. quic-go stops the request stream with
-// H3_NO_ERROR after an early response, as RFC 9114 §4.1 allows, but
-// Chromium's fetch() never resolves when that happens mid-upload; reading
-// the rest (under ReadTimeout) lets every client see the 413.
-const maxDiscard = 8 << 20
-
-func discardBody(r *http.Request) {
-	io.CopyN(io.Discard, r.Body, maxDiscard)
-}
-
-func isTimeout(err error) bool {
-	var ne interface{ Timeout() bool }
-	return errors.As(err, &ne) && ne.Timeout()
-}
-
-// requestTimeout reads X-Femtoclaw-Timeout-Ms (the client's remaining
-// deadline) into a capability timeout.
-func requestTimeout(r *http.Request) time.Duration {
-	v := r.Header.Get("X-Femtoclaw-Timeout-Ms")
-	if v == "" {
-		return 0
-	}
-	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms <= 0 {
-		return 0
-	}
-	return time.Duration(ms) * time.Millisecond
-}
-
-func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal string) {
-	key := r.Header.Get("Idempotency-Key")
-	if len(key) > MaxIdempotencyKeyLen {
-		s.writeError(w, r, http.StatusBadRequest, protocol.CategoryProtocol, protocol.ReasonInvalidHeader,
-			fmt.Sprintf("Idempotency-Key is longer than %d bytes", MaxIdempotencyKeyLen))
-		return
-	}
-	bp := getBuf()
-	defer putBuf(bp)
-	msg, status, text := s.readBody(w, r, (*bp)[:0])
-	if status != 0 {
-		reason := protocol.ReasonBodyReadFailed
-		switch status {
-		case http.StatusRequestEntityTooLarge:
-			reason = protocol.ReasonTooLarge
-		case http.StatusRequestTimeout:
-			reason = "read_timeout"
-		}
-		s.writeError(w, r, status, protocol.CategoryProtocol, reason, text)
-		return
-	}
-	*bp = msg[:0]
-	req := pipeline.Request{Message: msg, Principal: principal, IdempotencyKey: key, Transport: "http3", Timeout: requestTimeout(r)}
-	// No timer here: req.Timeout becomes the capability deadline of pooled
-	// (read/write) capabilities inside the pipeline; effects-none ones are
-	// bounded computations no timer could interrupt. A per-request
-	// context.WithTimeout cost ~9% of the server's CPU per request.
-	ans := s.ex.Execute(r.Context(), &req)
-	op := getBuf()
-	defer putBuf(op)
-	out := ans.AppendJSON((*op)[:0])
-	*op = out[:0]
-	w.Header().Set("X-Femtoclaw-Execution-Id", ans.ExecutionID)
-	writeJSON(w, r, StatusOf(ans), out)
-}
-
-func (s *Server) handleCapabilities(w http.ResponseWriter, r *http.Request, _ string) {
-	reg := s.ex.Registry()
-	c := s.caps.Load()
-	if c == nil || c.reg != reg {
-		c = &capsCache{reg: reg, body: encodeCapabilities(reg)}
-		s.caps.Store(c)
-	}
-	writeJSON(w, r, http.StatusOK, c.body)
-}
-
-// encodeCapabilities renders {"capabilities":[{name, version,
-// description, effects, enabled, schema}, …]} sorted by name.
-func encodeCapabilities(reg *capability.Registry) []byte {
-	b := []byte(`{"capabilities":[`)
-	for i, e := range reg.Entries() {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"name":`...)
-		b = protocol.AppendString(b, e.Cap.Name())
-		b = append(b, `,"version":`...)
-		b = protocol.AppendString(b, e.Cap.Version())
-		b = append(b, `,"description":`...)
-		b = protocol.AppendString(b, e.Cap.Description())
-		b = append(b, `,"effects":`...)
-		b = protocol.AppendString(b, string(e.Cap.Effects()))
-		b = append(b, `,"enabled":`...)
-		b = strconv.AppendBool(b, e.Settings.Enabled)
-		b = append(b, `,"timeout_ms":`...)
-		b = strconv.AppendInt(b, e.Settings.Timeout.Milliseconds(), 10)
-		b = append(b, `,"schema":`...)
-		b = append(b, e.Cap.Schema()...)
-		b = append(b, '}')
-	}
-	return append(b, "]}"...)
-}
-
-func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, _ string) {
-	id := strings.TrimPrefix(r.URL.Path, "/v1/executions/")
-	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no such execution id: "+strconv.Quote(id))
-		return
-	}
-	if s.lookup == nil {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryMemory, protocol.ReasonLookupUnavailable, "execution lookups are not configured on this server (no journal)")
-		return
-	}
-	recs, err := s.lookup(id)
-	if err != nil {
-		s.log.Error("execution lookup failed", "category", string(protocol.CategoryMemory), "execution_id", id, "err", err)
-		s.writeError(w, r, http.StatusServiceUnavailable, protocol.CategoryMemory, protocol.ReasonJournalReadFailed, "reading the journal failed: "+err.Error())
-		return
-	}
-	if len(recs) == 0 {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no journal record for execution "+id)
-		return
-	}
-	b := []byte(`{"execution_id":`)
-	b = protocol.AppendString(b, id)
-	b = append(b, `,"records":[`...)
-	for i := range recs {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		rb, err := recs[i].MarshalJSON()
-		if err != nil {
-			s.writeError(w, r, http.StatusInternalServerError, protocol.CategoryMemory, protocol.ReasonEncodeFailed, err.Error())
-			return
-		}
-		b = append(b, rb...)
-	}
-	b = append(b, "]}"...)
-	writeJSON(w, r, http.StatusOK, b)
+	s.mu.closed = true
+	return s.mu.conns, true
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 func TestExecuteOutcomes(t *testing.T) {
@@ -27,10 +29,10 @@ func TestExecuteOutcomes(t *testing.T) {
 		name     string
 		msg      string
 		status   int
-		state    string
-		decision string
-		category string
-		reason   string
+		state    protocol.State
+		decision protocol.Decision
+		category protocol.Category
+		reason   protocol.Reason
 	}{
 		{"success noop", `{"tool_call":{"tool":"noop","args":{}}}`, 200, "COMPLETED", "AUTHORIZED", "", ""},
 		{"success echo", `{"tool_call":{"tool":"echo","args":{"text":"hi"}}}`, 200, "COMPLETED", "AUTHORIZED", "", ""},
@@ -75,8 +77,8 @@ func TestExecuteOutcomes(t *testing.T) {
 				t.Fatal(err)
 			}
 			a := decode(t, body)
-			if status != c.status || a.State != c.state || a.decision() != c.decision {
-				t.Fatalf("got %d %s %q, want %d %s %q: %s", status, a.State, a.decision(), c.status, c.state, c.decision, body)
+			if status != c.status || a.State != c.state || a.Decision != c.decision {
+				t.Fatalf("got %d %s %q, want %d %s %q: %s", status, a.State, a.Decision, c.status, c.state, c.decision, body)
 			}
 			if a.ExecutionID == "" || !strings.HasPrefix(a.ExecutionID, "exec-") {
 				t.Errorf("execution_id %q", a.ExecutionID)
@@ -85,7 +87,7 @@ func TestExecuteOutcomes(t *testing.T) {
 				if a.Error != nil || a.Status != "success" {
 					t.Fatalf("unexpected error: %s", body)
 				}
-				if !a.Journal.Durable || a.Journal.Seq == nil {
+				if !a.Journal.Durable || a.Journal.Seq == 0 {
 					t.Errorf("answer not durable: %s", body)
 				}
 				return
@@ -93,7 +95,7 @@ func TestExecuteOutcomes(t *testing.T) {
 			if a.Error == nil || a.Error.Category != c.category || (c.reason != "" && a.Error.Reason != c.reason) || a.Status != "error" {
 				t.Fatalf("error = %s, want %s/%s", body, c.category, c.reason)
 			}
-			if a.Error.ID == "" || a.Error.Severity == "" || a.Error.Message == "" || a.Error.Subsystem == "" || a.Error.Timestamp == "" {
+			if a.Error.ID == "" || a.Error.Severity == "" || a.Error.Message == "" || a.Error.Subsystem == "" || a.Error.Timestamp.IsZero() {
 				t.Errorf("incomplete error object: %s", body)
 			}
 		})
@@ -212,11 +214,15 @@ func TestHTTP3AndHeaders(t *testing.T) {
 }
 
 func TestUnauthenticated(t *testing.T) {
-	e := newEnv(t, envOpts{})
+	committed := make(chan string, 1024)
+	e := newEnv(t, envOpts{wrapJournal: func(j pipeline.Journal) pipeline.Journal {
+		return &notifyingJournal{Journal: j, committed: committed}
+	}})
 	ctx := context.Background()
 	msg := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
 	for _, c := range []struct {
-		name, token, reason string
+		name, token string
+		reason      protocol.Reason
 	}{
 		{"missing", "", "missing_credentials"},
 		{"bad token", "wrong", "invalid_token"},
@@ -247,15 +253,14 @@ func TestUnauthenticated(t *testing.T) {
 	if id == "" || decode(t, body).ExecutionID != id {
 		t.Fatalf("401 without an execution id: %s", body)
 	}
-	// The runtime commits security rejections asynchronously: wait for it.
-	var recs []journal.Record
-	var err error
-	for range 500 {
-		if recs, err = e.j.Get(id); err != nil || len(recs) > 0 {
+	// The runtime commits security rejections asynchronously: wait for
+	// this one's commit.
+	for got := range committed {
+		if got == id {
 			break
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
+	recs, err := e.j.Get(id)
 	if err != nil || len(recs) != 1 || recs[0].Kind != journal.KindRejection {
 		t.Fatalf("journaled rejection: %v %+v", err, recs)
 	}
@@ -559,8 +564,8 @@ func TestShutdownUnderLoad(t *testing.T) {
 					t.Errorf("status %d: %s", status, body)
 					return
 				}
-				var a answer
-				if json.Unmarshal(body, &a) != nil || !a.Journal.Durable {
+				a, err := protocol.ParseAnswer(body)
+				if err != nil || !a.Journal.Durable {
 					t.Errorf("200 without a durable answer: %s", body)
 					return
 				}
@@ -587,8 +592,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 				streamAcked <- ids
 				return
 			}
-			var a answer
-			if json.Unmarshal(b, &a) == nil && a.Status == "success" {
+			if a, err := protocol.ParseAnswer(b); err == nil && a.Status == protocol.StatusSuccess {
 				ids = append(ids, a.ExecutionID)
 			}
 		}
@@ -659,10 +663,98 @@ func TestDualStackAndLifecycleErrors(t *testing.T) {
 	if err := e.srv.Start(); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Start after Shutdown: %v", err)
 	}
+	if err := e.srv.Close(); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Close after Shutdown: %v", err)
+	}
 	if _, err := NewServer(ServerConfig{TLSDir: t.TempDir()}, e.rt, nil); err == nil {
 		t.Fatal("a server without credentials was accepted")
 	}
 	if _, err := NewServer(ServerConfig{TLSDir: t.TempDir(), Tokens: []Token{{Principal: "p", SHA256: "zz"}}}, e.rt, nil); err == nil {
 		t.Fatal("a malformed token hash was accepted")
+	}
+}
+
+// TestCloseIsNowAndOnce closes a server with a request in flight: Close
+// does not wait for it (the client's call fails), and a second Close or a
+// Shutdown after it returns ErrServerClosed.
+func TestCloseIsNowAndOnce(t *testing.T) {
+	e := newEnv(t, envOpts{keepServer: true})
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := e.client.Execute(context.Background(), []byte(`{"tool_call":{"tool":"t.block","args":{}}}`), "")
+		done <- err
+	}()
+	<-e.blk.started
+	if err := e.srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := <-done; err == nil {
+		t.Fatal("the call in flight got an answer from a closed server")
+	}
+	close(e.blk.release)
+	if err := e.srv.Close(); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("second Close: %v", err)
+	}
+	if err := e.srv.Shutdown(context.Background()); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Shutdown after Close: %v", err)
+	}
+	if err := e.srv.Start(); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Start after Close: %v", err)
+	}
+}
+
+// TestClientShutdownDrains shuts a client down with a call in flight: new
+// calls are refused at once with ErrServerClosed, the call in flight is
+// answered, and only then does Shutdown return.
+func TestClientShutdownDrains(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	c := e.newClient(ClientConfig{Token: testToken, SPKIPin: e.srv.SPKIPin()})
+	noop := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
+	if status, _, err := c.Execute(context.Background(), noop, ""); err != nil || status != 200 {
+		t.Fatalf("warm-up call: %d %v", status, err)
+	}
+	type result struct {
+		status int
+		err    error
+	}
+	inFlight := make(chan result, 1)
+	go func() {
+		status, _, err := c.Execute(context.Background(), []byte(`{"tool_call":{"tool":"t.block","args":{}}}`), "")
+		inFlight <- result{status, err}
+	}()
+	<-e.blk.started
+	shut := make(chan error, 1)
+	go func() { shut <- c.Shutdown(context.Background()) }()
+	// Shutdown refuses new calls before it waits.
+	for {
+		_, _, err := c.Execute(context.Background(), noop, "")
+		if errors.Is(err, ErrServerClosed) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("call during shutdown: %v", err)
+		}
+		runtime.Gosched()
+	}
+	if _, err := c.Stream(context.Background()); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Stream during shutdown: %v", err)
+	}
+	select {
+	case err := <-shut:
+		t.Fatalf("Shutdown returned with a call in flight: %v", err)
+	default:
+	}
+	close(e.blk.release)
+	if r := <-inFlight; r.err != nil || r.status != 200 {
+		t.Fatalf("call in flight: %d %v", r.status, r.err)
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := c.Close(); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Close after Shutdown: %v", err)
+	}
+	if err := c.Shutdown(context.Background()); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("second Shutdown: %v", err)
 	}
 }

@@ -17,6 +17,12 @@ func TestAnswerErr(t *testing.T) {
 	if err := answerErr(bad); err == nil {
 		t.Fatalf("error answer %s counted as success", bad)
 	}
+	// Member order does not matter: status last.
+	reordered := `{"execution_id":"e","state":"COMPLETED","decision":null,"result":null,"error":null,` +
+		`"journal":{"seq":1,"durable":true},"timings_ns":{"validate":0,"authorize":0,"admit":0,"execute":0,"commit":0,"total":0},"status":"success"}`
+	if err := answerErr([]byte(reordered)); err != nil {
+		t.Fatalf("reordered success answer: %v", err)
+	}
 	for _, a := range []string{"", "{}", `{"status":"error"}`, "not json"} {
 		if err := answerErr([]byte(a)); err == nil {
 			t.Fatalf("%q counted as success", a)

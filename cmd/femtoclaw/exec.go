@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
@@ -74,15 +76,19 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 }
 
 // printAnswer prints an answer (indented unless compact) and turns a
-// non-success status into exit status 1.
+// non-success status, or something that is not an answer, into exit
+// status 1. Indenting keeps the answer's member order and its numbers
+// exactly as received.
 func printAnswer(stdout io.Writer, out []byte, compact bool) error {
-	var v map[string]any
-	ok := json.Unmarshal(out, &v) == nil
-	if !compact && ok {
-		out, _ = json.MarshalIndent(v, "", "  ")
+	a, err := protocol.ParseAnswer(out)
+	if !compact && err == nil {
+		var ind bytes.Buffer
+		if json.Indent(&ind, out, "", "  ") == nil {
+			out = ind.Bytes()
+		}
 	}
 	fmt.Fprintf(stdout, "%s\n", out)
-	if !ok || v["status"] != "success" {
+	if err != nil || a.Status != protocol.StatusSuccess {
 		return exitError(1)
 	}
 	return nil

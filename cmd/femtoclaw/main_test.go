@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, string, string) {
@@ -22,38 +25,38 @@ func runCLI(t *testing.T, env []string, stdin string, args ...string) (int, stri
 	return code, out.String(), errb.String()
 }
 
-func answer(t *testing.T, s string) map[string]any {
+func answer(t *testing.T, s string) *protocol.Answer {
 	t.Helper()
-	var v map[string]any
-	if err := json.Unmarshal([]byte(s), &v); err != nil {
+	a, err := protocol.ParseAnswer([]byte(s))
+	if err != nil {
 		t.Fatalf("not an answer: %v\n%s", err, s)
 	}
-	return v
+	return a
 }
 
 func TestExecShowsTheThreeOutcomes(t *testing.T) {
 	env := []string{"FEMTOCLAW_DATA_DIR=" + t.TempDir()}
 	code, out, _ := runCLI(t, env, "", "exec", `{"tool_call":{"tool":"echo","args":{"text":"hello"}}}`)
 	a := answer(t, out)
-	if code != 0 || a["status"] != "success" || a["decision"] != "AUTHORIZED" || a["result"].(map[string]any)["text"] != "hello" {
-		t.Fatalf("allowed call: code %d %v", code, a)
+	var res struct{ Text string }
+	if code != 0 || a.Status != protocol.StatusSuccess || a.Decision != protocol.DecisionAuthorized || json.Unmarshal(a.Result, &res) != nil || res.Text != "hello" {
+		t.Fatalf("allowed call: code %d %+v", code, a)
 	}
-	if j := a["journal"].(map[string]any); j["durable"] != false {
-		t.Fatalf("in-process exec without --journal must say durable false: %v", j)
+	if a.Journal.Durable {
+		t.Fatalf("in-process exec without --journal must say durable false: %+v", a.Journal)
 	}
 
 	code, out, _ = runCLI(t, env, "", "exec", `{"tool_call":{"tool":"shell","args":{"bin":"ls"}}}`)
 	a = answer(t, out)
-	e, _ := a["error"].(map[string]any)
-	if code != 1 || a["decision"] != "DENIED_CAPABILITY_DISABLED" || a["rule"] != "registry" || e["category"] != "AUTHORIZATION_ERROR" {
-		t.Fatalf("denied call: code %d %v", code, a)
+	if code != 1 || a.Decision != protocol.DecisionDisabled || a.Rule != "registry" || a.Error == nil || a.Error.Category != protocol.CategoryAuthorization {
+		t.Fatalf("denied call: code %d %+v", code, a)
 	}
 
 	code, out, _ = runCLI(t, env, `{"message":{"content":"x"},"tool_call":{"tool":"echo","args":{}}}`, "exec", "-", "--compact")
 	a = answer(t, out)
-	e, _ = a["error"].(map[string]any)
-	if code != 1 || a["state"] != "ERROR" || e["category"] != "PROTOCOL_ERROR" || e["reason"] != "ambiguous_form" || strings.Count(out, "\n") != 1 {
-		t.Fatalf("malformed: code %d %v", code, a)
+	if code != 1 || a.State != protocol.StateError || a.Error == nil || a.Error.Category != protocol.CategoryProtocol ||
+		a.Error.Reason != protocol.ReasonAmbiguous || strings.Count(out, "\n") != 1 {
+		t.Fatalf("malformed: code %d %+v", code, a)
 	}
 }
 
@@ -64,12 +67,12 @@ func TestExecPolicyDenialNamesRule(t *testing.T) {
 	env := []string{"FEMTOCLAW_DATA_DIR=" + dir, "FEMTOCLAW_POLICY_FILE=" + pol}
 	code, out, _ := runCLI(t, env, "", "exec", "--principal", "intern", `{"tool_call":{"tool":"echo","args":{"text":"x"}}}`)
 	a := answer(t, out)
-	if code != 1 || a["decision"] != "DENIED_POLICY_VIOLATION" || a["rule"] != "default-deny" {
-		t.Fatalf("code %d %v", code, a)
+	if code != 1 || a.Decision != protocol.DecisionPolicyViolation || a.Rule != "default-deny" {
+		t.Fatalf("code %d %+v", code, a)
 	}
 	code, out, _ = runCLI(t, env, "", "exec", "--principal", "ops", `{"tool_call":{"tool":"echo","args":{"text":"x"}}}`)
-	if a = answer(t, out); code != 0 || a["rule"] != "echo-only-ops" {
-		t.Fatalf("code %d %v", code, a)
+	if a = answer(t, out); code != 0 || a.Rule != "echo-only-ops" {
+		t.Fatalf("code %d %+v", code, a)
 	}
 }
 
@@ -274,6 +277,17 @@ func checkAdmin(t *testing.T, log string) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	// The journal's fsync histogram is exposed, and the startup record
+	// (durability always) was synced at least once.
+	var fsyncs float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "femtoclaw_journal_fsync_seconds_count "); ok {
+			fsyncs, _ = strconv.ParseFloat(v, 64)
+		}
+	}
+	if !strings.Contains(string(body), "# TYPE femtoclaw_journal_fsync_seconds histogram") || fsyncs < 1 {
+		t.Fatalf("no journal fsync histogram with a sync in /metrics:\n%s", body)
+	}
 	if promtool, err := exec.LookPath("promtool"); err == nil {
 		cmd := exec.Command(promtool, "check", "metrics")
 		cmd.Stdin = bytes.NewReader(body)
@@ -303,12 +317,12 @@ func checkHTTP3(t *testing.T, log string, env []string) {
 	}
 	code, out, errOut := runCLI(t, env, "", "exec", "--server", "https://"+addr, `{"tool_call":{"tool":"echo","args":{"text":"h3"}}}`)
 	a := answer(t, out)
-	if code != 0 || a["status"] != "success" || a["journal"].(map[string]any)["durable"] != true {
-		t.Fatalf("exec --server: %d %v %s", code, a, errOut)
+	if code != 0 || a.Status != protocol.StatusSuccess || !a.Journal.Durable {
+		t.Fatalf("exec --server: %d %+v %s", code, a, errOut)
 	}
 	code, out, _ = runCLI(t, env, "", "exec", "--server", "https://"+addr, "--token", "wrong", `{"tool_call":{"tool":"echo","args":{}}}`)
-	if a = answer(t, out); code != 1 || a["error"].(map[string]any)["category"] != "SECURITY_ERROR" {
-		t.Fatalf("bad token: %d %v", code, a)
+	if a = answer(t, out); code != 1 || a.Error == nil || a.Error.Category != protocol.CategorySecurity {
+		t.Fatalf("bad token: %d %+v", code, a)
 	}
 }
 

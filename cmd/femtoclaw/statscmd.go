@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
 
@@ -102,11 +103,16 @@ func printStats(w io.Writer, r *admin.Report) {
 	}
 	fmt.Fprintln(w)
 	for _, k := range sortedKeys(r.Counters) {
-		if strings.Contains(k, "executions_total") || strings.Contains(k, "errors_total") || strings.Contains(k, "dropped") || strings.Contains(k, "overload") {
+		family, _, _ := strings.Cut(k, "{")
+		if slices.Contains(shownCounters, family) {
 			fmt.Fprintf(w, "%-70s %d\n", k, r.Counters[k])
 		}
 	}
 }
+
+// shownCounters are the counter families the stats table lists.
+var shownCounters = []string{pipeline.MetricExecutionsTotal, pipeline.MetricErrorsTotal,
+	pipeline.MetricTelemetryDroppedTotal, pipeline.MetricTelemetryExportErrorsTotal, pipeline.MetricOverloadRejectionsTotal}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

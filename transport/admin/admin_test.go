@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -10,9 +11,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 type fakeClock struct{ t atomic.Int64 }
@@ -66,14 +70,14 @@ func TestReadyzFollowsChecks(t *testing.T) {
 
 func TestMetricsPassPromtool(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency.")
+	h := reg.Histogram(pipeline.MetricMemoryCommitSeconds, "Journal commit latency.")
 	for i := range 1000 {
 		h.Record(int64(100_000 + i*100))
 	}
-	reg.Counter("femtoclaw_executions_total", "Executions.", stats.Label{Name: "outcome", Value: "success"}).Add(1000)
+	reg.Counter(pipeline.MetricExecutionsTotal, "Executions.", stats.Label{Name: pipeline.LabelOutcome, Value: "success"}).Add(1000)
 	s := newServer(t, reg, nil, &fakeClock{}, nil)
 	code, body := get(t, s, "/metrics")
-	if code != 200 || !strings.Contains(body, "femtoclaw_memory_commit_seconds_bucket") {
+	if code != 200 || !strings.Contains(body, pipeline.MetricMemoryCommitSeconds+"_bucket") {
 		t.Fatalf("metrics %d", code)
 	}
 	promtool, err := exec.LookPath("promtool")
@@ -91,7 +95,7 @@ func TestMetricsPassPromtool(t *testing.T) {
 // sees the event, the gauge and the /readyz detail, then the recovery.
 func TestDegradationAndRecovery(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram("femtoclaw_memory_commit_seconds", "Journal commit latency.")
+	h := reg.Histogram(pipeline.MetricMemoryCommitSeconds, "Journal commit latency.")
 	clk := &fakeClock{}
 	var events []stats.Event
 	s := newServer(t, reg, func() []Check { return []Check{{Name: "x", OK: true}} }, clk, func(e stats.Event) { events = append(events, e) })
@@ -109,7 +113,7 @@ func TestDegradationAndRecovery(t *testing.T) {
 	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"stage": "commit"`) {
 		t.Fatalf("readyz must stay ready and list the degradation: %d %s", code, body)
 	}
-	if _, body := get(t, s, "/metrics"); !strings.Contains(body, "femtoclaw_performance_degraded_stages 1") {
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, MetricPerformanceDegradedStages+" 1") {
 		t.Fatalf("gauge not 1")
 	}
 	for range 15 { // fast again for longer than the window
@@ -123,15 +127,15 @@ func TestDegradationAndRecovery(t *testing.T) {
 	if last.Type != "performance_recovered" || last.Stage != "commit" {
 		t.Fatalf("no recovery: %+v", events)
 	}
-	if _, body := get(t, s, "/metrics"); !strings.Contains(body, "femtoclaw_performance_degraded_stages 0") {
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, MetricPerformanceDegradedStages+" 0") {
 		t.Fatalf("gauge not back to 0")
 	}
 }
 
 func TestStatsJSON(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram("femtoclaw_protocol_validation_seconds", "Validation.")
-	c := reg.Counter("femtoclaw_executions_total", "Executions.", stats.Label{Name: "outcome", Value: "success"})
+	h := reg.Histogram(pipeline.MetricProtocolValidationSeconds, "Validation.")
+	c := reg.Counter(pipeline.MetricExecutionsTotal, "Executions.", stats.Label{Name: pipeline.LabelOutcome, Value: "success"})
 	clk := &fakeClock{}
 	s := newServer(t, reg, nil, clk, nil)
 	s.Tick()
@@ -159,36 +163,52 @@ func TestStatsJSON(t *testing.T) {
 	}
 }
 
-func TestShutdownTwiceReturnsNil(t *testing.T) {
-	s := newServer(t, stats.NewRegistry(), nil, &fakeClock{}, nil)
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatalf("first Shutdown: %v", err)
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatalf("second Shutdown: %v", err)
-	}
-	if err := s.Start(); err == nil {
-		t.Fatal("Start after Shutdown succeeded")
+func TestSecondShutdownOrCloseIsErrServerClosed(t *testing.T) {
+	for _, first := range []string{"Shutdown", "Close"} {
+		s := newServer(t, stats.NewRegistry(), nil, &fakeClock{}, nil)
+		stop := map[string]func() error{
+			"Shutdown": func() error { return s.Shutdown(context.Background()) },
+			"Close":    s.Close,
+		}
+		if err := stop[first](); err != nil {
+			t.Fatalf("first %s: %v", first, err)
+		}
+		if _, err := http.Get("http://" + s.Addr().String() + "/healthz"); err == nil {
+			t.Fatalf("%s: still serving", first)
+		}
+		for _, second := range []string{"Shutdown", "Close"} {
+			if err := stop[second](); !errors.Is(err, transport.ErrServerClosed) {
+				t.Fatalf("%s after %s: %v", second, first, err)
+			}
+		}
+		if err := s.Start(); !errors.Is(err, transport.ErrServerClosed) {
+			t.Fatalf("Start after %s: %v", first, err)
+		}
 	}
 }
 
+// TestShutdownBeforeStartReturns runs in a synctest bubble: a Shutdown
+// that blocked would be durably blocked when synctest.Wait returns.
 func TestShutdownBeforeStartReturns(t *testing.T) {
-	s, err := New(Config{Addr: "127.0.0.1:0", Metrics: stats.NewRegistry(), Tick: time.Hour,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Shutdown(context.Background()) }()
-	select {
-	case err := <-done:
+	synctest.Test(t, func(t *testing.T) {
+		s, err := New(Config{Addr: "127.0.0.1:0", Metrics: stats.NewRegistry(), Tick: time.Hour,
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 		if err != nil {
-			t.Fatalf("Shutdown before Start: %v", err)
+			t.Fatal(err)
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Shutdown before Start hung")
-	}
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatalf("second Shutdown: %v", err)
-	}
+		done := make(chan error, 1)
+		go func() { done <- s.Shutdown(context.Background()) }()
+		synctest.Wait()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Shutdown before Start: %v", err)
+			}
+		default:
+			t.Fatal("Shutdown before Start blocked")
+		}
+		if err := s.Shutdown(context.Background()); !errors.Is(err, transport.ErrServerClosed) {
+			t.Fatalf("second Shutdown: %v", err)
+		}
+	})
 }

@@ -1,0 +1,84 @@
+package transport
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
+)
+
+// bufPool recycles request and answer buffers.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+func putBuf(b *[]byte) {
+	if cap(*b) > 64<<10 {
+		return // let large buffers go
+	}
+	*b = (*b)[:0]
+	bufPool.Put(b)
+}
+
+// newErrorID returns a random "err-…" id for errors the transport itself
+// reports (no execution exists for them).
+func newErrorID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return "err-" + hex.EncodeToString(b[:])
+}
+
+// transportError builds the answer-shaped body of an error the transport
+// answers itself (401, 404, 408, 413, …): state ERROR, status error, no
+// execution id, decision null, and the error object.
+func transportError(cat protocol.Category, reason protocol.Reason, msg string) []byte {
+	a := protocol.Answer{State: protocol.StateError, Status: protocol.StatusError, Error: &protocol.Error{
+		ID: newErrorID(), Category: cat, Severity: protocol.SeverityError, Subsystem: "transport",
+		Message: msg, Reason: reason, Timestamp: time.Now(),
+	}}
+	return a.AppendJSON(nil)
+}
+
+func setCommonHeaders(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Femtoclaw-Proto", r.Proto)
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
+	setCommonHeaders(w, r)
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", RetryAfterSeconds)
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, cat protocol.Category, reason protocol.Reason, msg string) {
+	writeJSON(w, r, status, transportError(cat, reason, msg))
+}
+
+// accessWriter records the status for the access log. Unwrap keeps
+// http.ResponseController (deadlines, Flush) working through it.
+type accessWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (a *accessWriter) WriteHeader(code int) {
+	a.status = code
+	a.ResponseWriter.WriteHeader(code)
+}
+
+func (a *accessWriter) Flush() {
+	if f, ok := a.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
