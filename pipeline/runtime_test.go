@@ -142,9 +142,13 @@ func (e *env) exec(principal, msg string) *protocol.Answer {
 
 func checkShape(t *testing.T, a *protocol.Answer) map[string]any {
 	t.Helper()
+	enc := a.AppendJSON(nil)
 	var v map[string]any
-	if err := json.Unmarshal(a.AppendJSON(nil), &v); err != nil {
+	if err := json.Unmarshal(enc, &v); err != nil {
 		t.Fatalf("answer is not JSON: %v", err)
+	}
+	if p, err := protocol.ParseAnswer(enc); err != nil || !bytes.Equal(p.AppendJSON(nil), enc) {
+		t.Fatalf("answer does not round-trip through protocol.ParseAnswer: %v\n%s", err, enc)
 	}
 	if !strings.HasPrefix(a.ExecutionID, "exec-") {
 		t.Fatalf("execution id %q", a.ExecutionID)
