@@ -172,7 +172,7 @@ func TestRegressionCloseRacesCachePut(t *testing.T) {
 	}
 }
 
-// Close(ctx) ignores ctx while the telemetry exporter is stuck in Write.
+// Shutdown(ctx) (then Close(ctx)) ignored ctx while the telemetry exporter was stuck in Write.
 func TestRegressionCloseHangsOnStalledExporter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		stall := &stallWriter{release: make(chan struct{})}

@@ -106,7 +106,7 @@
 //	srv, err := transport.NewServer(cfg, rt, j.Get) // loads or creates the certificate
 //	err = srv.Start()                               // binds the UDP sockets, serves
 //	…
-//	err = srv.Shutdown(ctx)                         // then rt.Close, then j.Close
+//	err = srv.Shutdown(ctx)                         // then rt.Shutdown(ctx), then j.Close()
 //
 // Start opens each UDP socket itself and serves it with http3.Server.Serve
 // on a goroutine the Server owns (no ListenAndServe race with Shutdown).
