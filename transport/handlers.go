@@ -33,7 +33,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal
 		case http.StatusRequestEntityTooLarge:
 			reason = protocol.ReasonTooLarge
 		case http.StatusRequestTimeout:
-			reason = "read_timeout"
+			reason = protocol.ReasonReadTimeout
 		}
 		s.writeError(w, r, status, protocol.CategoryProtocol, reason, text)
 		return
