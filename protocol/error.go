@@ -73,7 +73,8 @@ const (
 	ReasonMethodNotAllowed  Reason = "method_not_allowed"  // the endpoint does not take this method (405)
 	ReasonInvalidHeader     Reason = "invalid_header"      // a header the runtime reads is malformed (400)
 	ReasonBodyReadFailed    Reason = "body_read_failed"    // the request body could not be read (400)
-	ReasonReadTimeout       Reason = "read_timeout"        // the request body did not arrive in time (408)
+	ReasonReadTimeout       Reason = "read_timeout"        // the request body, or a stream frame, did not arrive in time (408)
+	ReasonEmptyFrame        Reason = "empty_frame"         // a zero-length frame on /v1/stream
 	ReasonLookupUnavailable Reason = "lookup_unavailable"  // execution lookups need a journal (404)
 	ReasonJournalReadFailed Reason = "journal_read_failed" // reading the journal for a lookup failed (503)
 	ReasonEncodeFailed      Reason = "encode_failed"       // a stored record could not be encoded as an answer (500)

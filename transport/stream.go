@@ -86,9 +86,9 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, principal 
 			case errors.Is(err, ErrFrameTooLarge):
 				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonTooLarge, err.Error()+"; stream closed")
 			case errors.Is(err, errEmptyFrame):
-				endFrame = transportError(protocol.CategoryProtocol, "empty_frame", "a zero-length frame is invalid; stream closed")
+				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonEmptyFrame, "a zero-length frame is invalid; stream closed")
 			case isTimeout(err):
-				endFrame = transportError(protocol.CategoryProtocol, "read_timeout", fmt.Sprintf("no complete frame within %s; stream closed", s.cfg.IdleTimeout))
+				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonReadTimeout, fmt.Sprintf("no complete frame within %s; stream closed", s.cfg.IdleTimeout))
 			default:
 				s.log.Debug("stream read ended", "remote", r.RemoteAddr, "err", err)
 			}
