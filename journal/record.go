@@ -24,11 +24,15 @@ const (
 	KindMessage Kind = 5
 	// KindSystem records startup, shutdown, configuration and policy loads.
 	KindSystem Kind = 6
+	// KindReplay records a repeated Idempotency-Key answered from the
+	// journal: ExecutionID is the original execution's, so reading an
+	// execution shows the original and each replay of it. Nothing ran.
+	KindReplay Kind = 8
 
-	kindMax = KindSystem
+	kindMax = KindReplay
 )
 
-var kindNames = [...]string{"", "execution", "intent", "outcome", "rejection", "message", "system"}
+var kindNames = [...]string{"", "execution", "intent", "outcome", "rejection", "message", "system", "", "replay"}
 
 // String returns the lowercase name of the kind ("execution", "intent", …).
 func (k Kind) String() string {

@@ -43,6 +43,9 @@ type Config struct {
 	// is on stable storage (journal durability "always"). It sets the
 	// answer's "durable" flag; it is ignored when Journal is nil.
 	Durable bool
+	// Idempotency bounds the index of idempotency keys that makes a
+	// retried call replay its first answer (see doc.go).
+	Idempotency IdempotencyConfig
 	// Telemetry configures the asynchronous event sink.
 	Telemetry TelemetryConfig
 	// Metrics receives the runtime's histograms, counters and gauges. If

@@ -42,6 +42,8 @@ type execution struct {
 	gated        bool              // holds rt.gate for reading
 	intentFailed bool              // the intent could not be committed, so the capability never ran
 	rejected     *protocol.Message // decoded, but refused by the registry (unknown tool, bad args)
+	key          *keyEntry         // the idempotency key this execution is the first use of
+	refused      bool              // answered by the idempotency stage: skip to commit
 }
 
 func (rt *Runtime) newExecution(req *Request) *execution {

@@ -41,8 +41,16 @@ type Request struct {
 // (and its deadline bounds it).
 func (rt *Runtime) Execute(ctx context.Context, req *Request) *protocol.Answer {
 	x := rt.newExecution(req)
-	if rt.enter(x) && x.validate() && x.authorize() && rt.admit(x) {
-		x.execute(ctx)
+	if rt.enter(x) {
+		ok := x.validate()
+		if x.keyed() {
+			if a := x.claimKey(ctx); a != nil {
+				return a
+			}
+		}
+		if ok && !x.refused && x.authorize() && rt.admit(x) {
+			x.execute(ctx)
+		}
 	}
 	x.commit()
 	return &x.ans
@@ -56,7 +64,22 @@ func (rt *Runtime) Execute(ctx context.Context, req *Request) *protocol.Answer {
 func (rt *Runtime) Submit(req *Request, done func(*protocol.Answer)) {
 	x := rt.newExecution(req)
 	x.done = done
-	if !rt.enter(x) || !x.validate() || !x.authorize() || !rt.admit(x) {
+	if !rt.enter(x) {
+		x.commitAsync()
+		return
+	}
+	ok := x.validate()
+	if x.keyed() && x.claimKeyAsync(func() { x.submitAfterValidate(ok) }) {
+		return
+	}
+	x.submitAfterValidate(ok)
+}
+
+// submitAfterValidate is the rest of Submit's cycle once validation (and
+// the idempotency stage, for a keyed request) is done.
+func (x *execution) submitAfterValidate(ok bool) {
+	rt := x.rt
+	if !ok || x.refused || !x.authorize() || !rt.admit(x) {
 		x.commitAsync()
 		return
 	}

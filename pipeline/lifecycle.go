@@ -56,6 +56,20 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 		}
 		rt.cacheP.Store(c)
 	}()
+	if !cfg.Idempotency.Disabled {
+		jr, _ := cfg.Journal.(JournalReader)
+		rt.keys = newKeyIndex(cfg.Idempotency, jr, cfg.Now)
+		keys := rt.keys
+		cfg.Metrics.GaugeFunc(MetricIdempotencyKeys, "Idempotency keys remembered for replay.", func() float64 { return float64(keys.size()) })
+		go func() { // owned by the Runtime; shutdown stops it and waits
+			start := time.Now()
+			keys.rebuild()
+			if keys.loadErr != nil {
+				rt.log.Error("idempotency key index: rebuild from the journal failed; keys seen so far replay, older ones do not", "err", keys.loadErr)
+			}
+			rt.log.Info("idempotency key index rebuilt", "keys", keys.size(), "duration", time.Since(start).String())
+		}()
+	}
 	rt.sink = newSink(cfg.Telemetry, rt.m, rt.log)
 	rt.event("runtime_startup", "runtime open")
 	if cfg.Journal == nil {
@@ -143,6 +157,9 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 	if rt.closing.Swap(true) {
 		return ErrClosed
 	}
+	if rt.keys != nil {
+		rt.keys.stop.Store(true)
+	}
 	if rt.onClosing != nil {
 		rt.onClosing()
 	}
@@ -168,6 +185,9 @@ func (rt *Runtime) Close() error {
 	if rt.closing.Swap(true) {
 		return ErrClosed
 	}
+	if rt.keys != nil {
+		rt.keys.stop.Store(true)
+	}
 	if rt.onClosing != nil {
 		rt.onClosing()
 	}
@@ -186,6 +206,10 @@ func (rt *Runtime) Close() error {
 // gate is write-held). With a nil ctx it does not wait for the telemetry
 // exporter to drain.
 func (rt *Runtime) freeResources(ctx context.Context) error {
+	if rt.keys != nil {
+		rt.keys.stop.Store(true)
+		<-rt.keys.loaded
+	}
 	rt.mu.Lock()
 	for _, bh := range rt.pools {
 		bh.stop()

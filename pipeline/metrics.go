@@ -58,6 +58,10 @@ const (
 	// MetricOverloadRejectionsTotal counts executions refused at the
 	// in-flight bound.
 	MetricOverloadRejectionsTotal = "femtoclaw_overload_rejections_total"
+	// MetricIdempotencyConflictsTotal counts keys reused for another call.
+	MetricIdempotencyConflictsTotal = "femtoclaw_idempotency_conflicts_total"
+	// MetricIdempotencyKeys is the number of idempotency keys remembered.
+	MetricIdempotencyKeys = "femtoclaw_idempotency_keys"
 	// MetricPoolRunning, MetricPoolWaiting and MetricPoolCapacity are
 	// gauges of each pooled capability's bulkhead (label LabelCapability):
 	// workers busy, calls queued, and the pool size.
@@ -91,10 +95,11 @@ const (
 	outMessage                     // message form, recorded
 	outMemoryError                 // journal failed after execution
 	outShuttingDown                // refused during shutdown
+	outReplayed                    // answered again for a repeated idempotency key
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{"success", "capability_error", "rejected", "denied", "overloaded", "message", "memory_error", "shutting_down"}
+var outcomeNames = [numOutcomes]string{"success", "capability_error", "rejected", "denied", "overloaded", "message", "memory_error", "shutting_down", "replayed"}
 
 // metrics are the runtime's instruments, registered once in a
 // stats.Registry; recording never touches the registry.
@@ -112,12 +117,13 @@ type metrics struct {
 	decisions map[protocol.Decision]*stats.Counter
 	errors    map[protocol.Category]*stats.Counter
 
-	inFlight        *stats.Gauge
-	eventsDropped   *stats.Counter
-	eventsExported  *stats.Counter
-	exportErrors    *stats.Counter
-	overloadRejects *stats.Counter
-	reg             *stats.Registry
+	inFlight             *stats.Gauge
+	eventsDropped        *stats.Counter
+	eventsExported       *stats.Counter
+	exportErrors         *stats.Counter
+	overloadRejects      *stats.Counter
+	idempotencyConflicts *stats.Counter
+	reg                  *stats.Registry
 
 	transportsMu sync.Mutex
 	transports   atomic.Pointer[map[string]*stats.Histogram] // copy on write
@@ -155,22 +161,23 @@ func (m *metrics) transport(name string) *stats.Histogram {
 
 func newMetrics(reg *stats.Registry) *metrics {
 	m := &metrics{
-		reg:             reg,
-		validate:        reg.Histogram(MetricProtocolValidationSeconds, "Protocol validation latency, including the argument schema check and the validation cache."),
-		authorizeHit:    reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "hit"}),
-		authorizeMiss:   reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "miss"}),
-		admit:           reg.Histogram(MetricAdmissionWaitSeconds, "Time spent in admission control and waiting for a capability pool worker."),
-		dispatch:        reg.Histogram(MetricCapabilityDispatchSeconds, "Capability invocation overhead: from admission to the capability starting, and back."),
-		commit:          reg.Histogram(MetricMemoryCommitSeconds, "Journal commit latency, including the fsync wait."),
-		overhead:        reg.Histogram(MetricExecutionOverheadSeconds, "Runtime overhead per execution: everything except capability execution and the journal commit wait."),
-		total:           reg.Histogram(MetricExecutionDurationSeconds, "End-to-end execution latency inside the runtime."),
-		decisions:       map[protocol.Decision]*stats.Counter{},
-		errors:          map[protocol.Category]*stats.Counter{},
-		inFlight:        reg.Gauge(MetricExecutionsInFlight, "Executions admitted and not yet answered."),
-		eventsDropped:   reg.Counter(MetricTelemetryDroppedTotal, "Telemetry events dropped because the event queue was full."),
-		eventsExported:  reg.Counter(MetricTelemetryExportedTotal, "Telemetry events written by the exporter."),
-		exportErrors:    reg.Counter(MetricTelemetryExportErrorsTotal, "Telemetry exporter write failures (OBSERVABILITY_ERROR)."),
-		overloadRejects: reg.Counter(MetricOverloadRejectionsTotal, "Executions refused at once because the in-flight bound was reached."),
+		reg:                  reg,
+		validate:             reg.Histogram(MetricProtocolValidationSeconds, "Protocol validation latency, including the argument schema check and the validation cache."),
+		authorizeHit:         reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "hit"}),
+		authorizeMiss:        reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "miss"}),
+		admit:                reg.Histogram(MetricAdmissionWaitSeconds, "Time spent in admission control and waiting for a capability pool worker."),
+		dispatch:             reg.Histogram(MetricCapabilityDispatchSeconds, "Capability invocation overhead: from admission to the capability starting, and back."),
+		commit:               reg.Histogram(MetricMemoryCommitSeconds, "Journal commit latency, including the fsync wait."),
+		overhead:             reg.Histogram(MetricExecutionOverheadSeconds, "Runtime overhead per execution: everything except capability execution and the journal commit wait."),
+		total:                reg.Histogram(MetricExecutionDurationSeconds, "End-to-end execution latency inside the runtime."),
+		decisions:            map[protocol.Decision]*stats.Counter{},
+		errors:               map[protocol.Category]*stats.Counter{},
+		inFlight:             reg.Gauge(MetricExecutionsInFlight, "Executions admitted and not yet answered."),
+		eventsDropped:        reg.Counter(MetricTelemetryDroppedTotal, "Telemetry events dropped because the event queue was full."),
+		eventsExported:       reg.Counter(MetricTelemetryExportedTotal, "Telemetry events written by the exporter."),
+		exportErrors:         reg.Counter(MetricTelemetryExportErrorsTotal, "Telemetry exporter write failures (OBSERVABILITY_ERROR)."),
+		overloadRejects:      reg.Counter(MetricOverloadRejectionsTotal, "Executions refused at once because the in-flight bound was reached."),
+		idempotencyConflicts: reg.Counter(MetricIdempotencyConflictsTotal, "Requests refused because their Idempotency-Key was used for a different call."),
 	}
 	for i := range m.outcomes {
 		m.outcomes[i] = reg.Counter(MetricExecutionsTotal, "Executions finished, by outcome.", stats.Label{Name: LabelOutcome, Value: outcomeNames[i]})

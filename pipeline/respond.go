@@ -43,6 +43,10 @@ func (x *execution) respond(seq uint64, jerr error, commitStart int64) {
 		rt.observe(rt.m.dispatch, max(overhead-x.ans.Timings.Validate-x.ans.Timings.Authorize, 0))
 	}
 	rt.m.outcomes[x.out].Inc()
+	if x.key != nil { // the key's first use is answered: replay it from now on
+		rt.keys.finish(x.key, &x.ans, x.settles())
+		x.key = nil
+	}
 	if x.admitted {
 		x.admitted = false
 		rt.release()
@@ -53,8 +57,19 @@ func (x *execution) respond(seq uint64, jerr error, commitStart int64) {
 			rt.sink.emit(&x.ev)
 		}
 	}
-	if x.gated { // last: Close may release caches, pools and sink after this
-		x.gated = false
-		rt.gate.RUnlock()
+	x.releaseGate() // last: shutdown may release caches, pools and sink after this
+}
+
+// settles reports whether x's answer is the answer of its call for good,
+// to be replayed for its idempotency key: everything except refusals that
+// happened before the call could run (overloaded, shutting down, an intent
+// that could not be committed).
+func (x *execution) settles() bool {
+	switch x.out {
+	case outOverloaded, outShuttingDown:
+		return false
+	case outMemoryError:
+		return !x.intentFailed
 	}
+	return true
 }

@@ -31,6 +31,7 @@ type Runtime struct {
 	sink       *sink
 	log        *slog.Logger
 	journal    Journal
+	keys       *keyIndex // nil when idempotent replay is disabled
 
 	inFlight atomic.Int64
 	closing  atomic.Bool

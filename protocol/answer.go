@@ -38,6 +38,10 @@ type Answer struct {
 	Error       *Error
 	Journal     JournalInfo
 	Timings     Timings
+	// Replayed marks an answer served again for a repeated Idempotency-Key:
+	// the original execution's answer, not a new execution. It is encoded
+	// ("replayed":true, after "journal") only when set.
+	Replayed bool
 }
 
 // AppendJSON appends the answer as compact JSON.
@@ -78,7 +82,11 @@ func (a *Answer) AppendJSON(b []byte) []byte {
 	}
 	b = append(b, `,"durable":`...)
 	b = strconv.AppendBool(b, a.Journal.Durable)
-	b = append(b, `},"timings_ns":{"validate":`...)
+	b = append(b, '}')
+	if a.Replayed {
+		b = append(b, `,"replayed":true`...)
+	}
+	b = append(b, `,"timings_ns":{"validate":`...)
 	b = strconv.AppendInt(b, a.Timings.Validate, 10)
 	b = append(b, `,"authorize":`...)
 	b = strconv.AppendInt(b, a.Timings.Authorize, 10)

@@ -48,6 +48,8 @@ func ParseAnswer(b []byte) (*Answer, error) {
 			a.Decision = Decision(s)
 		case "rule":
 			a.Rule, err = p.str(key, false)
+		case "replayed":
+			a.Replayed, err = p.boolean(key)
 		case "status":
 			s, err = p.str(key, false)
 			a.Status = Status(s)
@@ -398,4 +400,18 @@ end:
 		return nil, p.fail(what + ": not valid JSON")
 	}
 	return v, nil
+}
+
+// ParseError decodes an error object in the shape Error.AppendJSON writes
+// (as journal records store it), with ParseAnswer's rules.
+func ParseError(b []byte) (*Error, error) {
+	p := &answerParser{b: b}
+	e, err := p.errorObject()
+	if err != nil {
+		return nil, err
+	}
+	if p.space(); p.i != len(p.b) {
+		return nil, p.fail("data after the error object")
+	}
+	return e, nil
 }

@@ -3,6 +3,7 @@ package protocol
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -184,5 +185,26 @@ func TestParseAnswerSkipsUnknownMembers(t *testing.T) {
 		if _, err := ParseAnswer([]byte(in)); !errors.Is(err, ErrMalformedAnswer) {
 			t.Errorf("%s: accepted (%v)", name, err)
 		}
+	}
+}
+
+func TestParseErrorAndReplayedRoundTrip(t *testing.T) {
+	e := &Error{ID: "err-1", Category: CategoryProtocol, Severity: SeverityError, Message: "m \"q\"", Subsystem: "s",
+		Reason: ReasonIdempotencyConflict, Capability: "shell", Timestamp: time.Date(2026, 12, 1, 0, 0, 0, 5, time.UTC)}
+	got, err := ParseError(e.AppendJSON(nil))
+	if err != nil || string(got.AppendJSON(nil)) != string(e.AppendJSON(nil)) {
+		t.Fatalf("ParseError: %v\n%s\n%s", err, got.AppendJSON(nil), e.AppendJSON(nil))
+	}
+	a := &Answer{ExecutionID: "exec-1", State: StateCompleted, Status: StatusSuccess, Replayed: true, Error: e}
+	enc := a.AppendJSON(nil)
+	if !strings.Contains(string(enc), `"replayed":true`) {
+		t.Fatalf("no replayed member: %s", enc)
+	}
+	p, err := ParseAnswer(enc)
+	if err != nil || !p.Replayed || string(p.AppendJSON(nil)) != string(enc) {
+		t.Fatalf("replayed answer round trip: %v %s", err, enc)
+	}
+	if s := string((&Answer{ExecutionID: "e"}).AppendJSON(nil)); strings.Contains(s, "replayed") {
+		t.Fatalf("replayed member on a first answer: %s", s)
 	}
 }

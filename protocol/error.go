@@ -57,6 +57,13 @@ const (
 	ReasonOutputTooLarge     Reason = "OutputTooLarge"     // output exceeded a hard cap
 )
 
+// Idempotency reasons: a repeated Idempotency-Key that cannot be replayed.
+const (
+	ReasonIdempotencyConflict Reason = "idempotency_conflict" // the key was used for a different call (PROTOCOL_ERROR, HTTP 422)
+	ReasonIdempotencyLoading  Reason = "idempotency_loading"  // the key index is still being rebuilt from the journal; retry (503)
+	ReasonInterrupted         Reason = "interrupted"          // the key's write-effect execution was interrupted by a crash; it is never re-run (MEMORY_ERROR)
+)
+
 // Authentication reasons: why a transport refused a request before it
 // reached the runtime (SECURITY_ERROR, HTTP 401).
 const (
