@@ -43,6 +43,15 @@ type IdempotencyConfig struct {
 	AnswerBytes int64
 	// Disabled turns replay off: keys are journaled, never replayed.
 	Disabled bool
+	// SnapshotFile, if set, is where the index is saved (every
+	// SnapshotEvery and at shutdown) so that a restart reads only the
+	// journal records after the snapshot instead of the whole retention
+	// window (see idemsnap.go). If empty, the rebuild reads the window.
+	SnapshotFile string
+	// SnapshotEvery is how often the snapshot is rewritten. If zero,
+	// defaults to 1 minute: after a crash the rebuild reads about that
+	// much traffic from the journal.
+	SnapshotEvery time.Duration
 }
 
 func (c IdempotencyConfig) withDefaults() IdempotencyConfig {
@@ -54,6 +63,9 @@ func (c IdempotencyConfig) withDefaults() IdempotencyConfig {
 	}
 	if c.AnswerBytes == 0 {
 		c.AnswerBytes = 64 << 20
+	}
+	if c.SnapshotEvery <= 0 {
+		c.SnapshotEvery = time.Minute
 	}
 	return c
 }
@@ -120,8 +132,12 @@ type keyIndex struct {
 	now     func() time.Time
 	loaded  chan struct{} // closed when the rebuild is over
 	loadErr error         // set before loaded closes
+	snapErr error         // the snapshot could not be used (set before loaded closes)
 	stop    atomic.Bool   // ends the rebuild early (shutdown)
 	whole   bool          // set before loaded closes: the rebuild read the whole window
+
+	genesis    [32]byte // the journal's identity, for snapshots
+	hasGenesis bool
 
 	mu       sync.Mutex
 	keys     map[keyID]*keyEntry
@@ -171,7 +187,16 @@ func (ix *keyIndex) rebuild() {
 		return
 	}
 	from := ix.now().Add(-ix.cfg.Retention)
-	err := ix.jr.Scan(journal.Query{From: from}, func(r *journal.Record) bool {
+	q := journal.Query{From: from}
+	if ix.cfg.SnapshotFile != "" && ix.hasGenesis {
+		covered, err := ix.readSnapshot(ix.cfg.SnapshotFile, ix.genesis, from.UnixNano())
+		if err != nil {
+			ix.snapErr = err // the whole window is read instead
+		} else if covered > 0 {
+			q.FromSeq = covered + 1
+		}
+	}
+	err := ix.jr.Scan(q, func(r *journal.Record) bool {
 		if ix.stop.Load() {
 			return false
 		}
@@ -236,12 +261,12 @@ func (ix *keyIndex) expireLocked() {
 type claimResult uint8
 
 const (
-	claimRun      claimResult = iota // first use: execute, then complete the entry
-	claimReplay                      // same call, answered: replay e
-	claimWait                        // same call, still running: wait for e.done
-	claimConflict                    // the key was used for another call
-	claimLoading                     // the index is still being rebuilt
-	claimUnavailable                 // the rebuild failed or was stopped: no key can be trusted to be new
+	claimRun         claimResult = iota // first use: execute, then complete the entry
+	claimReplay                         // same call, answered: replay e
+	claimWait                           // same call, still running: wait for e.done
+	claimConflict                       // the key was used for another call
+	claimLoading                        // the index is still being rebuilt
+	claimUnavailable                    // the rebuild failed or was stopped: no key can be trusted to be new
 )
 
 // claim looks the key up and, on first use, enters a pending entry for it.

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -357,3 +358,8 @@ func TestIdempotencyRetention(t *testing.T) {
 		}
 	}
 }
+
+type protoAnswer = protocol.Answer
+type runtimeMemStats = runtime.MemStats
+
+func readMem(m *runtime.MemStats) { runtime.GC(); runtime.ReadMemStats(m) }

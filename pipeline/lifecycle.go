@@ -60,15 +60,23 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 		jr, _ := cfg.Journal.(JournalReader)
 		rt.keys = newKeyIndex(cfg.Idempotency, jr, cfg.Now)
 		keys := rt.keys
+		keys.genesis, keys.hasGenesis = journalIdentity(cfg.Journal)
 		cfg.Metrics.GaugeFunc(MetricIdempotencyKeys, "Idempotency keys remembered for replay.", func() float64 { return float64(keys.size()) })
 		go func() { // owned by the Runtime; shutdown stops it and waits
 			start := time.Now()
 			keys.rebuild()
+			if keys.snapErr != nil {
+				rt.log.Warn("idempotency key index: snapshot not used; read the whole retention window from the journal", "err", keys.snapErr)
+			}
 			if keys.loadErr != nil {
-				rt.log.Error("idempotency key index: rebuild from the journal failed; keys seen so far replay, older ones do not", "err", keys.loadErr)
+				rt.log.Error("idempotency key index: rebuild from the journal failed; keyed requests are refused", "err", keys.loadErr)
 			}
 			rt.log.Info("idempotency key index rebuilt", "keys", keys.size(), "duration", time.Since(start).String())
 		}()
+		if cfg.Idempotency.SnapshotFile != "" {
+			rt.snapStop, rt.snapDone = make(chan struct{}), make(chan struct{})
+			go rt.snapshotLoop(keys.cfg.SnapshotEvery, rt.snapStop, rt.snapDone)
+		}
 	}
 	rt.sink = newSink(cfg.Telemetry, rt.m, rt.log)
 	rt.event("runtime_startup", "runtime open")
@@ -209,6 +217,11 @@ func (rt *Runtime) freeResources(ctx context.Context) error {
 	if rt.keys != nil {
 		rt.keys.stop.Store(true)
 		<-rt.keys.loaded
+		if rt.snapStop != nil {
+			close(rt.snapStop)
+			<-rt.snapDone
+			rt.snapshotKeys() // every execution is answered: the last, complete snapshot
+		}
 	}
 	rt.mu.Lock()
 	for _, bh := range rt.pools {

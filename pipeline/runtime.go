@@ -31,7 +31,9 @@ type Runtime struct {
 	sink       *sink
 	log        *slog.Logger
 	journal    Journal
-	keys       *keyIndex // nil when idempotent replay is disabled
+	keys       *keyIndex     // nil when idempotent replay is disabled
+	snapStop   chan struct{} // stops the key-index snapshot loop (nil: none)
+	snapDone   chan struct{}
 
 	inFlight atomic.Int64
 	closing  atomic.Bool

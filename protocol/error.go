@@ -82,6 +82,7 @@ const (
 	ReasonBodyReadFailed    Reason = "body_read_failed"    // the request body could not be read (400)
 	ReasonReadTimeout       Reason = "read_timeout"        // the request body, or a stream frame, did not arrive in time (408)
 	ReasonEmptyFrame        Reason = "empty_frame"         // a zero-length frame on /v1/stream
+	ReasonInvalidFrame      Reason = "invalid_frame"       // a keyed stream frame whose key does not fit
 	ReasonLookupUnavailable Reason = "lookup_unavailable"  // execution lookups need a journal (404)
 	ReasonJournalReadFailed Reason = "journal_read_failed" // reading the journal for a lookup failed (503)
 	ReasonEncodeFailed      Reason = "encode_failed"       // a stored record could not be encoded as an answer (500)

@@ -303,16 +303,25 @@ type Stream struct {
 	maxResp int64
 	once    sync.Once
 	done    func() // tells the Client the stream is closed
+	keyed   bool   // frames carry an idempotency key (/v1/stream/keyed)
 }
 
 // Stream opens POST /v1/stream. ctx bounds the whole stream (no Timeout
 // applies); cancel it or call Close to end it. The stream counts as a
 // call in flight for Client.Shutdown until Close.
-func (c *Client) Stream(ctx context.Context) (*Stream, error) {
+func (c *Client) Stream(ctx context.Context) (*Stream, error) { return c.stream(ctx, "/v1/stream") }
+
+// KeyedStream opens POST /v1/stream/keyed: a stream whose messages each
+// carry an idempotency key (Stream.SendKey; Send sends none).
+func (c *Client) KeyedStream(ctx context.Context) (*Stream, error) {
+	return c.stream(ctx, "/v1/stream/keyed")
+}
+
+func (c *Client) stream(ctx context.Context, path string) (*Stream, error) {
 	if !c.calls.tryEnter() {
 		return nil, ErrServerClosed
 	}
-	st, err := c.openStream(ctx)
+	st, err := c.openStream(ctx, path)
 	if err != nil {
 		c.calls.leave()
 		return nil, err
@@ -321,10 +330,10 @@ func (c *Client) Stream(ctx context.Context) (*Stream, error) {
 	return st, nil
 }
 
-func (c *Client) openStream(ctx context.Context) (*Stream, error) {
+func (c *Client) openStream(ctx context.Context, path string) (*Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	req, err := c.newRequest(ctx, http.MethodPost, "/v1/stream", pr)
+	req, err := c.newRequest(ctx, http.MethodPost, path, pr)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -344,18 +353,32 @@ func (c *Client) openStream(ctx context.Context) (*Stream, error) {
 		pw.Close()
 		return nil, &StatusError{Code: resp.StatusCode, Body: body}
 	}
-	return &Stream{pw: pw, resp: resp, cancel: cancel, maxResp: c.cfg.MaxResponseBytes}, nil
+	return &Stream{pw: pw, resp: resp, cancel: cancel, maxResp: c.cfg.MaxResponseBytes, keyed: path == "/v1/stream/keyed"}, nil
 }
 
 // Send writes one message as a frame. It returns when the frame has been
 // handed to the connection (flow control may make it wait).
-func (s *Stream) Send(msg []byte) error {
+func (s *Stream) Send(msg []byte) error { return s.SendKey("", msg) }
+
+// SendKey writes one message with an idempotency key; the stream must have
+// been opened with KeyedStream unless key is empty.
+func (s *Stream) SendKey(key string, msg []byte) error {
 	if len(msg) == 0 {
 		return errEmptyFrame
 	}
+	if key != "" && !s.keyed {
+		return errors.New("transport: an idempotency key needs a stream opened with KeyedStream")
+	}
+	if len(key) > MaxIdempotencyKeyLen {
+		return fmt.Errorf("transport: Idempotency-Key is longer than %d bytes", MaxIdempotencyKeyLen)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.wbuf = appendFrame(s.wbuf[:0], msg)
+	if s.keyed {
+		s.wbuf = appendKeyedFrame(s.wbuf[:0], key, msg)
+	} else {
+		s.wbuf = appendFrame(s.wbuf[:0], msg)
+	}
 	_, err := s.pw.Write(s.wbuf)
 	return err
 }

@@ -18,7 +18,45 @@ import (
 // Answers come back in request order. length 0 is invalid in a request.
 // This layout is part of the wire format and must not change; a new
 // layout needs a new endpoint.
+//
+// POST /v1/stream/keyed is that endpoint for requests that carry an
+// idempotency key each: its request frames' payload starts with the key,
+//
+//	+--------+--------+=============+==================+
+//	| key length (u16 BE) | key bytes | protocol message |
+//	+--------+--------+=============+==================+
+//
+// (key length 0: no key; at most MaxIdempotencyKeyLen). Response frames are
+// the same as /v1/stream's.
 const frameHeaderLen = 4
+
+// keyedFrameHeaderLen is the key-length field of a keyed request frame.
+const keyedFrameHeaderLen = 2
+
+// errBadKeyedFrame is a keyed request frame whose key does not fit.
+var errBadKeyedFrame = errors.New("transport: keyed frame: key length runs past the frame, or over the limit, or no message follows")
+
+// splitKeyedFrame splits a keyed request frame's payload into its key and
+// its message.
+func splitKeyedFrame(p []byte) (key string, msg []byte, err error) {
+	if len(p) < keyedFrameHeaderLen {
+		return "", nil, errBadKeyedFrame
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	p = p[keyedFrameHeaderLen:]
+	if n > MaxIdempotencyKeyLen || n >= len(p) {
+		return "", nil, errBadKeyedFrame
+	}
+	return string(p[:n]), p[n:], nil
+}
+
+// appendKeyedFrame appends one keyed request frame to b.
+func appendKeyedFrame(b []byte, key string, msg []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(keyedFrameHeaderLen+len(key)+len(msg)))
+	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
+	b = append(b, key...)
+	return append(b, msg...)
+}
 
 // ErrFrameTooLarge is returned by readFrame when a frame's declared
 // length exceeds the limit.

@@ -65,3 +65,25 @@ func FuzzReadFrame(f *testing.F) {
 		}
 	})
 }
+
+func TestSplitKeyedFrame(t *testing.T) {
+	msg := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
+	b := appendKeyedFrame(nil, "k-1", msg)
+	key, got, err := splitKeyedFrame(b[frameHeaderLen:])
+	if err != nil || key != "k-1" || string(got) != string(msg) {
+		t.Fatalf("%q %q %v", key, got, err)
+	}
+	if key, got, err := splitKeyedFrame(appendKeyedFrame(nil, "", msg)[frameHeaderLen:]); err != nil || key != "" || string(got) != string(msg) {
+		t.Fatalf("no key: %q %q %v", key, got, err)
+	}
+	for name, p := range map[string][]byte{
+		"short":          {0},
+		"key past end":   {0, 9, 'a', 'b'},
+		"no message":     {0, 2, 'a', 'b'},
+		"key over limit": append([]byte{0xff, 0xff}, make([]byte, 70000)...),
+	} {
+		if _, _, err := splitKeyedFrame(p); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}

@@ -50,6 +50,9 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal
 	out := ans.AppendJSON((*op)[:0])
 	*op = out[:0]
 	w.Header().Set("X-Femtoclaw-Execution-Id", ans.ExecutionID)
+	if ans.Replayed {
+		w.Header().Set(HeaderIdempotentReplayed, "true")
+	}
 	writeJSON(w, r, StatusOf(ans), out)
 }
 

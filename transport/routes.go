@@ -39,6 +39,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/v1/execute":
 		route = s.handleExecute
+	case path == "/v1/stream/keyed":
+		route = s.handleKeyedStream
 	case path == "/v1/stream":
 		route = s.handleStream
 	case path == "/v1/capabilities":

@@ -37,6 +37,16 @@ var slotPool = sync.Pool{New: func() any { return &streamSlot{ans: make(chan []b
 // IdleTimeout without a frame, or on Shutdown (the server stops reading
 // and finishes what it accepted).
 func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, principal string) {
+	s.serveStream(w, r, principal, false)
+}
+
+// handleKeyedStream serves POST /v1/stream/keyed: as /v1/stream, with an
+// idempotency key in each request frame (see frame.go).
+func (s *Server) handleKeyedStream(w http.ResponseWriter, r *http.Request, principal string) {
+	s.serveStream(w, r, principal, true)
+}
+
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal string, keyed bool) {
 	rc := http.NewResponseController(w)
 	setCommonHeaders(w, r)
 	w.Header().Set("Content-Type", "application/x-femtoclaw-frames")
@@ -94,9 +104,16 @@ func (s *Server) handleStream(w http.ResponseWriter, r *http.Request, principal 
 			}
 			break
 		}
+		var key string
+		if keyed {
+			if key, msg, err = splitKeyedFrame(msg); err != nil {
+				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonInvalidFrame, err.Error()+"; stream closed")
+				break
+			}
+		}
 		sl := slotPool.Get().(*streamSlot)
 		pending <- sl // blocks when StreamWindow answers are outstanding
-		req := &pipeline.Request{Message: msg, Principal: principal, Transport: "http3-stream", Timeout: timeout}
+		req := &pipeline.Request{Message: msg, Principal: principal, IdempotencyKey: key, Transport: "http3-stream", Timeout: timeout}
 		s.ex.Submit(req, func(a *protocol.Answer) {
 			op := getBuf()
 			*op = appendFrame((*op)[:0], a.AppendJSON(nil))

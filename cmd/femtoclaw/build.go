@@ -60,6 +60,8 @@ func pipelineConfig(c *Config) pipeline.Config {
 		Limits: protocol.Limits{MaxBytes: c.Execution.MaxMessageBytes, MaxDepth: c.Execution.MaxDepth,
 			MaxArgs: c.Execution.MaxArgs, MaxValues: c.Execution.MaxValues},
 		MaxInFlight: c.Execution.MaxInFlight,
+		Idempotency: pipeline.IdempotencyConfig{Disabled: !c.Execution.Idempotency.Enabled, Retention: c.Execution.Idempotency.Retention,
+			MaxKeys: c.Execution.Idempotency.MaxKeys, AnswerBytes: c.Execution.Idempotency.AnswerBytes},
 	}
 }
 

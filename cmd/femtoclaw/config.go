@@ -76,6 +76,17 @@ type ExecutionConfig struct {
 	MaxDepth        int `yaml:"max_depth"`
 	MaxArgs         int `yaml:"max_args"`
 	MaxValues       int `yaml:"max_values"`
+	// Idempotency bounds the key index that makes a retried call (same
+	// Idempotency-Key, same call) replay its first answer.
+	Idempotency IdempotencyConfig `yaml:"idempotency"`
+}
+
+// IdempotencyConfig mirrors pipeline.IdempotencyConfig.
+type IdempotencyConfig struct {
+	Enabled     bool          `yaml:"enabled"`
+	Retention   time.Duration `yaml:"retention"`
+	MaxKeys     int           `yaml:"max_keys"`
+	AnswerBytes int64         `yaml:"answer_bytes"`
 }
 
 // CapabilityConfig is the part every capability has.
@@ -434,6 +445,13 @@ func (c *Config) validateRanges() []error {
 	inRange(&errs, "execution.max_args", int64(e.MaxArgs), 1, 100_000)
 	inRange(&errs, "execution.max_values", int64(e.MaxValues), 1, 10_000_000)
 	inRange(&errs, "execution.max_in_flight", int64(e.MaxInFlight), 1, 10_000_000)
+	if e.Idempotency.Enabled {
+		inRange(&errs, "execution.idempotency.max_keys", int64(e.Idempotency.MaxKeys), 1, 100_000_000)
+		inRange(&errs, "execution.idempotency.answer_bytes", e.Idempotency.AnswerBytes, -1, 64*gib)
+		if e.Idempotency.Retention < time.Second || e.Idempotency.Retention > 90*24*time.Hour {
+			errs = append(errs, fmt.Errorf("execution.idempotency.retention %s: want from 1s to 90 days", e.Idempotency.Retention))
+		}
+	}
 	cc := c.Capabilities
 	for _, k := range []struct {
 		name string

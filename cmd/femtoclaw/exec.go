@@ -28,7 +28,7 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	token := fs.String("token", "", "--server: bearer token (default: read from the data directory's token file)")
 	pin := fs.String("pin", "", "--server: SPKI pin of the server certificate (default: computed from DATA_DIR/tls/cert.pem)")
 	caFile := fs.String("ca", "", "--server: CA bundle to verify the server certificate instead of a pin")
-	idem := fs.String("idempotency-key", "", "--server: Idempotency-Key header")
+	idem := fs.String("idempotency-key", "", "idempotency key: a retry with the same key and call replays the first answer (--server: the Idempotency-Key header; in process it needs --journal to outlive this process)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: femtoclaw exec [flags] [MESSAGE | -]\n\nRuns one protocol message and prints the answer. Exit status 0 when the answer's status is success, 1 otherwise.")
 		fs.PrintDefaults()
@@ -65,7 +65,7 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	a := n.rt.Execute(ctx, &pipeline.Request{Message: msg, Principal: *principal, Transport: "inproc", Timeout: *timeout})
+	a := n.rt.Execute(ctx, &pipeline.Request{Message: msg, Principal: *principal, IdempotencyKey: *idem, Transport: "inproc", Timeout: *timeout})
 	out := a.AppendJSON(nil)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
