@@ -50,6 +50,7 @@
 //	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
 //	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled
 //	commit (intent, record)   commit.go      execution.commitIntent, journalRecord, commit, commitAsync
+//	idempotency (keyed only)  replay.go      execution.claimKey, claimKeyAsync, replay (index: idempotency.go, idemsnap.go)
 //	respond                   respond.go     execution.respond
 //	telemetry                 telemetry.go   Event, sink (exporter goroutine)
 //	metrics                   metrics.go     metrics (histograms, counters), outcome
@@ -59,6 +60,57 @@
 // the same methods, handing off to a pool worker (execute, pooled) and to
 // the journal's goroutine (commitAsync → respond). "Record" means a
 // journal record only; latency samples are observed (Runtime.observe).
+//
+// # Idempotency keys
+//
+// A request may carry an idempotency key (HTTP/3: the Idempotency-Key
+// header; /v1/stream/keyed: one per frame; in process: Request
+// .IdempotencyKey). The rules, in the manner of Stripe's API:
+//
+//   - A key is scoped to its principal: two principals' equal keys are
+//     unrelated.
+//   - The first request with a key runs as usual. A later request with the
+//     same key and the same call — the same capability and the same
+//     arguments digest (the journal's ArgsDigest: for a tool call the
+//     SHA-256 of its args; for a message, of the message; for input that
+//     does not decode, of the bytes) — gets the original answer: the same
+//     execution id, state, decision, result or error and journal position,
+//     with "replayed":true (HTTP/3 adds Idempotent-Replayed: true). It is
+//     not authorized or executed again; it is validated only to learn
+//     what call it is. It is journaled as a replay record (kind replay)
+//     whose execution id is the original's, so `femtoclaw journal get ID`
+//     shows the original and each replay.
+//   - The same key with a different call is refused: PROTOCOL_ERROR,
+//     reason idempotency_conflict, HTTP 422 (the request is well formed
+//     but cannot be processed with that key — the IETF Idempotency-Key
+//     draft's choice; 409 is not used for in-flight keys because those
+//     wait).
+//   - A request that arrives while the first with its key still runs waits
+//     for that answer (Execute: until its ctx ends, then RUNTIME_ERROR
+//     reason timeout; Submit: until the first completes) and never runs in
+//     parallel.
+//   - Denials and protocol errors are answers too: a key that was denied
+//     replays the denial after a policy change (a new key gets the new
+//     policy). Refusals that happen before the call could run — overloaded,
+//     shutting_down, an intent that could not be committed — settle
+//     nothing: the key is forgotten and a retry runs.
+//   - Across restarts the index is rebuilt from the journal in the
+//     background (Open does not wait for it; keyed requests do): a key
+//     whose execution completed replays; a key whose write-effect execution
+//     has a durable intent and no outcome answers INTERRUPTED (MEMORY_ERROR,
+//     reason interrupted, HTTP 409) and is never run again — an operator
+//     decides. If the rebuild fails, keyed requests are refused (reason
+//     idempotency_loading) rather than risk running a used key.
+//   - Bounds (IdempotencyConfig): keys are remembered for Retention
+//     (default 24 h) and at most MaxKeys (default 1,048,576, about 210 bytes
+//     each on the heap, measured); answers are kept in memory up to
+//     AnswerBytes (default 64 MiB) and otherwise read back from the journal
+//     (then the replay's timings are the journaled ones, commit 0). With
+//     SnapshotFile set (serve sets DATA_DIR/idempotency.snap) the index is
+//     saved every SnapshotEvery (default 1 min) and at shutdown, and a
+//     restart reads only the journal records after the snapshot.
+//
+// A request without a key pays one string comparison for all of this.
 //
 // # Telemetry
 //

@@ -73,7 +73,7 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 			}
 			rt.log.Info("idempotency key index rebuilt", "keys", keys.size(), "duration", time.Since(start).String())
 		}()
-		if cfg.Idempotency.SnapshotFile != "" {
+		if cfg.Idempotency.SnapshotFile != "" && keys.hasGenesis {
 			rt.snapStop, rt.snapDone = make(chan struct{}), make(chan struct{})
 			go rt.snapshotLoop(keys.cfg.SnapshotEvery, rt.snapStop, rt.snapDone)
 		}

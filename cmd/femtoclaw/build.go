@@ -61,7 +61,8 @@ func pipelineConfig(c *Config) pipeline.Config {
 			MaxArgs: c.Execution.MaxArgs, MaxValues: c.Execution.MaxValues},
 		MaxInFlight: c.Execution.MaxInFlight,
 		Idempotency: pipeline.IdempotencyConfig{Disabled: !c.Execution.Idempotency.Enabled, Retention: c.Execution.Idempotency.Retention,
-			MaxKeys: c.Execution.Idempotency.MaxKeys, AnswerBytes: c.Execution.Idempotency.AnswerBytes},
+			MaxKeys: c.Execution.Idempotency.MaxKeys, AnswerBytes: c.Execution.Idempotency.AnswerBytes,
+			SnapshotFile: c.path("idempotency.snap")},
 	}
 }
 
