@@ -66,6 +66,25 @@
 // SECURITY_ERROR rejection whose answer is the 401 body. Every /v1
 // endpoint requires credentials; /healthz does not.
 //
+// # Executions belong to their principal
+//
+// GET /v1/executions/{id} returns only records the caller made itself
+// (journal Record.Principal equal to the authenticated principal). A
+// principal listed in ServerConfig.AdminPrincipals reads every record,
+// and only such a principal reads system records (startup, shutdown,
+// policy loads; principal "runtime", kind system) and unauthenticated
+// rejections (no principal). By default the list is empty: over HTTP/3
+// nobody reads another principal's executions. An id that does not exist
+// and an id the caller may not read get the same answer: 404, reason
+// not_found, message "no such execution: <quoted id>", the same headers;
+// only the per-response error id and timestamp differ, as they do between
+// any two answers. Guaranteed: the body, status and headers do not tell
+// the two apart. Not guaranteed: equal latency; an id that exists is read
+// from the journal before it is filtered, which takes longer than an
+// index miss. That needs the id, though: execution ids carry 74 bits from
+// crypto/rand (UUIDv7, pipeline), nothing in one id or in any answer
+// (401s included) predicts another, so ids cannot be enumerated.
+//
 // # TLS and pinning
 //
 // TLS 1.3 only, ALPN h3. With no CertFile/KeyFile the server generates an

@@ -62,6 +62,12 @@ type ServerConfig struct {
 	ClientCAFile string
 	// Tokens are the accepted bearer tokens (hashes only).
 	Tokens []Token
+	// AdminPrincipals may read every execution with GET
+	// /v1/executions/{id}, system records included. Any other principal
+	// reads only the executions it made itself. If empty (the default),
+	// no principal reads another's executions over HTTP/3; the journal
+	// files remain readable on the host (`femtoclaw journal`).
+	AdminPrincipals []string
 	// MaxBodyBytes bounds a request body (and a /v1/stream frame); past
 	// it the answer is 413. If zero, defaults to 1 MiB + 4 KiB.
 	MaxBodyBytes int64
@@ -94,6 +100,7 @@ func (c ServerConfig) withDefaults() ServerConfig {
 		c.Addrs = append([]string(nil), c.Addrs...)
 	}
 	c.Tokens = append([]Token(nil), c.Tokens...)
+	c.AdminPrincipals = append([]string(nil), c.AdminPrincipals...)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}

@@ -154,6 +154,11 @@ type AuthConfig struct {
 	TokenPrincipal string        `yaml:"token_principal"` // the principal the generated token authenticates
 	Tokens         []TokenConfig `yaml:"tokens"`          // additional tokens, stored as SHA-256 only
 	ClientCA       string        `yaml:"client_ca"`       // enables mTLS
+	// AdminPrincipals may read every execution (system records included)
+	// with GET /v1/executions/{id}; every other principal reads only its
+	// own. Empty by default: nobody reads another's executions over
+	// HTTP/3 (the journal stays readable on the host: femtoclaw journal).
+	AdminPrincipals []string `yaml:"admin_principals"`
 }
 
 // TLSConfig names the HTTP/3 certificate. Empty: a self-signed one is

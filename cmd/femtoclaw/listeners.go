@@ -29,14 +29,15 @@ func (n *node) startListeners(tokenSum string) error {
 		lookup = n.j.Get
 	}
 	srv, err := transport.NewServer(transport.ServerConfig{
-		Addrs:        n.cfg.Listen.HTTP3,
-		CertFile:     n.cfg.TLS.CertFile,
-		KeyFile:      n.cfg.TLS.KeyFile,
-		TLSDir:       n.cfg.path("tls"),
-		ClientCAFile: n.cfg.Auth.ClientCA,
-		Tokens:       tokens,
-		MaxBodyBytes: int64(n.cfg.Execution.MaxMessageBytes) + 4096,
-		Logger:       n.log.With("subsystem", "http3"),
+		Addrs:           n.cfg.Listen.HTTP3,
+		CertFile:        n.cfg.TLS.CertFile,
+		KeyFile:         n.cfg.TLS.KeyFile,
+		TLSDir:          n.cfg.path("tls"),
+		ClientCAFile:    n.cfg.Auth.ClientCA,
+		Tokens:          tokens,
+		AdminPrincipals: n.cfg.Auth.AdminPrincipals,
+		MaxBodyBytes:    int64(n.cfg.Execution.MaxMessageBytes) + 4096,
+		Logger:          n.log.With("subsystem", "http3"),
 	}, n.rt, lookup)
 	if err != nil {
 		return fmt.Errorf("http3: %w", err)
