@@ -64,9 +64,23 @@ type ListenConfig struct {
 	HTTP3 []string `yaml:"http3"` // UDP addresses of the HTTP/3 data plane
 	Admin string   `yaml:"admin"` // TCP address of the admin listener ("" = off)
 	// AllowNonLoopback permits http3 and admin addresses that are not
-	// loopback. Off by default: the admin listener serves /debug/pprof and
-	// /metrics without authentication.
+	// loopback. Off by default. A non-loopback admin listener also needs
+	// AdminTokenFile.
 	AllowNonLoopback bool `yaml:"allow_non_loopback"`
+	// AdminHosts are names, besides the admin listener's own address (and
+	// localhost for a loopback one), accepted in a request's Host header:
+	// the names a proxy or operators use. Any other Host is refused (421)
+	// so a DNS-rebinding page cannot reach the listener. Empty by default.
+	AdminHosts []string `yaml:"admin_hosts"`
+	// AdminTokenFile holds the admin bearer token (relative to data_dir;
+	// generated 0600 on first start when missing). When set, every admin
+	// request but /healthz must carry it; `femtoclaw stats` sends it.
+	// Required when listen.admin is not loopback. Empty by default: a
+	// loopback admin listener asks for no token.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminPprof serves /debug/pprof on the admin listener. Off by default:
+	// profiles expose heap contents, stacks and the command line.
+	AdminPprof bool `yaml:"admin_pprof"`
 }
 
 // ExecutionConfig bounds the execution cycle.
@@ -388,7 +402,9 @@ func (c *Config) validate() error {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("listen.admin %q: want host:port: %v", a, err))
 		case !loopback && !c.Listen.AllowNonLoopback:
-			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: the admin listener serves /debug/pprof and /metrics without authentication; set listen.allow_non_loopback: true to expose it anyway", a))
+			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: set listen.allow_non_loopback: true (and listen.admin_token_file) to expose the admin listener beyond this host", a))
+		case !loopback && c.Listen.AdminTokenFile == "":
+			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: set listen.admin_token_file so the admin listener requires a bearer token", a))
 		}
 	}
 	errs = append(errs, c.validateRanges()...)

@@ -9,7 +9,7 @@ import (
 )
 
 // startListeners starts the network faces of a node: the admin listener
-// (metrics, health, readiness, pprof, stats) and the HTTP/3 data plane.
+// (metrics, health, readiness, stats, pprof when enabled) and the HTTP/3 data plane.
 func (n *node) startListeners(tokenSum string) error {
 	if n.cfg.Listen.Admin != "" {
 		if err := n.startAdmin(); err != nil {
@@ -56,10 +56,24 @@ func (n *node) startListeners(tokenSum string) error {
 
 func (n *node) startAdmin() error {
 	regHash := n.rt.Registry().Hash()
+	var tokenSum string
+	if f := n.cfg.Listen.AdminTokenFile; f != "" {
+		sum, generated, err := ensureTokenFile(n.cfg.path(f))
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		if generated != "" {
+			n.log.Info("admin token generated", "file", n.cfg.path(f))
+		}
+		tokenSum = sum
+	}
 	a, err := admin.New(admin.Config{
-		Addr:    n.cfg.Listen.Admin,
-		Metrics: n.metrics,
-		Logger:  n.log.With("subsystem", "admin"),
+		Addr:        n.cfg.Listen.Admin,
+		Hosts:       n.cfg.Listen.AdminHosts,
+		TokenSHA256: tokenSum,
+		Pprof:       n.cfg.Listen.AdminPprof,
+		Metrics:     n.metrics,
+		Logger:      n.log.With("subsystem", "admin"),
 		Checks: func() []admin.Check {
 			checks := []admin.Check{
 				{Name: "not_shutting_down", OK: !n.rt.Closing()},

@@ -158,8 +158,8 @@ func TestStatsJSON(t *testing.T) {
 	if len(r.Stages) != 1 || r.Stages[0].All.Count != 1000 || r.Stages[0].Last1s.Count != 100 || r.Stages[0].Last10s.Count != 1000 {
 		t.Fatalf("stages %+v", r.Stages)
 	}
-	if code, _ := get(t, s, "/debug/pprof/"); code != 200 {
-		t.Fatalf("pprof %d", code)
+	if code, _ := get(t, s, "/debug/pprof/"); code != 404 {
+		t.Fatalf("pprof is off by default, got %d", code)
 	}
 }
 
