@@ -17,7 +17,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,7 +64,7 @@ rules:
   - id: allow-tests
     effect: allow
     principals: [tester, "mtls:client1"]
-    capabilities: [t.fail, t.block, t.slow, t.whoami, t.pooled, t.off]
+    capabilities: [t.fail, t.block, t.slow, t.whoami, t.pooled, t.off, t.big]
   - id: small-n-only
     effect: allow
     principals: [tester]
@@ -72,6 +74,12 @@ rules:
 `
 
 const testToken = "test-token-1"
+
+// bigResult is t.big's answer: a JSON string of 64 KiB.
+var bigResult = []byte(`{"s":"` + strings.Repeat("x", 64<<10) + `"}`)
+
+// bigCalls counts t.big's calls (tests using it do not run in parallel).
+var bigCalls atomic.Int64
 
 // blocker coordinates t.block: each call signals started, then waits for
 // release (or its deadline).
@@ -177,13 +185,18 @@ func testCaps(blk *blocker) []capability.Capability {
 		&testCap{name: "t.off", effects: capability.EffectsNone, fn: func(context.Context, *capability.Request) ([]byte, error) {
 			return []byte(`{}`), nil
 		}},
+		// a small request with a big answer (64 KiB), counting its calls
+		&testCap{name: "t.big", effects: capability.EffectsNone, fn: func(context.Context, *capability.Request) ([]byte, error) {
+			bigCalls.Add(1)
+			return bigResult, nil
+		}},
 	}
 }
 
 func testSettings() map[string]capability.Settings {
 	on := capability.Settings{Enabled: true}
 	return map[string]capability.Settings{
-		"noop": on, "echo": on, "t.fail": on, "t.block": on, "t.whoami": on, "t.pooled": on, "t.arg": on,
+		"noop": on, "echo": on, "t.fail": on, "t.block": on, "t.whoami": on, "t.pooled": on, "t.arg": on, "t.big": on,
 		"t.slow": {Enabled: true, Timeout: 30 * time.Millisecond, MaxTimeout: time.Second},
 		"t.off":  {Enabled: false},
 	}

@@ -38,7 +38,13 @@ const (
 	DefaultReadTimeout        = 10 * time.Second
 	DefaultIdleTimeout        = 120 * time.Second
 	DefaultDrainTimeout       = 5 * time.Second
-	DefaultMaxIncomingStreams = 4096
+	DefaultMaxIncomingStreams = 1024
+	// DefaultMaxHeaderBytes bounds one request's header section (the
+	// QPACK-encoded HEADERS frame, and the decoded fields).
+	DefaultMaxHeaderBytes = 16 << 10
+	// DefaultStreamMaxUnsentBytes bounds the answer bytes one /v1/stream
+	// holds for a client that does not read them.
+	DefaultStreamMaxUnsentBytes = 1 << 20
 	// MaxIdempotencyKeyLen bounds the Idempotency-Key header (bytes).
 	MaxIdempotencyKeyLen = 256
 )
@@ -85,12 +91,28 @@ type ServerConfig struct {
 	// MaxIncomingStreams is the number of concurrent request streams one
 	// connection may open (quic.Config). quic-go's default of 100 caps a
 	// single busy client at 100 in flight; 1 connection × 256 in flight
-	// stalls with it. If zero, defaults to 4096; see the package doc.
+	// stalls with it. With MaxHeaderBytes it bounds what stalled streams
+	// can pin per connection (1024 × 16 KiB = 16 MiB of header bytes). If
+	// zero, defaults to 1024; see the package doc.
 	MaxIncomingStreams int64
+	// MaxHeaderBytes bounds a request's header section: a HEADERS frame
+	// that declares more is refused before it is read. If zero, defaults
+	// to 16 KiB (quic-go's own default is 1 MiB).
+	MaxHeaderBytes int
+	// StreamMaxUnsentBytes bounds the answer bytes a /v1/stream holds
+	// that the client has not taken: past it the server stops reading
+	// frames until the client reads answers. Messages still running count
+	// with the size of the stream's largest answer so far (at least 4 KiB).
+	// If zero, defaults to 1 MiB.
+	StreamMaxUnsentBytes int64
 	// Logger receives errors, security rejections and (at Debug) one
 	// access line per request with its protocol. If nil, defaults to
 	// slog.Default().
 	Logger *slog.Logger
+
+	// testOnStreamFull, if set (tests only), runs when a /v1/stream reader
+	// stops reading because StreamMaxUnsentBytes is reached.
+	testOnStreamFull func()
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -115,6 +137,12 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxIncomingStreams <= 0 {
 		c.MaxIncomingStreams = DefaultMaxIncomingStreams
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.StreamMaxUnsentBytes <= 0 {
+		c.StreamMaxUnsentBytes = DefaultStreamMaxUnsentBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -225,9 +253,10 @@ func NewServer(cfg ServerConfig, ex Executor, lookup Lookup) (*Server, error) {
 			MaxIdleTimeout:        cfg.IdleTimeout,
 			Allow0RTT:             false,
 		},
-		Handler:     s,
-		IdleTimeout: cfg.IdleTimeout,
-		Logger:      s.log,
+		Handler:        s,
+		IdleTimeout:    cfg.IdleTimeout,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		Logger:         s.log,
 	}
 	return s, nil
 }
