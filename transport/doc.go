@@ -61,10 +61,24 @@
 // Without an Authorization header, a client certificate verified against
 // ClientCAFile (mTLS; requested, not required) authenticates as
 // "mtls:"+subject CN. A token, when sent, wins; a bad token is never
-// rescued by a certificate. Failures are logged and, when the Executor
-// implements SecurityRecorder (pipeline.Runtime does), journaled as a
-// SECURITY_ERROR rejection whose answer is the 401 body. Every /v1
-// endpoint requires credentials; /healthz does not.
+// rescued by a certificate. Failures are logged and journaled, at a
+// bounded rate: when the Executor implements RejectionLogger
+// (pipeline.Runtime does) the Server keeps a pipeline.RejectionLog, which
+// writes one SECURITY_ERROR rejection record per source (IP, IPv6 /64)
+// per RejectionWindow (default 1 minute) with the count, first and last
+// time and the count of each reason, for at most RejectionMaxSources
+// sources (default 1024) plus one overflow record; Shutdown and Close
+// journal the open window. So nothing is dropped silently and a flood of
+// bad tokens costs at most 1025 records a minute, not one per request.
+// The 401 body names the aggregate's execution id (which an admin can
+// look up once the window is journaled) and carries a fresh error id.
+// The log, too, gets one line per source and window (the per-request
+// line is at Debug). Guaranteed: every rejection is counted in some
+// record. Not guaranteed: that it is journaled if the process dies before
+// its window ends (the log line of the window's first rejection remains).
+// An Executor with only
+// SecurityRecorder is asked once per request. Every /v1 endpoint requires
+// credentials; /healthz does not.
 //
 // # Executions belong to their principal
 //

@@ -100,7 +100,6 @@ type env struct {
 	client *Client
 	blk    *blocker
 	logs   *syncBuffer
-	sec    *secRecorder
 }
 
 type envOpts struct {
@@ -114,26 +113,6 @@ type envOpts struct {
 	dir         string // reuse a data directory (restart)
 	keepServer  bool   // the test shuts the server down itself
 	quiet       bool   // no access log (benchmarks)
-}
-
-// secRecorder wraps the runtime and implements SecurityRecorder.
-type secRecorder struct {
-	*pipeline.Runtime
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (s *secRecorder) RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer {
-	s.mu.Lock()
-	s.reasons = append(s.reasons, string(reason)+"/"+transport)
-	s.mu.Unlock()
-	return s.Runtime.RecordSecurityRejection(reason, remote, transport)
-}
-
-func (s *secRecorder) got() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reasons...)
 }
 
 type syncBuffer struct {
@@ -242,7 +221,6 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	e.rt = rt
-	e.sec = &secRecorder{Runtime: rt}
 	scfg := ServerConfig{
 		Addrs:  []string{"127.0.0.1:0"},
 		TLSDir: filepath.Join(e.dir, "tls"),
@@ -255,7 +233,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.server != nil {
 		o.server(&scfg)
 	}
-	srv, err := NewServer(scfg, e.sec, lookup)
+	srv, err := NewServer(scfg, rt, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,17 +4,21 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/quic-go/quic-go"
 	"github.com/quic-go/quic-go/http3"
 	"github.com/quic-go/quic-go/quicvarint"
+
+	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 )
 
 // Class 6 of the security regression suite, transport part: every
@@ -200,5 +204,83 @@ func TestSecurityResourcesStalledBigHeaders(t *testing.T) {
 			t.Errorf("a %d-byte header: %d, want %d", c.size, resp.StatusCode, c.want)
 		}
 	}
-	_ = binary.BigEndian
+}
+
+// TestSecurityResourcesUnauthenticatedFlood: a flood of bad credentials
+// over HTTP/3, from one host on many connections (many UDP ports), is
+// journaled as one aggregate record with the exact count of each reason,
+// not one record per request; the 401s all name that record.
+func TestSecurityResourcesUnauthenticatedFlood(t *testing.T) {
+	committed := make(chan string, 1<<16)
+	e := newEnv(t, envOpts{quiet: true, keepServer: true, wrapJournal: func(j pipeline.Journal) pipeline.Journal {
+		return &notifyingJournal{Journal: j, committed: committed}
+	}})
+	ctx := context.Background()
+	msg := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)
+	ids := map[string]int{}
+	bad := e.newClient(ClientConfig{Token: "not-a-token", SPKIPin: e.srv.SPKIPin()})
+	none := e.newClient(ClientConfig{SPKIPin: e.srv.SPKIPin()})
+	const perClient = 300
+	for range perClient {
+		for _, c := range []*Client{bad, none} {
+			status, body, err := c.Execute(ctx, msg, "")
+			if err != nil || status != 401 {
+				t.Fatalf("%d %v %s", status, err, body)
+			}
+			ids[decode(t, body).ExecutionID]++
+		}
+	}
+	const conns = 20 // a new connection (and UDP port) each
+	for range conns {
+		resp, body := e.raw(http.MethodGet, "/v1/capabilities", nil, map[string]string{"Authorization": "Basic eDp5"})
+		if resp.StatusCode != 401 {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		ids[resp.Header.Get("X-Femtoclaw-Execution-Id")]++
+	}
+	if len(ids) != 1 {
+		t.Fatalf("one source, one window: the 401s named %d execution ids", len(ids))
+	}
+	// An authenticated request in between is journaled on its own.
+	if status, _, err := e.client.Execute(ctx, msg, ""); err != nil || status != 200 {
+		t.Fatal(status, err)
+	}
+	if err := e.srv.Shutdown(ctx); err != nil { // journals the open window
+		t.Fatal(err)
+	}
+	var id string
+	for k := range ids {
+		id = k
+	}
+	for got := range committed {
+		if got == id {
+			break
+		}
+	}
+	var unauth []journal.Record
+	if err := e.j.Scan(journal.Query{Kind: journal.KindRejection}, func(r *journal.Record) bool {
+		if r.Principal == "" {
+			unauth = append(unauth, *r)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(unauth) != 1 || unauth[0].ExecutionID != id {
+		t.Fatalf("%d unauthenticated records for %d rejected requests, want 1 aggregate", len(unauth), 2*perClient+conns)
+	}
+	var ev struct {
+		Source  string            `json:"source"`
+		Count   int               `json:"count"`
+		First   time.Time         `json:"first"`
+		Last    time.Time         `json:"last"`
+		Reasons map[string]uint64 `json:"reasons"`
+	}
+	if err := json.Unmarshal(unauth[0].Args, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Source != "127.0.0.1" || ev.Count != 2*perClient+conns || ev.Reasons["invalid_token"] != perClient ||
+		ev.Reasons["missing_credentials"] != perClient || ev.Reasons["malformed_authorization"] != conns || ev.Last.Before(ev.First) {
+		t.Fatalf("aggregate %s", unauth[0].Args)
+	}
 }

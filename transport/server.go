@@ -110,6 +110,15 @@ type ServerConfig struct {
 	// slog.Default().
 	Logger *slog.Logger
 
+	// RejectionWindow and RejectionMaxSources configure how
+	// unauthenticated requests are journaled when the Executor can keep a
+	// pipeline.RejectionLog (pipeline.Runtime can): one aggregate record
+	// per source per window, at most RejectionMaxSources sources per
+	// window plus one overflow record. If zero, pipeline's defaults (one
+	// minute, 1024 sources).
+	RejectionWindow     time.Duration
+	RejectionMaxSources int
+
 	// testOnStreamFull, if set (tests only), runs when a /v1/stream reader
 	// stops reading because StreamMaxUnsentBytes is reached.
 	testOnStreamFull func()
@@ -160,12 +169,25 @@ type Executor interface {
 
 // SecurityRecorder is optionally implemented by an Executor that journals
 // authentication failures, which never reach Execute (they have no
-// principal); *pipeline.Runtime implements it. reason is
-// "missing_credentials", "invalid_token" or "malformed_authorization";
-// remote is the client's UDP address; transport is "http3". The returned
-// answer (a SECURITY_ERROR with an execution id) is the 401's body.
+// principal). reason is "missing_credentials", "invalid_token" or
+// "malformed_authorization"; remote is the client's UDP address;
+// transport is "http3". The returned answer (a SECURITY_ERROR with an
+// execution id) is the 401's body. An Executor that implements
+// RejectionLogger (pipeline.Runtime does) is not asked: the server keeps
+// a pipeline.RejectionLog instead, which journals aggregates at a bounded
+// rate; a SecurityRecorder alone is called once per rejected request and
+// must bound its own cost.
 type SecurityRecorder interface {
 	RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer
+}
+
+// RejectionLogger is implemented by an Executor that can aggregate
+// rejected unauthenticated traffic (*pipeline.Runtime). The Server makes
+// one RejectionLog in NewServer and closes it in Shutdown or Close, after
+// the last request and before returning, so the final window is
+// journaled while the Executor is still open.
+type RejectionLogger interface {
+	NewRejectionLog(pipeline.RejectionLogConfig) *pipeline.RejectionLog
 }
 
 // Lookup returns the journal records of one execution
@@ -180,7 +202,8 @@ type Lookup func(executionID string) ([]journal.Record, error)
 type Server struct {
 	cfg     ServerConfig
 	ex      Executor
-	sec     SecurityRecorder // nil unless ex implements it
+	sec     SecurityRecorder       // rej, or ex if it implements it; else nil
+	rej     *pipeline.RejectionLog // nil unless ex implements RejectionLogger
 	lookup  Lookup
 	tokens  []tokenEntry
 	log     *slog.Logger
@@ -233,7 +256,6 @@ func NewServer(cfg ServerConfig, ex Executor, lookup Lookup) (*Server, error) {
 	for _, der := range cert.Certificate {
 		s.certPEM = append(s.certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
-	s.sec, _ = ex.(SecurityRecorder)
 	s.debug = s.log.Enabled(context.Background(), slog.LevelDebug)
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	if cfg.ClientCAFile != "" {
@@ -257,6 +279,14 @@ func NewServer(cfg ServerConfig, ex Executor, lookup Lookup) (*Server, error) {
 		IdleTimeout:    cfg.IdleTimeout,
 		MaxHeaderBytes: cfg.MaxHeaderBytes,
 		Logger:         s.log,
+	}
+	// Last: nothing after this can fail, so the log's goroutine always
+	// has an owner that closes it.
+	if rl, ok := ex.(RejectionLogger); ok {
+		s.rej = rl.NewRejectionLog(pipeline.RejectionLogConfig{Window: cfg.RejectionWindow, MaxSources: cfg.RejectionMaxSources})
+		s.sec = s.rej
+	} else {
+		s.sec, _ = ex.(SecurityRecorder)
 	}
 	return s, nil
 }
@@ -394,7 +424,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.h3.Close()
 	closeAll(conns)
 	s.serveWG.Wait()
+	s.closeRejections()
 	return err
+}
+
+// closeRejections journals the last window of rejected requests.
+func (s *Server) closeRejections() {
+	if s.rej != nil {
+		s.rej.Close()
+	}
 }
 
 // Close stops the server now: it closes every connection (requests in
@@ -410,6 +448,7 @@ func (s *Server) Close() error {
 	err := s.h3.Close()
 	closeAll(conns)
 	s.serveWG.Wait()
+	s.closeRejections()
 	return err
 }
 

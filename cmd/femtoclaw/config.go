@@ -37,6 +37,7 @@ type Config struct {
 	DataDir      string             `yaml:"data_dir"`
 	Runtime      RuntimeConfig      `yaml:"runtime"`
 	Listen       ListenConfig       `yaml:"listen"`
+	HTTP3        HTTP3Config        `yaml:"http3"`
 	Execution    ExecutionConfig    `yaml:"execution"`
 	Capabilities CapabilitiesConfig `yaml:"capabilities"`
 	Policy       PolicyConfig       `yaml:"policy"`
@@ -81,6 +82,29 @@ type ListenConfig struct {
 	// AdminPprof serves /debug/pprof on the admin listener. Off by default:
 	// profiles expose heap contents, stacks and the command line.
 	AdminPprof bool `yaml:"admin_pprof"`
+}
+
+// HTTP3Config bounds what one client of the HTTP/3 data plane can make
+// the server hold (transport.ServerConfig). Zero values take the
+// transport's defaults, given here.
+type HTTP3Config struct {
+	// MaxHeaderBytes bounds one request's header section; a larger one is
+	// refused (431) before it is read. Default 16384.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxStreamsPerConnection bounds the request streams one connection
+	// may have open at once (QUIC MAX_STREAMS). Default 1024.
+	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
+	// StreamMaxUnsentBytes bounds the answer bytes a /v1/stream holds for
+	// a client that does not read them; past it the server stops reading
+	// the stream. Default 1048576.
+	StreamMaxUnsentBytes int64 `yaml:"stream_max_unsent_bytes"`
+	// RejectionWindow is the period of the aggregate journal records of
+	// unauthenticated requests: one record per source per window.
+	// Default 1m.
+	RejectionWindow time.Duration `yaml:"rejection_window"`
+	// RejectionMaxSources bounds the sources tracked per window; further
+	// sources share one overflow record. Default 1024.
+	RejectionMaxSources int `yaml:"rejection_max_sources"`
 }
 
 // ExecutionConfig bounds the execution cycle.
@@ -476,6 +500,7 @@ func (c *Config) validateRanges() []error {
 		errs = append(errs, errors.New("auth.token_file is empty: want a path (relative to data_dir)"))
 	}
 	inRange(&errs, "telemetry.queue", int64(c.Telemetry.Queue), 0, 16*mib)
+	errs = append(errs, c.HTTP3.validate()...)
 	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
 		errs = append(errs, fmt.Errorf("journal.sync_interval %v: want at least 100µs when journal.durability is interval", c.Journal.SyncInterval))
 	}
@@ -560,4 +585,26 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		"http.get": cc.HTTPGet.settings(),
 	}
 	return caps, settings, nil
+}
+
+// validate checks the http3 bounds: 0 takes the default; a bound too
+// small to serve a real request, or too large to be a bound, is refused.
+func (h HTTP3Config) validate() []error {
+	var errs []error
+	if v := h.MaxHeaderBytes; v != 0 {
+		inRange(&errs, "http3.max_header_bytes", int64(v), 1024, 1*mib)
+	}
+	if v := h.MaxStreamsPerConnection; v != 0 {
+		inRange(&errs, "http3.max_streams_per_connection", int64(v), 1, 1<<16)
+	}
+	if v := h.StreamMaxUnsentBytes; v != 0 {
+		inRange(&errs, "http3.stream_max_unsent_bytes", v, 64<<10, 1*gib)
+	}
+	if d := h.RejectionWindow; d != 0 && (d < time.Second || d > 24*time.Hour) {
+		errs = append(errs, fmt.Errorf("http3.rejection_window %v: want 1s..24h", d))
+	}
+	if v := h.RejectionMaxSources; v != 0 {
+		inRange(&errs, "http3.rejection_max_sources", int64(v), 1, 1<<20)
+	}
+	return errs
 }

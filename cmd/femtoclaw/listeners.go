@@ -36,8 +36,14 @@ func (n *node) startListeners(tokenSum string) error {
 		ClientCAFile:    n.cfg.Auth.ClientCA,
 		Tokens:          tokens,
 		AdminPrincipals: n.cfg.Auth.AdminPrincipals,
-		MaxBodyBytes:    int64(n.cfg.Execution.MaxMessageBytes) + 4096,
-		Logger:          n.log.With("subsystem", "http3"),
+		// The bounds of one client (http3 section).
+		MaxHeaderBytes:       n.cfg.HTTP3.MaxHeaderBytes,
+		MaxIncomingStreams:   int64(n.cfg.HTTP3.MaxStreamsPerConnection),
+		StreamMaxUnsentBytes: n.cfg.HTTP3.StreamMaxUnsentBytes,
+		RejectionWindow:      n.cfg.HTTP3.RejectionWindow,
+		RejectionMaxSources:  n.cfg.HTTP3.RejectionMaxSources,
+		MaxBodyBytes:         int64(n.cfg.Execution.MaxMessageBytes) + 4096,
+		Logger:               n.log.With("subsystem", "http3"),
 	}, n.rt, lookup)
 	if err != nil {
 		return fmt.Errorf("http3: %w", err)

@@ -101,3 +101,25 @@ func TestSecurityAdminConfigRequiresToken(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityResourcesConfigBounds: the http3 bounds are configurable
+// and a value that is no bound (or cannot serve a request) is refused.
+func TestSecurityResourcesConfigBounds(t *testing.T) {
+	for _, c := range []struct {
+		sets []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"http3.max_header_bytes=8192", "http3.max_streams_per_connection=256", "http3.stream_max_unsent_bytes=262144", "http3.rejection_window=10s", "http3.rejection_max_sources=64"}, true},
+		{[]string{"http3.max_header_bytes=100"}, false},
+		{[]string{"http3.max_header_bytes=104857600"}, false},
+		{[]string{"http3.max_streams_per_connection=1000000"}, false},
+		{[]string{"http3.stream_max_unsent_bytes=1024"}, false},
+		{[]string{"http3.rejection_window=1ms"}, false},
+		{[]string{"http3.rejection_max_sources=-1"}, false},
+	} {
+		if _, err := loadConfig("", nil, c.sets); (err == nil) != c.ok {
+			t.Errorf("%v: %v", c.sets, err)
+		}
+	}
+}

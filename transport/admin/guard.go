@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 // The admin listener's front door (see the package doc, "Access"): every
@@ -115,7 +117,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if !s.hostAllowed(r) {
 			writeJSON(w, http.StatusMisdirectedRequest, map[string]string{
 				"error":  "misdirected_request",
-				"reason": "host_not_allowed",
+				"reason": string(protocol.ReasonHostNotAllowed),
 				"detail": "the Host header does not name this admin listener (its own address, localhost for a loopback one, or a configured name); refused to prevent DNS rebinding",
 			})
 			return
@@ -124,7 +126,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="femtoclaw-admin"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{
 				"error":  "unauthorized",
-				"reason": "admin_token_required",
+				"reason": string(protocol.ReasonAdminTokenRequired),
 				"detail": "send Authorization: Bearer <admin token>",
 			})
 			return
