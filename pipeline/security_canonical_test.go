@@ -271,3 +271,42 @@ func localServer(t *testing.T, h http.Handler) *httptest.Server {
 	t.Cleanup(s.Close)
 	return s
 }
+
+// TestSecurityOptionsHardenedPolicy: the shipped model policy, on real
+// canonical calls, refuses the option attacks on sort and git.
+func TestSecurityOptionsHardenedPolicy(t *testing.T) {
+	pol, err := os.ReadFile("../policy/testdata/hardened.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := capability.NewShell(capability.ShellConfig{AllowedBins: []string{"sort", "git"}}); err != nil {
+		t.Skip(err)
+	}
+	e := canonEnv(t, capability.BuiltinConfig{Shell: capability.ShellConfig{AllowedBins: []string{"sort", "git"}}}, string(pol))
+	for _, tc := range []struct {
+		name  string
+		call  string
+		allow bool
+	}{
+		{"sort", shellCall("sort", "-n", "-k", "2", "data.txt"), true},
+		{"sort by path", shellCall("/usr/bin/sort", "-r", "data.txt"), true},
+		{"sort --outp=FILE", shellCall("sort", "--outp=out", "data.txt"), false},
+		{"sort --ou FILE", shellCall("sort", "--ou", "out", "data.txt"), false},
+		{"sort -uoFILE", shellCall("sort", "-uoout", "data.txt"), false},
+		{"/usr/bin/sort -uoFILE", shellCall("/usr/bin/sort", "-uoout", "data.txt"), false},
+		{"git status", shellCall("git", "status", "-s"), true},
+		{"git -c alias.x=push x", shellCall("git", "-c", "alias.x=push", "x"), false},
+		{"git -c help.autocorrect=immediate psuh", shellCall("git", "-c", "help.autocorrect=immediate", "psuh"), false},
+		{"git ext::", shellCall("git", "clone", "ext::sh -c id", "d"), false},
+		{"/usr/bin/git push", shellCall("/usr/bin/git", "push"), false},
+		{"git -C . push", shellCall("git", "-C", ".", "push"), false},
+	} {
+		for i := range 3 {
+			a := e.exec("agent-1", tc.call)
+			if got := a.Decision == protocol.DecisionAuthorized; got != tc.allow {
+				t.Errorf("%s (run %d): decision %s rule %s (%v); want allowed=%v", tc.name, i, a.Decision, a.Rule, a.Error, tc.allow)
+			}
+			e.rt.cachesBuilt().Wait()
+		}
+	}
+}
