@@ -46,20 +46,21 @@ func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protoc
 	// The families in canonical order. (A local table: a package-level
 	// one would be an initialization cycle, since items recurses here.)
 	families := [...]familyCompiler{
-		compileType,           // type
-		compileIn,             // in, not_in
-		compileLen,            // min_len, max_len
-		compileStringLists,    // prefix, not_prefix, suffix, not_suffix, contains, not_contains
-		compileRegex,          // regex, not_regex
-		compileItemCount,      // min_items, max_items
-		compileItems,          // items
-		compileContainsItem,   // contains_item, not_contains_item
-		compileRange,          // range
-		compileCIDR,           // cidr
-		compileURL,            // url_scheme, url_host
-		compilePath,           // path_under, path_not_under
-		compileArgvOptions,    // argv_options
-		compileArgvSubcommand, // argv_subcommand
+		compileType,         // type
+		compileIn,           // in, not_in
+		compileLen,          // min_len, max_len
+		compileStringLists,  // prefix, not_prefix, suffix, not_suffix, contains, not_contains
+		compileRegex,        // regex, not_regex
+		compileItemCount,    // min_items, max_items
+		compileItems,        // items
+		compileContainsItem, // contains_item, not_contains_item
+		compileRange,        // range
+		compileCIDR,         // cidr
+		compileURL,          // url_scheme, url_host
+		compilePath,         // path_under, path_not_under (path.go)
+
+		compileArgvOptions,    // argv_options (argv.go)
+		compileArgvSubcommand, // argv_subcommand (argv.go)
 	}
 	b := &consBuilder{where: where}
 	for _, f := range families {
