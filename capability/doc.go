@@ -49,6 +49,7 @@
 //	msg, err := protocol.Decode(data, protocol.Limits{})
 //	entry, err := reg.Validate(msg) // nil error: registered and args valid
 //	res, err := entry.Cap.Execute(ctx, &capability.Request{ExecutionID: id, Principal: p, Args: msg.Args})
+//	// (the pipeline also sets Canonical and Authorize for a Canonicalizer)
 //
 // # The interface
 //
@@ -64,6 +65,80 @@
 // accompany an error: shell returns the exit status and output of a
 // failed command together with an ExecutionError. Messages never carry
 // secrets or file contents.
+//
+// # Canonical arguments
+//
+// A capability whose arguments can name one action in several spellings
+// implements Canonicalizer. The pipeline calls Canonicalize once per
+// distinct message, after the schema check, keeps the result with the
+// cached validation, and has the policy decide on it (policy.Input.Args,
+// and Canonical.Alt as policy.Input.Alt); Execute then receives the raw
+// args, Request.Canonical and Request.Authorize. The built-ins:
+//
+//   - fs.read: {"path": the absolute path inside the root, cleaned, with
+//     every symbolic link resolved as the kernel would, never above the
+//     root}. Execute resolves the path again; if the result differs from
+//     Request.Canonical (a link changed since the decision was made or
+//     cached) it asks Request.Authorize before going on. It then opens
+//     exactly that resolved path, component by component with openat and
+//     O_NOFOLLOW (Linux, macOS), so no symbolic link is followed at open
+//     time: a component that became a link in between makes the read fail
+//     rather than read another file. Guaranteed: the file read is the file
+//     at the path the policy authorized, at the moment of the open. Not
+//     guaranteed: that the file was not renamed or rewritten in place
+//     after that (the open descriptor is what is read), nor anything about
+//     hard links (see fs.read below). On other platforms the open goes
+//     through os.Root and is checked afterwards with os.SameFile against
+//     the path examined without following links, which leaves a window
+//     for a component swapped to a link and back.
+//   - shell: {"bin": the absolute path that will be executed, "argv" as
+//     given}, with Alt {"bin": the bare name} when PATH resolves that name
+//     to the same file: a rule for "git" and a rule for "/usr/bin/git" both
+//     match either spelling. The path is what execve is given; a symbolic
+//     link at that path is not resolved further.
+//   - http.get: {"url": the normal form} (RFC 3986 §6: scheme and host in
+//     lower case, international names in punycode, a trailing dot and the
+//     default port dropped, unreserved percent-encodings decoded and the
+//     rest in upper case, dot segments removed, the fragment dropped).
+//     The normal form is what is fetched. Every redirect hop is normalized
+//     and put to Request.Authorize — the same rules, principal and policy
+//     snapshot as the first URL — before it is connected to.
+//
+// Canonicalize fails only for what Execute refuses (a binary that is not
+// allowlisted, a path outside the root, a URL with credentials); the
+// policy then decides on the arguments as received and Execute refuses.
+// A capability of your own with several spellings of one action should
+// implement Canonicalizer the same way: deterministic, without effects,
+// and, when the form depends on the world, recomputed and re-authorized in
+// Execute.
+//
+// # Tools no argv rule makes safe
+//
+// The policy's option grammar (argv_options, argv_subcommand) reads what a
+// program is told on its command line. Some programs are launchers: they
+// run other programs, or take instructions from somewhere the policy does
+// not see, and no rule on their argv makes them safe. Do not allowlist
+// them in ShellConfig.AllowedBins, or pin every argument down with `only`
+// and `in` lists as policy/testdata/hardened.yaml does for git, and run
+// them where nobody untrusted can write:
+//
+//   - git: `-c` and `--config-env` set any configuration (alias.x=!sh,
+//     core.pager, core.sshCommand), aliases rename subcommands
+//     (`-c alias.x=push x`, help.autocorrect runs a typo), `ext::`
+//     transports run a command (clone, fetch, ls-remote, submodule), and
+//     the repository's own .git/config (core.fsmonitor on status,
+//     diff.external, filters, hooks) runs commands chosen by whoever wrote
+//     that repository;
+//   - env, sudo, doas, nice, nohup, timeout, chroot, setsid, xargs,
+//     parallel, watch, strace: their operands are a command line;
+//   - find (-exec, -execdir, -ok, -fprint writes files), rsync (-e),
+//     tar (--to-command, --use-compress-program, checkpoint actions), sort
+//     (--compress-program), zip (-TT), ssh and scp (-o ProxyCommand);
+//   - interpreters and anything with an "evaluate this" option: sh, bash,
+//     python, perl, ruby, node, awk (system()), sed (e and w commands),
+//     make, go (go run, go generate) and other build tools;
+//   - editors and pagers: vi, vim, emacs, less, more, man (they run shell
+//     escapes and read files named at run time).
 //
 // # Effects and where each capability runs
 //
@@ -153,7 +228,8 @@
 //
 // Allowlisting a binary allows every argument it accepts: find -exec, env,
 // xargs, awk or an interpreter can run anything. Allowlist only binaries
-// whose every use is acceptable, or constrain argv in the policy.
+// whose every use is acceptable, or constrain argv in the policy with the
+// option grammar (see Tools no argv rule makes safe).
 //
 // fs.read — effects read. Args {"path": string}. Result {"path", "size"
 // (the file's size), "content", "encoding": "utf-8" or "base64" (when the
@@ -176,7 +252,8 @@
 //   - loopback, private, link-local, cloud metadata (169.254.169.254,
 //     fd00:ec2::254), unspecified, CGNAT, documentation, benchmarking,
 //     reserved and multicast addresses — and IPv6 forms embedding them
-//     (mapped, NAT64, 6to4) — are refused unless HTTPGetConfig.AllowPrivate
+//     (mapped ::ffff:a.b.c.d, IPv4-compatible ::a.b.c.d, SIIT-translated
+//     ::ffff:0:a.b.c.d, NAT64 64:ff9b::/96, 6to4 2002::/16) — are refused unless HTTPGetConfig.AllowPrivate
 //     or an HTTPGetConfig.AllowedCIDRs prefix allows them. The check runs
 //     in the dialer's Control hook on the address actually being
 //     connected to, after DNS resolution, so DNS rebinding cannot bypass
@@ -185,7 +262,8 @@
 //   - environment proxies are never used; connections are not kept alive
 //     between calls;
 //   - at most HTTPGetConfig.MaxRedirects redirects (default 5), each
-//     re-checked for scheme; the whole call is bounded by
+//     re-checked for scheme and re-authorized by the policy on its normal
+//     form (see Canonical arguments); the whole call is bounded by
 //     HTTPGetConfig.Timeout (default 10s) and the execution deadline;
 //     at most MaxBodyBytes (default 1 MiB) of body are read.
 //

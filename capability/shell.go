@@ -59,6 +59,7 @@ const (
 // platform, and Execute refuses every call.
 type Shell struct {
 	bins   map[string]string // accepted "bin" value -> absolute path
+	names  map[string]string // absolute path -> the bare name PATH resolves to it
 	dir    string
 	env    []string
 	maxOut int
@@ -69,7 +70,7 @@ type Shell struct {
 // executable regular file, a relative path, an invalid environment entry
 // or a working directory that is not a directory.
 func NewShell(cfg ShellConfig) (*Shell, error) {
-	s := &Shell{bins: map[string]string{}, dir: cfg.Dir, maxOut: cfg.MaxOutputBytes}
+	s := &Shell{bins: map[string]string{}, names: map[string]string{}, dir: cfg.Dir, maxOut: cfg.MaxOutputBytes}
 	if s.dir == "" {
 		s.dir = "/"
 	}
@@ -109,6 +110,11 @@ func NewShell(cfg ShellConfig) (*Shell, error) {
 		}
 		s.bins[b] = abs
 		s.bins[abs] = abs
+		if base := filepath.Base(abs); !strings.Contains(b, "/") {
+			s.names[abs] = b
+		} else if p, err := resolveBin(base, path); err == "" && p == abs {
+			s.names[abs] = base
+		}
 	}
 	return s, nil
 }
@@ -166,6 +172,33 @@ func (s *Shell) Bins() map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// Canonicalize implements Canonicalizer: "bin" becomes the absolute path
+// the process will execute (the allowlist's resolution), and Alt spells it
+// as the bare name when PATH resolves that name to the same file, so a
+// rule written for "git" and one written for "/usr/bin/git" both match
+// either spelling of the call. argv is unchanged. A bin that is not
+// allowlisted has no canonical form (Execute refuses it).
+func (s *Shell) Canonicalize(args protocol.Value) (Canonical, error) {
+	bin := args.Get("bin").Str()
+	path, ok := s.bins[bin]
+	if !ok {
+		return Canonical{}, newErr(ErrAuthorization, "shell: binary "+quoteShort(bin)+" is not allowlisted")
+	}
+	b := make([]byte, 0, len(args.Raw())+len(path))
+	b = append(b, `{"bin":`...)
+	b = protocol.AppendString(b, path)
+	if argv := args.Get("argv"); argv.Exists() {
+		b = append(b, `,"argv":`...)
+		b = argv.AppendJSON(b)
+	}
+	c := Canonical{Args: append(b, '}')}
+	if name, ok := s.names[path]; ok {
+		c.Alt = protocol.AppendString(append(make([]byte, 0, len(name)+10), `{"bin":`...), name)
+		c.Alt = append(c.Alt, '}')
+	}
+	return c, nil
 }
 
 // Execute runs the binary. The result is

@@ -74,6 +74,9 @@ package journal
 //	          Status, IdempotencyKey           (uvarint length, bytes)
 //	  bytes   Args, Result, Error               (uvarint length+1, bytes;
 //	                                             0 means nil)
+//	  bytes   CanonicalArgs                     (optional, same encoding;
+//	                                             absent when nil, so records
+//	                                             without it encode as before)
 //
 // Seq and TimeUnixNs are not stored per record: a record's Seq is the block's
 // first seq plus its index, and its time is the block time.
@@ -287,16 +290,20 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = binary.AppendUvarint(b, uint64(len(p))+1)
 		b = append(b, p...)
 	}
+	if r.CanonicalArgs != nil {
+		b = binary.AppendUvarint(b, uint64(len(r.CanonicalArgs))+1)
+		b = append(b, r.CanonicalArgs...)
+	}
 	return b
 }
 
 // encodedRecordSize returns an upper bound of appendRecord's output plus
 // its length prefix, for buffer sizing.
 func encodedRecordSize(r *Record) int {
-	n := recordFixedSize + 5*binary.MaxVarintLen64 + 11*binary.MaxVarintLen64 + binary.MaxVarintLen32
+	n := recordFixedSize + 5*binary.MaxVarintLen64 + 12*binary.MaxVarintLen64 + binary.MaxVarintLen32
 	return n + len(r.ExecutionID) + len(r.Principal) + len(r.Capability) + len(r.Decision) +
 		len(r.Rule) + len(r.State) + len(r.Status) + len(r.IdempotencyKey) +
-		len(r.Args) + len(r.Result) + len(r.Error)
+		len(r.Args) + len(r.Result) + len(r.Error) + len(r.CanonicalArgs)
 }
 
 var errRecord = errors.New("malformed record")
@@ -346,7 +353,12 @@ func parseRecord(b []byte, r *Record) error {
 		}
 		b = b[n+int(l):]
 	}
-	for _, p := range [...]*[]byte{&r.Args, &r.Result, &r.Error} {
+	fields := [...]*[]byte{&r.Args, &r.Result, &r.Error, &r.CanonicalArgs}
+	for i, p := range fields {
+		if i == len(fields)-1 && len(b) == 0 {
+			*p = nil // the optional CanonicalArgs is absent
+			break
+		}
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n)+1 {
 			return fmt.Errorf("%w: bytes length", errRecord)

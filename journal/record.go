@@ -81,6 +81,10 @@ type Record struct {
 	Error          []byte   // raw JSON error object; may be nil
 	IdempotencyKey string   //
 	Timings        Timings  //
+	// CanonicalArgs is the canonical form of Args the policy decided on
+	// (raw JSON), when the capability canonicalizes its arguments and the
+	// form differs from Args; nil otherwise, and when redacted.
+	CanonicalArgs []byte
 }
 
 type recordJSON struct {
@@ -93,6 +97,7 @@ type recordJSON struct {
 	Capability     string          `json:"capability,omitempty"`
 	ArgsDigest     string          `json:"args_sha256"`
 	Args           json.RawMessage `json:"args"`
+	CanonicalArgs  json.RawMessage `json:"canonical_args,omitempty"`
 	Decision       string          `json:"decision,omitempty"`
 	Rule           string          `json:"rule,omitempty"`
 	State          string          `json:"state,omitempty"`
@@ -136,6 +141,9 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	o.Capability = r.Capability
 	o.ArgsDigest = hex.EncodeToString(r.ArgsDigest[:])
 	o.Args = rawOrNull(r.Args)
+	if len(r.CanonicalArgs) > 0 {
+		o.CanonicalArgs = rawOrNull(r.CanonicalArgs)
+	}
 	o.Decision = r.Decision
 	o.Rule = r.Rule
 	o.State = r.State

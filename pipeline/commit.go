@@ -45,7 +45,9 @@ func (x *execution) commitIntent() bool {
 }
 
 // fillArgs puts a tool call's arguments and their digest into r, or only
-// the digest when the capability redacts its arguments.
+// the digest when the capability redacts its arguments. When the policy
+// decided on a canonical form that differs from the raw args, that form
+// goes beside them (CanonicalArgs), redacted alike.
 func (x *execution) fillArgs(r *journal.Record) {
 	if x.msg == nil || x.msg.Form != protocol.FormToolCall {
 		return
@@ -54,6 +56,7 @@ func (x *execution) fillArgs(r *journal.Record) {
 	r.ArgsDigest = sha256.Sum256(raw)
 	if x.entry == nil || !x.entry.Settings.RedactArgs {
 		r.Args = raw
+		r.CanonicalArgs = x.canonicalArgs()
 	}
 }
 

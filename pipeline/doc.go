@@ -11,11 +11,16 @@
 //	    assigns a UUIDv7 execution id ("exec-…"), unique and time-sortable.
 //	 2. PROTOCOL_VALIDATING: protocol.Decode (strict JSON, exactly one form,
 //	    limits), then the registry: the tool must be registered and its args
-//	    must satisfy the capability's compiled schema. Outcomes — accepted
-//	    or rejected — are cached by (registry epoch, exact bytes).
+//	    must satisfy the capability's compiled schema; then, for a
+//	    capability.Canonicalizer, the canonical form of the args (clean
+//	    resolved paths, the binary's path, normalized URLs). Outcomes —
+//	    accepted (with the canonical form) or rejected — are cached by
+//	    (registry epoch, exact bytes), so a cached call pays nothing for
+//	    canonicalization.
 //	 3. AUTHORIZATION_EVALUATING: the registry says enabled, then the policy
-//	    decides for (principal, capability, args). Decisions are cached by
-//	    (registry+policy epoch, principal, capability, exact arg bytes); any
+//	    decides for (principal, capability, canonical args). Decisions are
+//	    cached by (registry+policy epoch, principal, capability, canonical
+//	    arg bytes, or the exact arg bytes without a canonical form); any
 //	    failure on this path (a panic in a rule, an empty decision) denies.
 //	 4. Admission: at most Config.MaxInFlight executions are admitted; past
 //	    that, the answer is an immediate RUNTIME_ERROR, reason "overloaded"
@@ -46,6 +51,7 @@
 //	ingress                   ingress.go     Request, Runtime.Execute, Runtime.Submit, RecordSecurityRejection
 //	admission                 admission.go   Runtime.enter (shutdown gate), Runtime.admit, Runtime.release
 //	validate                  validate.go    execution.validate
+//	canonical arguments       canonical.go   canonicalize, validated, policyArgs, authorizeForm (Request.Authorize), request
 //	authorize                 authorize.go   execution.authorize, execution.decide (fails closed)
 //	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
 //	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled

@@ -29,6 +29,7 @@ type execution struct {
 	wall         int64
 	msg          *protocol.Message
 	entry        *capability.Entry
+	canon        *validated // the canonical form of the args, for a Canonicalizer (canonical.go)
 	cr           *bulkhead
 	hit          bool // decision served from cache
 	out          outcome
