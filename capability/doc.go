@@ -163,7 +163,14 @@
 // (AuthorizationError); an absolute path inside the root is accepted.
 // Only regular files are read (FIFOs are opened non-blocking and refused,
 // as are directories and devices). At most FSReadConfig.MaxBytes (default
-// 1 MiB) are returned. Without a root every call is refused. A hard link
+// 1 MiB) are returned. Bounded: the open and the read run on a goroutine
+// the call abandons at its deadline (Timeout), so a file system that never
+// answers (a stalled FUSE or NFS mount) cannot hold the call, its pool
+// worker or shutdown. What is not guaranteed: the kernel read itself
+// cannot be interrupted, so the abandoned goroutine and its descriptor
+// live until the file system answers; at most FSReadConfig.MaxReaders
+// (default 64) reads may be in progress or stalled, and past that calls
+// are refused at once (EnvironmentError). Without a root every call is refused. A hard link
 // inside the root to a file outside it cannot be told apart from a normal
 // file: keep the root on a tree nobody untrusted can write.
 //

@@ -110,6 +110,7 @@ type FSReadConfig struct {
 	CapabilityConfig `yaml:",inline"`
 	Root             string `yaml:"root"`
 	MaxBytes         int64  `yaml:"max_bytes"`
+	MaxReaders       int    `yaml:"max_readers"`
 }
 
 // HTTPGetConfig configures http.get.
@@ -451,6 +452,7 @@ func (c *Config) validateRanges() []error {
 		}
 		inRange(&errs, key+".pool_size", int64(k.c.PoolSize), 0, 100_000)
 	}
+	inRange(&errs, "capabilities.fs.read.max_readers", int64(cc.FSRead.MaxReaders), 0, 100_000)
 	if c.Auth.TokenFile == "" {
 		errs = append(errs, errors.New("auth.token_file is empty: want a path (relative to data_dir)"))
 	}
@@ -525,7 +527,7 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 	}
 	caps, err := capability.Builtins(capability.BuiltinConfig{
 		Shell:   capability.ShellConfig{AllowedBins: cc.Shell.AllowedBins, Dir: cc.Shell.Dir, Env: cc.Shell.Env, MaxOutputBytes: cc.Shell.MaxOutputBytes},
-		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes},
+		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes, MaxReaders: cc.FSRead.MaxReaders},
 		HTTPGet: capability.HTTPGetConfig{AllowPrivate: cc.HTTPGet.AllowPrivate, AllowedCIDRs: cidrs, Timeout: cc.HTTPGet.Timeout, MaxBodyBytes: cc.HTTPGet.MaxBodyBytes, MaxRedirects: cc.HTTPGet.MaxRedirects},
 	})
 	if err != nil {
