@@ -388,6 +388,7 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateRanges()...)
+	errs = append(errs, c.validateConfinement()...)
 	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
