@@ -103,6 +103,28 @@ type ShellConfig struct {
 	Dir              string   `yaml:"dir"`
 	Env              []string `yaml:"env"`
 	MaxOutputBytes   int      `yaml:"max_output_bytes"`
+	// Limits, Landlock and RunAs confine every process (Linux); see
+	// capability.ShellLimits and capability.LandlockConfig.
+	Limits   ShellLimitsConfig   `yaml:"limits"`
+	Landlock ShellLandlockConfig `yaml:"landlock"`
+	RunAs    string              `yaml:"run_as"`
+}
+
+// ShellLimitsConfig is capability.ShellLimits: 0 takes the default, -1
+// keeps the runtime's own limit.
+type ShellLimitsConfig struct {
+	CPUSeconds        int64 `yaml:"cpu_seconds"`
+	AddressSpaceBytes int64 `yaml:"address_space_bytes"`
+	Processes         int64 `yaml:"processes"`
+	FileSizeBytes     int64 `yaml:"file_size_bytes"`
+	OpenFiles         int64 `yaml:"open_files"`
+}
+
+// ShellLandlockConfig is capability.LandlockConfig.
+type ShellLandlockConfig struct {
+	Disabled bool     `yaml:"disabled"`
+	Read     []string `yaml:"read"`
+	Write    []string `yaml:"write"`
 }
 
 // FSReadConfig configures fs.read.
@@ -527,7 +549,7 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		cidrs = append(cidrs, p)
 	}
 	caps, err := capability.Builtins(capability.BuiltinConfig{
-		Shell:   capability.ShellConfig{AllowedBins: cc.Shell.AllowedBins, Dir: cc.Shell.Dir, Env: cc.Shell.Env, MaxOutputBytes: cc.Shell.MaxOutputBytes},
+		Shell:   c.shellConfig(),
 		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes, MaxReaders: cc.FSRead.MaxReaders},
 		HTTPGet: capability.HTTPGetConfig{AllowPrivate: cc.HTTPGet.AllowPrivate, AllowedCIDRs: cidrs, Timeout: cc.HTTPGet.Timeout, MaxBodyBytes: cc.HTTPGet.MaxBodyBytes, MaxRedirects: cc.HTTPGet.MaxRedirects},
 	})
@@ -542,4 +564,15 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		"http.get": cc.HTTPGet.settings(),
 	}
 	return caps, settings, nil
+}
+
+// shellConfig maps the shell section onto capability.ShellConfig.
+func (c *Config) shellConfig() capability.ShellConfig {
+	sh := c.Capabilities.Shell
+	l := sh.Limits
+	return capability.ShellConfig{AllowedBins: sh.AllowedBins, Dir: sh.Dir, Env: sh.Env, MaxOutputBytes: sh.MaxOutputBytes,
+		Limits: capability.ShellLimits{CPUSeconds: l.CPUSeconds, AddressSpaceBytes: l.AddressSpaceBytes,
+			Processes: l.Processes, FileSizeBytes: l.FileSizeBytes, OpenFiles: l.OpenFiles},
+		Landlock: capability.LandlockConfig{Disabled: sh.Landlock.Disabled, Read: sh.Landlock.Read, Write: sh.Landlock.Write},
+		RunAs:    sh.RunAs}
 }

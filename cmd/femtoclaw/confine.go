@@ -2,8 +2,11 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
+
+	"github.com/femtoclaw/femtoclaw-go/capability"
 )
 
 // Capabilities cannot reach the runtime: a configuration that would let
@@ -45,6 +48,18 @@ func (c *Config) capabilityRoots() [][2]string {
 	var roots [][2]string
 	if r := c.Capabilities.FSRead.Root; r != "" {
 		roots = append(roots, [2]string{"capabilities.fs.read.root", r})
+	}
+	if ll := c.Capabilities.Shell.Landlock; !ll.Disabled {
+		read := ll.Read
+		if len(read) == 0 {
+			read = capability.DefaultLandlockRead
+		}
+		for _, p := range read {
+			roots = append(roots, [2]string{"capabilities.shell.landlock.read", p})
+		}
+		for _, p := range ll.Write {
+			roots = append(roots, [2]string{"capabilities.shell.landlock.write", p})
+		}
 	}
 	return roots
 }
@@ -101,4 +116,24 @@ func resolvePath(p string) string {
 		rest = filepath.Join(filepath.Base(cur), rest)
 		cur = parent
 	}
+}
+
+// logShellConfinement says at start how shell processes are confined,
+// and warns when the kernel lacks Landlock. Silent when shell is
+// disabled.
+func logShellConfinement(log *slog.Logger, reg *capability.Registry) {
+	e, ok := reg.Lookup("shell")
+	if !ok || !e.Settings.Enabled {
+		return
+	}
+	sh, ok := e.Cap.(*capability.Shell)
+	if !ok {
+		return
+	}
+	desc, warn := sh.Confinement()
+	if warn {
+		log.Warn("shell confinement incomplete", "confinement", desc)
+		return
+	}
+	log.Info("shell confinement", "confinement", desc)
 }

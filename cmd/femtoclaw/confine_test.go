@@ -45,6 +45,8 @@ func TestSecurityConfinementRuntimeFilesUnreachable(t *testing.T) {
 		{"tls key elsewhere, inside the root", []string{dd, "capabilities.fs.read.root=" + other,
 			"tls.cert_file=" + filepath.Join(other, "c.pem"), "tls.key_file=" + filepath.Join(other, "k.pem")}, true},
 		{"token file elsewhere, inside the root", []string{dd, "capabilities.fs.read.root=" + other, "auth.token_file=" + filepath.Join(other, "tok")}, true},
+		{"shell landlock write above the data dir", []string{dd, "capabilities.shell.landlock.write=" + other + "," + srv}, true},
+		{"shell landlock read is the data dir", []string{dd, "capabilities.shell.landlock.read=/usr," + data}, true},
 		// Allowed: disjoint trees, and a sibling whose name shares a prefix.
 		{"sibling with a shared prefix", []string{dd, "capabilities.fs.read.root=" + filepath.Join(srv, "data2")}, false},
 		{"disjoint", []string{dd, "capabilities.fs.read.root=" + other}, false},
@@ -61,7 +63,11 @@ func TestSecurityConfinementRuntimeFilesUnreachable(t *testing.T) {
 			if err == nil {
 				t.Fatal("accepted a capability root that reaches the runtime's files")
 			}
-			if !strings.Contains(err.Error(), "capabilities.fs.read.root") || !strings.Contains(err.Error(), "runtime's own files") {
+			key := "capabilities.fs.read.root"
+			if strings.Contains(tc.sets[len(tc.sets)-1], "landlock") {
+				key = "capabilities.shell.landlock"
+			}
+			if !strings.Contains(err.Error(), key) || !strings.Contains(err.Error(), "runtime's own files") {
 				t.Errorf("error does not name the root and the reason: %v", err)
 			}
 		})

@@ -213,6 +213,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 		return err
 	}
 	n.events = eventsCloser
+	logShellConfinement(log, n.rt.Registry())
 	t = mark("runtime_journal_registry_policy", t)
 	if err := n.startListeners(tokenSum); err != nil {
 		n.close(context.Background())
