@@ -105,6 +105,12 @@
 //     whose exponent has more than protocol.MaxDecimalExponentDigits digits
 //     is refused as an invalid number.
 //   - Boolean schemas true (anything) and false (nothing).
+//   - "x-femtoclaw-secret": true marks the value a schema describes as
+//     secret (Schema.Secrets finds such values, following the schema even
+//     in arguments that fail it): the runtime never stores or shows it as
+//     written, only a keyed digest (package pipeline, redact_secrets.go,
+//     says where and what is not guaranteed). Settings.RedactArgs marks
+//     every argument secret.
 //   - Annotations accepted and ignored: description, title, $comment,
 //     $schema, default, examples.
 //

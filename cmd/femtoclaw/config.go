@@ -46,6 +46,12 @@ type Config struct {
 	Auth         AuthConfig         `yaml:"auth"`
 	TLS          TLSConfig          `yaml:"tls"`
 	Log          LogConfig          `yaml:"log"`
+	Redaction    RedactionConfig    `yaml:"redaction"`
+}
+
+// RedactionConfig keys the digests shown for secret arguments.
+type RedactionConfig struct {
+	KeyFile string `yaml:"key_file"` // relative to data_dir; 32 random bytes generated on first start (0600)
 }
 
 // RuntimeConfig identifies this runtime (spec document 16 §7).

@@ -1,8 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -36,6 +41,9 @@ func (c *Config) runtimeFiles() []runtimeFile {
 	files := []runtimeFile{{"data_dir", c.DataDir, true}}
 	if c.Auth.TokenFile != "" {
 		files = append(files, runtimeFile{"auth.token_file", c.path(c.Auth.TokenFile), false})
+	}
+	if c.Redaction.KeyFile != "" {
+		files = append(files, runtimeFile{"redaction.key_file", c.path(c.Redaction.KeyFile), false})
 	}
 	if c.TLS.KeyFile != "" {
 		files = append(files, runtimeFile{"tls.key_file", c.path(c.TLS.KeyFile), false})
@@ -136,4 +144,45 @@ func logShellConfinement(log *slog.Logger, reg *capability.Registry) {
 		return
 	}
 	log.Info("shell confinement", "confinement", desc)
+}
+
+// redactionKey reads the redaction key file, creating it (32 random
+// bytes, hex, mode 0600) when create is set and it does not exist. No
+// file configured, or none and create unset: nil (a random key per run).
+func redactionKey(c *Config, create bool) ([]byte, error) {
+	if c.Redaction.KeyFile == "" {
+		return nil, nil
+	}
+	path := c.path(c.Redaction.KeyFile)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		if !create {
+			return nil, nil
+		}
+		var b [32]byte
+		_, _ = rand.Read(b[:])
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("redaction key: %w", err)
+		}
+		_, werr := f.WriteString(hex.EncodeToString(b[:]) + "\n")
+		if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+			return nil, fmt.Errorf("redaction key: %w", err)
+		}
+		return b[:], nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("redaction key: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("redaction key file %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(key) < 16 {
+		return nil, fmt.Errorf("redaction key file %s: want at least 32 hex digits", path)
+	}
+	return key, nil
 }

@@ -52,6 +52,11 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	pcfg.Telemetry.Queue = cfg.Telemetry.Queue
 	pcfg.Telemetry.TransitionSample = cfg.Telemetry.TransitionSample
 	pcfg.Telemetry.Output = eventsOut
+	key, err := redactionKey(cfg, withJournal)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.RedactionKey = key
 	if withJournal && cfg.Journal.Durability != "off" {
 		j, err := journal.Open(journal.Config{
 			Dir:          cfg.path("journal"),
