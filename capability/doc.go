@@ -180,6 +180,12 @@
 //     whose exponent has more than protocol.MaxDecimalExponentDigits digits
 //     is refused as an invalid number.
 //   - Boolean schemas true (anything) and false (nothing).
+//   - "x-femtoclaw-secret": true marks the value a schema describes as
+//     secret (Schema.Secrets finds such values, following the schema even
+//     in arguments that fail it): the runtime never stores or shows it as
+//     written, only a keyed digest (package pipeline, redact_secrets.go,
+//     says where and what is not guaranteed). Settings.RedactArgs marks
+//     every argument secret.
 //   - Annotations accepted and ignored: description, title, $comment,
 //     $schema, default, examples.
 //
@@ -214,17 +220,64 @@
 //     and LANG=C); nothing is inherited from the runtime;
 //   - the working directory is ShellConfig.Dir (default "/"); stdin is
 //     /dev/null;
-//   - the process runs in its own process group; when ctx is done the whole
-//     group is killed (SIGKILL), the partial output is returned with a
-//     Timeout error; and when the command ends, whatever it left running in
-//     its group is killed too, so no call leaves processes behind in its
-//     group (a process that leaves the group with setsid is out of reach;
-//     the call stops waiting for its output after one second);
+//   - the process runs in its own process group; when ctx is done the call
+//     is stopped (SIGKILL), the partial output is returned with a Timeout
+//     error; and when the command ends, whatever it left running is killed
+//     too (see "Confinement" below for how far that reaches);
 //   - stdout and stderr are each capped at ShellConfig.MaxOutputBytes
 //     (default 32 KiB); the rest is read and dropped, the text ends with
 //     TruncationMarker and the count of dropped bytes, and "truncated" is
 //     true;
 //   - a non-zero exit status returns the result and an ExecutionError.
+//
+// Confinement (Linux). Every call runs through a launcher: the runtime
+// re-executes its own binary (/proc/self/exe) in a hidden mode, selected
+// in this package's init before main, so any binary that imports the
+// package can launch. The layers, and what each guarantees:
+//   - descendants: the launcher's first process is a child subreaper
+//     (PR_SET_CHILD_SUBREAPER) for this call only. No process the call
+//     starts can leave it, setsid and double forks included; when the
+//     binary exits or the deadline passes it SIGKILLs every descendant it
+//     finds in /proc and reaps them before the call answers. This kernel
+//     offers cgroup v2 only as a hybrid mount the runtime cannot assume to
+//     be writable, and a cgroup would still need a live process to clean
+//     up after a SIGKILLed runtime, so the subreaper is what is used;
+//   - parent death: the launcher gets SIGTERM when the runtime dies, even
+//     by SIGKILL (Pdeathsig), and kills the tree; the binary itself gets
+//     SIGKILL if the launcher dies. Not guaranteed: if the launcher is
+//     SIGKILLed by someone else, descendants that left the binary's
+//     parentage escape; and Linux sends the parent-death signal when the
+//     runtime's forking thread exits, which Go does not do for unlocked
+//     threads;
+//   - descriptors: every descriptor above 2 is marked close-on-exec right
+//     before the binary is executed, so it gets stdin (/dev/null), stdout
+//     and stderr only, whatever the runtime inherited or opened;
+//   - PR_SET_NO_NEW_PRIVS: set-uid binaries and file capabilities grant
+//     nothing;
+//   - resource limits (ShellLimits: CPU seconds, address space, processes,
+//     file size, open files), set with setrlimit before execve, so the
+//     binary cannot race them; they apply to each process, and
+//     RLIMIT_NPROC bounds a fork bomb only under a RunAs user (the
+//     kernel counts it per user and exempts root);
+//   - RunAs: the user every process runs as (refused at load unless the
+//     runtime is root or it names the runtime's own user);
+//   - Landlock (LandlockConfig, where the kernel offers it: see LandlockABI
+//     and the start-up log, which warns when it does not): read and execute
+//     beneath Read only, write beneath Write only; with ABI 6 and later the
+//     process also cannot signal processes outside its domain (the
+//     runtime) nor reach their abstract unix sockets. A hard link or bind
+//     mount that puts a file beneath a listed path makes it reachable.
+//
+// The launcher costs two extra process starts per call (about a
+// millisecond or two). Elsewhere (macOS) none of this applies: the call
+// runs in a process group that is killed when it ends, and a process
+// that leaves the group with setsid is out of reach.
+//
+// The runtime's own files: the configuration loader (cmd/femtoclaw)
+// refuses an fs.read root or Landlock path that contains, equals or lies
+// inside the data directory (token, TLS key, journal, redaction key), or
+// contains the token or TLS key files configured elsewhere, comparing
+// resolved paths.
 //
 // Allowlisting a binary allows every argument it accepts: find -exec, env,
 // xargs, awk or an interpreter can run anything. Allowlist only binaries
@@ -239,7 +292,14 @@
 // (AuthorizationError); an absolute path inside the root is accepted.
 // Only regular files are read (FIFOs are opened non-blocking and refused,
 // as are directories and devices). At most FSReadConfig.MaxBytes (default
-// 1 MiB) are returned. Without a root every call is refused. A hard link
+// 1 MiB) are returned. Bounded: the open and the read run on a goroutine
+// the call abandons at its deadline (Timeout), so a file system that never
+// answers (a stalled FUSE or NFS mount) cannot hold the call, its pool
+// worker or shutdown. What is not guaranteed: the kernel read itself
+// cannot be interrupted, so the abandoned goroutine and its descriptor
+// live until the file system answers; at most FSReadConfig.MaxReaders
+// (default 64) reads may be in progress or stalled, and past that calls
+// are refused at once (EnvironmentError). Without a root every call is refused. A hard link
 // inside the root to a file outside it cannot be told apart from a normal
 // file: keep the root on a tree nobody untrusted can write.
 //

@@ -27,21 +27,40 @@ type FSReadConfig struct {
 	// MaxBytes caps the bytes returned; a larger file is cut and the
 	// result says "truncated": true. If zero, defaults to 1 MiB.
 	MaxBytes int64
+	// MaxReaders bounds the reads in progress in the kernel, counting
+	// those whose call has already ended at its deadline while the file
+	// system still holds the read (a stalled FUSE or NFS file). Past it,
+	// calls are refused at once with an EnvironmentError until some of
+	// them return. If zero, defaults to 64.
+	MaxReaders int
 }
 
-// DefaultMaxReadBytes is FSReadConfig.MaxBytes' default.
-const DefaultMaxReadBytes = 1 << 20
+// Defaults of FSReadConfig.
+const (
+	DefaultMaxReadBytes = 1 << 20 // FSReadConfig.MaxBytes
+	DefaultMaxReaders   = 64      // FSReadConfig.MaxReaders
+)
 
 // FSRead is the "fs.read" capability. Safe for concurrent use.
 type FSRead struct {
-	root string
-	max  int64
+	root    string
+	max     int64
+	readers chan struct{} // one token per read in progress (bounded.go)
+
+	testStall chan struct{} // tests: if set, every read blocks on it first
 }
 
 // NewFSRead builds the fs.read capability. The error (CONFIGURATION_ERROR)
 // reports a root that is not an absolute path to a directory.
 func NewFSRead(cfg FSReadConfig) (*FSRead, error) {
 	f := &FSRead{root: cfg.Root, max: cfg.MaxBytes}
+	if cfg.MaxReaders < 0 {
+		return nil, cfgErr("fs.read: max readers is negative")
+	}
+	if cfg.MaxReaders == 0 {
+		cfg.MaxReaders = DefaultMaxReaders
+	}
+	f.readers = make(chan struct{}, cfg.MaxReaders)
 	if f.max == 0 {
 		f.max = DefaultMaxReadBytes
 	}
@@ -213,6 +232,13 @@ func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, ctxErr(err)
 	}
+	return f.readBounded(ctx, req, rel, p)
+}
+
+// readFile opens rel inside the root and reads it: only a regular file,
+// at most f.max bytes. It may block for as long as the file system does;
+// readBounded runs it so that the call does not.
+func (f *FSRead) readFile(req *Request, rel, p string) ([]byte, *Error) {
 	root, err := os.OpenRoot(f.root)
 	if err != nil {
 		return nil, newErr(ErrEnvironment, "fs.read: cannot open the root: "+errText(err))
@@ -224,7 +250,11 @@ func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	}
 	if canon := f.canonicalArgs(resolved); !req.sameCanonical(canon) {
 		if err := req.authorize(Canonical{Args: canon}); err != nil {
-			return nil, err
+			var ce *Error
+			if errors.As(err, &ce) {
+				return nil, ce
+			}
+			return nil, newErr(ErrAuthorization, "fs.read: "+err.Error())
 		}
 	}
 	// O_NONBLOCK: opening a FIFO must not hang; the file type is checked
@@ -243,6 +273,9 @@ func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, newErr(ErrArgument, "fs.read: "+quoteShort(p)+" is not a regular file ("+st.Mode().Type().String()+")")
+	}
+	if f.testStall != nil {
+		<-f.testStall // a read stuck in the kernel
 	}
 	data, truncated, err := readCapped(file, st.Size(), f.max)
 	if err != nil {

@@ -77,6 +77,19 @@
 // TelemetryConfig.Output. Successful executions can be sampled; failures
 // are always exported.
 //
+// # Redaction
+//
+// Secret arguments (a schema's "x-femtoclaw-secret", or every argument of
+// a capability with Settings.RedactArgs) never reach the journal, the
+// answer or an event as written: commit replaces them, wherever they
+// appear (args, the error message — validation, denial reason, capability
+// error — and the result), with [secret:hmac-sha256:<16 hex>], keyed by
+// Config.RedactionKey; a message that cannot be decoded is journaled as
+// its length and keyed digest only. Not guaranteed: secrets shorter than
+// 4 bytes are not searched in free text, a capability that transforms a
+// secret before echoing it defeats the search, and message-form content
+// (no schema) is journaled as sent. The full list is in redact_secrets.go.
+//
 // # Concurrency and lifecycle
 //
 // Open → Execute / Submit from any number of goroutines → Reload at any

@@ -43,6 +43,9 @@ type execution struct {
 	gated        bool              // holds rt.gate for reading
 	intentFailed bool              // the intent could not be committed, so the capability never ran
 	rejected     *protocol.Message // decoded, but refused by the registry (unknown tool, bad args)
+	evidence     []byte            // the runtime's own JSON journaled as the args of a security rejection (never client input)
+	secrets      *secretSet        // the call's secret arguments (redact_secrets.go), once computed
+	secretsDone  bool
 }
 
 func (rt *Runtime) newExecution(req *Request) *execution {

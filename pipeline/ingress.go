@@ -98,7 +98,8 @@ func (rt *Runtime) recordRejection(id string, reason protocol.Reason, msg, trans
 }
 
 func (rt *Runtime) recordRejectionWith(id string, reason protocol.Reason, msg, transport string, evidence []byte, out *protocol.Answer) bool {
-	x := rt.newExecution(&Request{Principal: "", Transport: transport, Message: evidence})
+	x := rt.newExecution(&Request{Principal: "", Transport: transport})
+	x.evidence = evidence
 	if id != "" {
 		x.ans.ExecutionID, x.ev.ExecutionID = id, id
 	}

@@ -31,6 +31,7 @@ type Runtime struct {
 	sink       *sink
 	log        *slog.Logger
 	journal    Journal
+	redact     *redactor // keyed digests of secret arguments
 
 	inFlight atomic.Int64
 	closing  atomic.Bool

@@ -47,6 +47,12 @@ type Config struct {
 	Auth         AuthConfig         `yaml:"auth"`
 	TLS          TLSConfig          `yaml:"tls"`
 	Log          LogConfig          `yaml:"log"`
+	Redaction    RedactionConfig    `yaml:"redaction"`
+}
+
+// RedactionConfig keys the digests shown for secret arguments.
+type RedactionConfig struct {
+	KeyFile string `yaml:"key_file"` // relative to data_dir; 32 random bytes generated on first start (0600)
 }
 
 // RuntimeConfig identifies this runtime (spec document 16 §7).
@@ -141,6 +147,28 @@ type ShellConfig struct {
 	Dir              string   `yaml:"dir"`
 	Env              []string `yaml:"env"`
 	MaxOutputBytes   int      `yaml:"max_output_bytes"`
+	// Limits, Landlock and RunAs confine every process (Linux); see
+	// capability.ShellLimits and capability.LandlockConfig.
+	Limits   ShellLimitsConfig   `yaml:"limits"`
+	Landlock ShellLandlockConfig `yaml:"landlock"`
+	RunAs    string              `yaml:"run_as"`
+}
+
+// ShellLimitsConfig is capability.ShellLimits: 0 takes the default, -1
+// keeps the runtime's own limit.
+type ShellLimitsConfig struct {
+	CPUSeconds        int64 `yaml:"cpu_seconds"`
+	AddressSpaceBytes int64 `yaml:"address_space_bytes"`
+	Processes         int64 `yaml:"processes"`
+	FileSizeBytes     int64 `yaml:"file_size_bytes"`
+	OpenFiles         int64 `yaml:"open_files"`
+}
+
+// ShellLandlockConfig is capability.LandlockConfig.
+type ShellLandlockConfig struct {
+	Disabled bool     `yaml:"disabled"`
+	Read     []string `yaml:"read"`
+	Write    []string `yaml:"write"`
 }
 
 // FSReadConfig configures fs.read.
@@ -148,6 +176,7 @@ type FSReadConfig struct {
 	CapabilityConfig `yaml:",inline"`
 	Root             string `yaml:"root"`
 	MaxBytes         int64  `yaml:"max_bytes"`
+	MaxReaders       int    `yaml:"max_readers"`
 }
 
 // HTTPGetConfig configures http.get.
@@ -432,6 +461,7 @@ func (c *Config) validate() error {
 		}
 	}
 	errs = append(errs, c.validateRanges()...)
+	errs = append(errs, c.validateConfinement()...)
 	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
@@ -496,6 +526,7 @@ func (c *Config) validateRanges() []error {
 		}
 		inRange(&errs, key+".pool_size", int64(k.c.PoolSize), 0, 100_000)
 	}
+	inRange(&errs, "capabilities.fs.read.max_readers", int64(cc.FSRead.MaxReaders), 0, 100_000)
 	if c.Auth.TokenFile == "" {
 		errs = append(errs, errors.New("auth.token_file is empty: want a path (relative to data_dir)"))
 	}
@@ -570,8 +601,8 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		cidrs = append(cidrs, p)
 	}
 	caps, err := capability.Builtins(capability.BuiltinConfig{
-		Shell:   capability.ShellConfig{AllowedBins: cc.Shell.AllowedBins, Dir: cc.Shell.Dir, Env: cc.Shell.Env, MaxOutputBytes: cc.Shell.MaxOutputBytes},
-		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes},
+		Shell:   c.shellConfig(),
+		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes, MaxReaders: cc.FSRead.MaxReaders},
 		HTTPGet: capability.HTTPGetConfig{AllowPrivate: cc.HTTPGet.AllowPrivate, AllowedCIDRs: cidrs, Timeout: cc.HTTPGet.Timeout, MaxBodyBytes: cc.HTTPGet.MaxBodyBytes, MaxRedirects: cc.HTTPGet.MaxRedirects},
 	})
 	if err != nil {
@@ -607,4 +638,15 @@ func (h HTTP3Config) validate() []error {
 		inRange(&errs, "http3.rejection_max_sources", int64(v), 1, 1<<20)
 	}
 	return errs
+}
+
+// shellConfig maps the shell section onto capability.ShellConfig.
+func (c *Config) shellConfig() capability.ShellConfig {
+	sh := c.Capabilities.Shell
+	l := sh.Limits
+	return capability.ShellConfig{AllowedBins: sh.AllowedBins, Dir: sh.Dir, Env: sh.Env, MaxOutputBytes: sh.MaxOutputBytes,
+		Limits: capability.ShellLimits{CPUSeconds: l.CPUSeconds, AddressSpaceBytes: l.AddressSpaceBytes,
+			Processes: l.Processes, FileSizeBytes: l.FileSizeBytes, OpenFiles: l.OpenFiles},
+		Landlock: capability.LandlockConfig{Disabled: sh.Landlock.Disabled, Read: sh.Landlock.Read, Write: sh.Landlock.Write},
+		RunAs:    sh.RunAs}
 }

@@ -52,6 +52,11 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	pcfg.Telemetry.Queue = cfg.Telemetry.Queue
 	pcfg.Telemetry.TransitionSample = cfg.Telemetry.TransitionSample
 	pcfg.Telemetry.Output = eventsOut
+	key, err := redactionKey(cfg, withJournal)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.RedactionKey = key
 	if withJournal && cfg.Journal.Durability != "off" {
 		j, err := journal.Open(journal.Config{
 			Dir:          cfg.path("journal"),
@@ -124,7 +129,9 @@ func (n *node) close(ctx context.Context) error {
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		errs = append(errs, n.closers[i](ctx))
 	}
-	errs = append(errs, n.rt.Shutdown(ctx))
+	if n.rt != nil {
+		errs = append(errs, n.rt.Shutdown(ctx))
+	}
 	n.audit("runtime_shutdown", nil)
 	if n.j != nil {
 		errs = append(errs, n.j.Close())
@@ -211,6 +218,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 		return err
 	}
 	n.events = eventsCloser
+	logShellConfinement(log, n.rt.Registry())
 	t = mark("runtime_journal_registry_policy", t)
 	if err := n.startListeners(tokenSum); err != nil {
 		n.close(context.Background())
@@ -245,10 +253,35 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 }
 
 func (n *node) shutdown(log *slog.Logger) error {
+	return n.shutdownWithin(log, shutdownTimeout)
+}
+
+// Shutdown bounds: the drain gets shutdownTimeout; whatever ignores its
+// context (a transport, a journal stuck on a dying disk) gets
+// shutdownGrace more, then serve returns anyway and the process exits.
+const (
+	shutdownTimeout = 5 * time.Second
+	shutdownGrace   = time.Second
+)
+
+// shutdownWithin closes the node within d. It returns by d plus
+// shutdownGrace even when a part of the close never returns (a capability
+// stuck in the kernel holds its execution, never serve): the error then
+// says so, and the caller exits the process.
+func (n *node) shutdownWithin(log *slog.Logger, d time.Duration) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	err := n.close(ctx)
+	done := make(chan error, 1) // buffered: a close that returns late never blocks
+	go func() { done <- n.close(ctx) }()
+	timer := time.NewTimer(d + shutdownGrace)
+	defer timer.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-timer.C:
+		err = fmt.Errorf("shutdown did not finish within %v; exiting with it unfinished", d+shutdownGrace)
+	}
 	log.Info("femtoclaw stopped", "shutdown", time.Since(start).String(), "err", err)
 	return err
 }
