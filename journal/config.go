@@ -86,8 +86,8 @@ type Config struct {
 	Now func() time.Time
 
 	// test hooks
-	rand      io.Reader                     // genesis randomness; nil: crypto/rand
-	wrapFile  func(segmentFile) segmentFile // wraps every segment file opened for writing
+	rand      io.Reader  // genesis randomness; nil: crypto/rand
+	fs        fileSystem // the file system; if nil, the operating system's
 	afterTick func(d time.Duration) <-chan time.Time
 }
 
@@ -136,6 +136,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.fs == nil {
+		c.fs = osFS{}
 	}
 	if c.afterTick == nil {
 		c.afterTick = time.After

@@ -122,7 +122,7 @@ func buildJournal(t *testing.T, n int, ckptBeforeLast bool) (dir string, offs []
 		j.mu.closed = true
 		j.mu.Unlock()
 		// A checkpoint at block n-2 (the end of block n-1's predecessor).
-		segs, _ := listSegments(dir)
+		segs, _ := listSegments(osFS{}, dir)
 		if len(segs) != 1 {
 			t.Fatal("want one segment")
 		}
@@ -142,7 +142,7 @@ func buildJournal(t *testing.T, n int, ckptBeforeLast bool) (dir string, offs []
 // writeCheckpointAt writes a valid checkpoint covering the first k blocks.
 func writeCheckpointAt(t *testing.T, dir string, offs []int64, k int) {
 	t.Helper()
-	res, err := walk(dir, walkOpts{chain: true, end: &position{seg: 0, off: offs[k]}})
+	res, err := walk(osFS{}, dir, walkOpts{chain: true, end: &position{seg: 0, off: offs[k]}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,7 @@ func writeCheckpointAt(t *testing.T, dir string, offs []int64, k int) {
 	if err := os.WriteFile(filepath.Join(dir, checkpointName), cp.encode(), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := checkCheckpoint(dir, &cp); err != nil {
+	if err := checkCheckpoint(osFS{}, dir, &cp); err != nil {
 		t.Fatalf("test checkpoint invalid: %v", err)
 	}
 }

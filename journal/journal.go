@@ -87,7 +87,7 @@ type Journal struct {
 	index    execIndex // for Get; has its own mutex
 
 	// flusher-owned
-	f            segmentFile
+	f            file
 	segIdx       uint64
 	off          int64
 	segCap       int64 // size of the current segment file: roll beyond it
@@ -127,7 +127,7 @@ type Journal struct {
 const firstSegmentSize = 1 << 20
 
 type prepared struct {
-	f   *os.File
+	f   file
 	err error
 }
 
@@ -158,11 +158,11 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	codec, _ := cfg.Codec.id()
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if err := cfg.fs.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	_ = os.Remove(filepath.Join(cfg.Dir, checkpointTmp))
-	_ = os.Remove(filepath.Join(cfg.Dir, quickSegName))
+	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, checkpointTmp))
+	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, quickSegName))
 	res, tracker, rep, err := recoverDir(&cfg)
 	if err != nil {
 		var be *BlockError
@@ -240,17 +240,17 @@ func (j *Journal) openTail(res *walkResult) error {
 			}
 			j.genesis, j.head, j.firstSeq, j.nextSeq = g, g, 1, 1
 		}
-		f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+		f, err := j.cfg.fs.OpenFile(last.path, os.O_RDWR, 0)
 		if err != nil {
 			return err
 		}
 		return j.installSegment(last.index, f, false)
 	}
-	f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+	f, err := j.cfg.fs.OpenFile(last.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	j.f = j.wrap(f)
+	j.f = f
 	j.segIdx = last.index
 	j.off = res.tailOff
 	j.segCap = last.size
@@ -262,23 +262,15 @@ func (j *Journal) openTail(res *walkResult) error {
 	return nil
 }
 
-func (j *Journal) wrap(f *os.File) segmentFile {
-	var sf segmentFile = osFile{f}
-	if j.cfg.wrapFile != nil {
-		sf = j.cfg.wrapFile(sf)
-	}
-	return sf
-}
-
 // createSegment makes segment index the current one. f is a preallocated
 // temp file, or nil to preallocate one now.
-func (j *Journal) createSegment(index uint64, f *os.File) error {
+func (j *Journal) createSegment(index uint64, f file) error {
 	if f == nil {
 		var err error
 		// The first segment of a new journal is small so that Open stays
 		// fast, and zero-filled so that fdatasync stays cheap; the next one
 		// (full size) is prepared in the background right away.
-		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), min(j.cfg.SegmentSize, firstSegmentSize), true, nil); err != nil {
+		if f, err = prepareSegment(j.cfg.fs, filepath.Join(j.cfg.Dir, preparedSegName), min(j.cfg.SegmentSize, firstSegmentSize), true, nil); err != nil {
 			return err
 		}
 	}
@@ -287,38 +279,37 @@ func (j *Journal) createSegment(index uint64, f *os.File) error {
 
 // installSegment writes the segment header into f, syncs it and (when
 // rename) renames the temp file into place and syncs the directory.
-func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
-	sf := j.wrap(f)
+func (j *Journal) installSegment(index uint64, f file, rename bool) error {
 	var hdr [segHeaderSize]byte
 	(&segHeader{Index: index, FirstSeq: j.nextSeq, Prev: j.head}).encode(hdr[:])
-	if _, err := sf.WriteAt(hdr[:], 0); err != nil {
-		sf.Close()
+	if _, err := f.WriteAt(hdr[:], 0); err != nil {
+		f.Close()
 		return err
 	}
-	if err := sf.Datasync(); err != nil {
-		sf.Close()
+	err := f.Datasync() // mutate:sync-segment-header
+	if err != nil {
+		f.Close()
 		return err
 	}
 	if rename {
-		nf, err := renameOpen(f, filepath.Join(j.cfg.Dir, segmentName(index)))
+		nf, err := j.cfg.fs.RenameOpen(f, filepath.Join(j.cfg.Dir, segmentName(index)))
 		if err != nil {
-			sf.Close()
+			f.Close()
 			return err
 		}
-		if nf != f { // reopened under its new name (Windows)
-			f, sf = nf, j.wrap(nf)
-		}
+		f = nf
 	}
-	if err := syncDir(j.cfg.Dir); err != nil {
-		sf.Close()
+	err = j.cfg.fs.SyncDir(j.cfg.Dir) // mutate:syncdir-segment
+	if err != nil {
+		f.Close()
 		return err
 	}
-	j.f = sf
+	j.f = f
 	j.segIdx = index
 	j.off = segHeaderSize
 	j.segCap = j.cfg.SegmentSize
-	if fi, err := f.Stat(); err == nil {
-		j.segCap = fi.Size()
+	if size, err := f.Size(); err == nil {
+		j.segCap = size
 	}
 	j.lastBlockOff = 0
 	j.blockIndex = 0
@@ -332,18 +323,18 @@ func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
 // written after the rename.
 func (j *Journal) adoptPrepared() {
 	path := filepath.Join(j.cfg.Dir, preparedSegName)
-	fi, err := os.Stat(path)
+	size, err := j.cfg.fs.Stat(path)
 	if err != nil {
 		return
 	}
-	if fi.Size() == j.cfg.SegmentSize {
-		if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+	if size == j.cfg.SegmentSize {
+		if f, err := j.cfg.fs.OpenFile(path, os.O_RDWR, 0); err == nil {
 			j.prep <- prepared{f: f}
 			j.prepPending = true
 			return
 		}
 	}
-	_ = os.Remove(path)
+	_ = j.cfg.fs.Remove(path)
 }
 
 // startPrepare starts zero-filling the next segment in the background (once
@@ -356,7 +347,7 @@ func (j *Journal) startPrepare() {
 	j.prepWG.Add(1)
 	go func() {
 		defer j.prepWG.Done()
-		f, err := prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, true, j.prepStop)
+		f, err := prepareSegment(j.cfg.fs, filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, true, j.prepStop)
 		j.prep <- prepared{f, err}
 	}()
 }
@@ -661,7 +652,7 @@ func (j *Journal) roll() error {
 		// The zero fill is still running: do not stall commits behind it.
 		// Fallocate this segment now (metadata only, fast) and leave the
 		// zero-filled one for the next roll.
-		p.f, p.err = prepareSegment(filepath.Join(j.cfg.Dir, quickSegName), j.cfg.SegmentSize, false, nil)
+		p.f, p.err = prepareSegment(j.cfg.fs, filepath.Join(j.cfg.Dir, quickSegName), j.cfg.SegmentSize, false, nil)
 		j.stats.quickSegments.Add(1)
 	}
 	if p.err != nil {
@@ -748,9 +739,9 @@ func (j *Journal) writeCheckpoint() {
 		firstSeq: j.firstSeq, nextSeq: j.nextSeq, lastTime: j.lastTime, blocks: j.blocks, records: j.records,
 		genesis: j.genesis, head: j.head, intents: j.intents.list()}
 	tmp := filepath.Join(j.cfg.Dir, checkpointTmp)
-	err := os.WriteFile(tmp, cp.encode(), 0o600)
+	err := writeFile(j.cfg.fs, tmp, cp.encode(), false)
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
+		err = j.cfg.fs.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
 	}
 	if err != nil {
 		j.cfg.Logger.Warn("journal: checkpoint failed", "err", err)
@@ -768,7 +759,7 @@ func (j *Journal) shutdown() {
 	if j.Err() == nil {
 		if err := j.syncNow(); err == nil {
 			j.writeCheckpoint()
-			_ = syncDir(j.cfg.Dir)
+			_ = j.cfg.fs.SyncDir(j.cfg.Dir)
 		}
 	}
 	if err := j.f.Close(); err != nil && j.Err() == nil {

@@ -225,9 +225,13 @@ func TestStickyError(t *testing.T) {
 			dir := t.TempDir()
 			cfg := testConfig(dir)
 			var failWrite, failSync atomic.Bool
-			cfg.wrapFile = func(f segmentFile) segmentFile {
-				return faultFile{segmentFile: f, failWrite: &failWrite, failSync: &failSync}
-			}
+			w, s := failOps(&failWrite, "write"), failOps(&failSync, "datasync")
+			cfg.fs = &errorFS{fileSystem: osFS{}, inject: func(op, path string) error {
+				if err := w(op, path); err != nil {
+					return err
+				}
+				return s(op, path)
+			}}
 			j := mustOpen(t, cfg)
 			acked := appendConcurrent(t, j, 100, 8)
 			if which == "write" {
@@ -457,7 +461,7 @@ func TestGetIndex(t *testing.T) {
 	for _, i := range []int{150, 151, 299} {
 		check(i)
 	}
-	if segs, _ := listSegments(dir); len(segs) < 3 {
+	if segs, _ := listSegments(osFS{}, dir); len(segs) < 3 {
 		t.Fatalf("want several segments, have %d", len(segs))
 	}
 }

@@ -45,7 +45,7 @@ var errStop = errors.New("stop")
 // scanDir calls fn for every record matching q, in seq order, up to end
 // (nil: the tail). Blocks are CRC-checked; the chain is not (see Verify). A
 // torn tail ends the scan silently; other damage returns ErrCorrupt.
-func scanDir(dir string, end *position, q Query, fn func(*Record) bool) error {
+func scanDir(fsys fileSystem, dir string, end *position, q Query, fn func(*Record) bool) error {
 	var dec decompressor
 	defer dec.close()
 	visit := func(v *blockVisit) error {
@@ -82,7 +82,7 @@ func scanDir(dir string, end *position, q Query, fn func(*Record) bool) error {
 		}
 		return err
 	}
-	_, err := walk(dir, walkOpts{end: end, visit: visit})
+	_, err := walk(fsys, dir, walkOpts{end: end, visit: visit})
 	if errors.Is(err, errStop) {
 		return nil
 	}
@@ -97,7 +97,7 @@ func (j *Journal) Scan(q Query, fn func(*Record) bool) error {
 	if !j.isOpen() {
 		return ErrClosed
 	}
-	return scanDir(j.cfg.Dir, j.visible.Load(), q, fn)
+	return scanDir(j.cfg.fs, j.cfg.Dir, j.visible.Load(), q, fn)
 }
 
 // Get returns every record of an execution (intent, outcome, execution,
@@ -113,10 +113,10 @@ func (j *Journal) Get(executionID string) ([]Record, error) {
 	x := &j.index
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.extend(j.cfg.Dir, j.visible.Load()); err != nil {
+	if err := x.extend(j.cfg.fs, j.cfg.Dir, j.visible.Load()); err != nil {
 		return nil, err
 	}
-	return x.lookup(j.cfg.Dir, executionID)
+	return x.lookup(j.cfg.fs, j.cfg.Dir, executionID)
 }
 
 func (j *Journal) isOpen() bool {
@@ -127,14 +127,14 @@ func (j *Journal) isOpen() bool {
 
 // Scan reads a journal directory offline (no Journal open on it, or one
 // open read-only use); see Journal.Scan.
-func Scan(dir string, q Query, fn func(*Record) bool) error { return scanDir(dir, nil, q, fn) }
+func Scan(dir string, q Query, fn func(*Record) bool) error { return scanDir(osFS{}, dir, nil, q, fn) }
 
 // ExportJSONL writes every record of the journal in dir that matches q as
 // one JSON object per line (Record.MarshalJSON), in seq order.
 func ExportJSONL(dir string, q Query, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var werr error
-	err := scanDir(dir, nil, q, func(r *Record) bool {
+	err := scanDir(osFS{}, dir, nil, q, func(r *Record) bool {
 		b, err := r.MarshalJSON()
 		if err == nil {
 			b = append(b, '\n')
@@ -175,7 +175,9 @@ type VerifyReport struct {
 // ErrCorrupt or ErrTornTail (the same *BlockError as report.Failure). It
 // only reads. Run against a journal that is open for writing, the block
 // being written at that moment may show up as a torn tail.
-func Verify(dir string) (VerifyReport, error) {
+func Verify(dir string) (VerifyReport, error) { return verifyDir(osFS{}, dir) }
+
+func verifyDir(fsys fileSystem, dir string) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
 	// Two stages on two goroutines: this one walks (CRC, chain hash, links);
@@ -218,7 +220,7 @@ func Verify(dir string) (VerifyReport, error) {
 		jobs <- job{v: *v, block: v.block}
 		return nil
 	}
-	res, err := walk(dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait})
+	res, err := walk(fsys, dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait})
 	close(jobs)
 	<-workerDone
 	if decodeErr != nil {
@@ -294,7 +296,9 @@ type SegmentInfo struct {
 
 // Inspect walks the journal in dir (CRCs checked, chain not) and describes
 // its segments, blocks, records and compression.
-func Inspect(dir string) (InspectReport, error) {
+func Inspect(dir string) (InspectReport, error) { return inspectDir(osFS{}, dir) }
+
+func inspectDir(fsys fileSystem, dir string) (InspectReport, error) {
 	var rep InspectReport
 	rep.Codecs = map[string]int64{}
 	var cur *SegmentInfo
@@ -308,7 +312,7 @@ func Inspect(dir string) (InspectReport, error) {
 		}
 	}
 	names := map[byte]string{codecNone: "none", codecS2: "s2", codecZstd: "zstd"}
-	res, err := walk(dir, walkOpts{visit: func(v *blockVisit) error {
+	res, err := walk(fsys, dir, walkOpts{visit: func(v *blockVisit) error {
 		if cur == nil || cur.Name != v.seg.name {
 			flush()
 			cur = &SegmentInfo{Name: v.seg.name, Size: v.seg.size, FirstSeq: v.hdr.FirstSeq, Used: segHeaderSize}

@@ -111,8 +111,8 @@ func recordKindID(rec []byte) (Kind, []byte, error) {
 }
 
 // readCheckpoint reads and decodes the checkpoint file.
-func readCheckpoint(dir string) (*checkpoint, error) {
-	b, err := os.ReadFile(filepath.Join(dir, checkpointName))
+func readCheckpoint(fsys fileSystem, dir string) (*checkpoint, error) {
+	b, err := readFile(fsys, filepath.Join(dir, checkpointName))
 	if err != nil {
 		return nil, err
 	}
@@ -124,11 +124,11 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 }
 
 // checkCheckpoint checks a checkpoint against the block it names.
-func checkCheckpoint(dir string, cp *checkpoint) error {
+func checkCheckpoint(fsys fileSystem, dir string, cp *checkpoint) error {
 	if cp.blocks == 0 || cp.lastBlockOff < segHeaderSize {
 		return errors.New("checkpoint without blocks")
 	}
-	f, err := os.Open(filepath.Join(dir, segmentName(cp.seg)))
+	f, err := fsys.OpenFile(filepath.Join(dir, segmentName(cp.seg)), os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -162,13 +162,13 @@ func checkCheckpoint(dir string, cp *checkpoint) error {
 func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error) {
 	start := time.Now()
 	var rep RecoveryReport
-	cp, cperr := readCheckpoint(cfg.Dir)
+	cp, cperr := readCheckpoint(cfg.fs, cfg.Dir)
 	// durable is where the checkpoint says synced data reached: damage
 	// before it is corruption even when it looks like a torn tail.
 	var durable *position
 	if cp != nil {
 		durable = &position{seg: cp.seg, off: cp.off}
-		cperr = checkCheckpoint(cfg.Dir, cp)
+		cperr = checkCheckpoint(cfg.fs, cfg.Dir, cp)
 	}
 	if cperr != nil {
 		cp = nil
@@ -204,7 +204,7 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 		}
 		return nil
 	}
-	res, err := walk(cfg.Dir, walkOpts{from: cp, chain: true, visit: visit})
+	res, err := walk(cfg.fs, cfg.Dir, walkOpts{from: cp, chain: true, visit: visit})
 	if err != nil {
 		return res, nil, rep, err
 	}
@@ -243,10 +243,10 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 
 // brokenName names the copy of a torn tail; an existing copy (the same
 // offset torn twice) is never overwritten.
-func brokenName(dir string, t *tornTail) string {
+func brokenName(fsys fileSystem, dir string, t *tornTail) string {
 	name := fmt.Sprintf("%s.%d%s", t.seg.name, t.off, brokenSuffix)
 	for i := 1; ; i++ {
-		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
+		if _, err := fsys.Stat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
 			return name
 		}
 		name = fmt.Sprintf("%s.%d.%d%s", t.seg.name, t.off, i, brokenSuffix)
@@ -256,7 +256,7 @@ func brokenName(dir string, t *tornTail) string {
 // repairTail copies the torn bytes aside, then zeroes them in the segment
 // and syncs both.
 func repairTail(cfg *Config, t *tornTail) error {
-	f, err := os.OpenFile(t.seg.path, os.O_RDWR, 0)
+	f, err := cfg.fs.OpenFile(t.seg.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -266,34 +266,18 @@ func repairTail(cfg *Config, t *tornTail) error {
 		if _, err := f.ReadAt(bad, t.off); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
-		t.broken = brokenName(cfg.Dir, t)
-		if err := writeFileSync(filepath.Join(cfg.Dir, t.broken), bad); err != nil {
+		t.broken = brokenName(cfg.fs, cfg.Dir, t)
+		if err := writeFile(cfg.fs, filepath.Join(cfg.Dir, t.broken), bad, true); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
 		if _, err := f.WriteAt(make([]byte, len(bad)), t.off); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
 	}
-	if err := (osFile{f}).Datasync(); err != nil {
+	if err := f.Datasync(); err != nil {
 		return fmt.Errorf("journal: repair: %w", err)
 	}
-	return syncDir(cfg.Dir)
-}
-
-// writeFileSync writes a file durably (data synced; the caller syncs the dir).
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return cfg.fs.SyncDir(cfg.Dir)
 }
 
 // newGenesis returns the genesis value of a new journal: SHA-256 over a

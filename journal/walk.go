@@ -74,9 +74,9 @@ type walkResult struct {
 // block after it is a torn tail (reported in the result, err == nil);
 // anything else is returned as a *BlockError of kind ErrCorrupt. A visit
 // error stops the walk and is returned as is.
-func walk(dir string, opts walkOpts) (walkResult, error) {
+func walk(fsys fileSystem, dir string, opts walkOpts) (walkResult, error) {
 	var res walkResult
-	segs, err := listSegments(dir)
+	segs, err := listSegments(fsys, dir)
 	if err != nil {
 		return res, err
 	}
@@ -106,7 +106,7 @@ func walk(dir string, opts walkOpts) (walkResult, error) {
 	for i := first; i < len(segs); i++ {
 		seg := &segs[i]
 		last := i == len(segs)-1
-		data, unmap, err := mapFile(seg.path)
+		data, unmap, err := fsys.Map(seg.path)
 		if err != nil {
 			return res, err
 		}
