@@ -70,8 +70,10 @@ type Journal struct {
 
 	mu struct {
 		sync.Mutex
-		cur    *batch
-		closed bool
+		cur     *batch
+		closed  bool
+		room    sync.Cond // signalled when the flusher takes mu.cur; L is &mu.Mutex
+		waiting int       // Appends waiting in room for the queue to drain
 	}
 	kick  chan struct{}
 	stopc chan struct{}
@@ -111,6 +113,10 @@ type Journal struct {
 	// syncer on its ticks); the flusher's own writes need no lock.
 	fileMu        sync.Mutex
 	written       atomic.Int64  // records written (flusher adds)
+	writtenOff    atomic.Int64  // end of the written blocks in the current segment (flusher stores, then writtenSeq)
+	writtenSeq    atomic.Uint64 // seq of the last record written
+	syncedOff     atomic.Int64  // offset of the current segment known durable (under fileMu)
+	syncedSeq     atomic.Uint64 // seq of the last record known durable (under fileMu)
 	syncedRecs    atomic.Int64  // records known synced (under fileMu)
 	unsyncedSince atomic.Int64  // ns since opened of the first write after the last sync start; 0: none
 	syncStop      chan struct{} // interval mode: stops the syncer
@@ -158,6 +164,10 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	codec, _ := cfg.Codec.id()
+	if err, ok := failedDirs.Load(failedKey(&cfg)); ok {
+		return nil, fmt.Errorf("journal: open %s: a write or sync of this journal failed earlier in this process, so "+
+			"its files may hold pages the kernel dropped or never wrote; restart the process to reopen it: %w", cfg.Dir, err.(error))
+	}
 	if err := cfg.fs.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
@@ -187,6 +197,7 @@ func Open(cfg Config) (*Journal, error) {
 		syncDone: make(chan struct{}),
 	}
 	j.mu.cur = newBatch()
+	j.mu.room.L = &j.mu.Mutex
 	j.index.seed = maphash.MakeSeed()
 	if j.comp, err = newCompressor(codec); err != nil {
 		return nil, err
@@ -214,7 +225,82 @@ func Open(cfg Config) (*Journal, error) {
 	} else {
 		close(j.syncDone)
 	}
+	if err := j.recordInterrupted(); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("journal: open %s: recording interrupted executions: %w", cfg.Dir, err)
+	}
 	return j, nil
+}
+
+// recordInterrupted journals one KindInterrupted record for each intent
+// recovery found without an outcome, durably, so the next Open does not
+// report it again.
+func (j *Journal) recordInterrupted() error {
+	in := j.recovery.Interrupted
+	if len(in) == 0 {
+		return nil
+	}
+	recs := make([]*Record, len(in))
+	for i := range in {
+		recs[i] = &Record{Kind: KindInterrupted, ExecutionID: in[i].ExecutionID, Principal: "journal",
+			State: "INTERRUPTED", Status: "error",
+			Error: fmt.Appendf(nil, `{"category":"MEMORY_ERROR","reason":"interrupted","message":"the intent (seq %d) was journaled but the runtime stopped before its outcome; the execution will not be re-run","intent_seq":%d}`, in[i].Seq, in[i].Seq)}
+	}
+	b, err := j.enqueueBatch(recs)
+	if err != nil {
+		return err
+	}
+	<-b.done
+	if b.err != nil {
+		return b.err
+	}
+	if err := j.Sync(); err != nil {
+		return err
+	}
+	for i := range in {
+		in[i].RecordSeq = b.firstSeq + uint64(i)
+	}
+	j.cfg.Logger.Info("journal: recorded interrupted executions", "count", len(in), "first_seq", b.firstSeq)
+	return nil
+}
+
+// enqueueBatch queues recs as one batch, past the queue bound (Open's own
+// records).
+func (j *Journal) enqueueBatch(recs []*Record) (*batch, error) {
+	j.mu.Lock()
+	if err := j.Err(); err != nil {
+		j.mu.Unlock()
+		return nil, err
+	}
+	b := j.mu.cur
+	b.recs = append(b.recs, recs...)
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+	return b, nil
+}
+
+// failedDirs holds, for the life of the process, the journals whose write
+// or sync failed (key: failedKey): Open refuses them. After a failed
+// fdatasync the page cache may still hold the failed pages, marked clean:
+// a journal reopened in the same process would read them back as
+// committed. A new process recovers them properly (see
+// RecoveryReport.UnconfirmedFromSeq).
+var failedDirs sync.Map
+
+type failedDirKey struct {
+	fs  fileSystem
+	dir string
+}
+
+func failedKey(cfg *Config) failedDirKey {
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		dir = filepath.Clean(cfg.Dir)
+	}
+	return failedDirKey{fs: cfg.fs, dir: dir}
 }
 
 // openTail positions the writer at the end of the recovered journal,
@@ -231,21 +317,6 @@ func (j *Journal) openTail(res *walkResult) error {
 	last := res.segs[len(res.segs)-1]
 	j.genesis, j.head, j.firstSeq, j.nextSeq = res.genesis, res.head, res.firstSeq, res.nextSeq
 	j.lastTime, j.blocks, j.records = res.lastTime, res.blocks, res.records
-	if res.torn != nil && res.torn.block < 0 {
-		// The last segment's header never made it: write it again.
-		if len(res.segs) == 1 {
-			g, err := newGenesis(&j.cfg)
-			if err != nil {
-				return err
-			}
-			j.genesis, j.head, j.firstSeq, j.nextSeq = g, g, 1, 1
-		}
-		f, err := j.cfg.fs.OpenFile(last.path, os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		return j.installSegment(last.index, f, false)
-	}
 	f, err := j.cfg.fs.OpenFile(last.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
@@ -259,6 +330,13 @@ func (j *Journal) openTail(res *walkResult) error {
 	}
 	j.lastBlockOff = res.lastBlockOff
 	j.blockIndex = res.blockIndex
+	// Recovery synced everything up to the tail.
+	j.writtenOff.Store(j.off)
+	j.syncedOff.Store(j.off)
+	if j.nextSeq > 0 {
+		j.writtenSeq.Store(j.nextSeq - 1)
+		j.syncedSeq.Store(j.nextSeq - 1)
+	}
 	return nil
 }
 
@@ -307,6 +385,8 @@ func (j *Journal) installSegment(index uint64, f file, rename bool) error {
 	j.f = f
 	j.segIdx = index
 	j.off = segHeaderSize
+	j.writtenOff.Store(segHeaderSize)
+	j.syncedOff.Store(segHeaderSize) // the header was synced above
 	j.segCap = j.cfg.SegmentSize
 	if size, err := f.Size(); err == nil {
 		j.segCap = size
@@ -368,25 +448,25 @@ func (j *Journal) Err() error {
 // records a caller must have on stable storage before it acts — the
 // pipeline's intent records for write-effect capabilities — when the
 // journal runs in interval mode. In always mode every Append is durable
-// when it returns, and Sync only reports the sticky error. Safe for
-// concurrent use; it must not be called after Close.
+// when it returns, and Sync only reports the sticky error. After a failed
+// write or sync, from any goroutine, Sync returns that error, always: the
+// sticky error is set before the failed sync's lock is released, so no
+// Sync can slip in between and succeed. Safe for concurrent use; after
+// Close it returns ErrClosed (or the sticky error).
 func (j *Journal) Sync() error {
-	if err := j.Err(); err != nil {
-		return err
-	}
-	if !j.Ready() {
+	if !j.isOpen() {
+		if err := j.Err(); err != nil {
+			return err
+		}
 		return ErrClosed
 	}
 	if j.cfg.Durability == DurabilityAlways {
-		return nil
+		return j.Err()
 	}
 	j.fileMu.Lock()
-	err := j.syncLocked()
+	err := j.syncLocked() // mutate:fdatasync-sync
 	j.fileMu.Unlock()
-	if err != nil {
-		return j.fail(err)
-	}
-	return nil
+	return err
 }
 
 // Ready reports whether the journal accepts writes: open and healthy.
@@ -397,10 +477,18 @@ func (j *Journal) Ready() bool {
 	return !closed && j.err.Load() == nil
 }
 
+// fail makes err the sticky error (if none is set yet) and returns the
+// sticky error. Callers that synced hold fileMu, so the error is in place
+// before anyone else can sync or return from a sync.
 func (j *Journal) fail(err error) error {
-	e := fmt.Errorf("%w: %w", ErrFailed, err)
+	e := fmt.Errorf("%w: %w (records after seq %d are not known to be durable)", ErrFailed, err, j.syncedSeq.Load())
 	if j.err.CompareAndSwap(nil, &e) {
-		j.cfg.Logger.Error("journal: failed; refusing further writes", "dir", j.cfg.Dir, "err", err)
+		failedDirs.Store(failedKey(&j.cfg), e)
+		j.cfg.Logger.Error("journal: failed; refusing further writes for the life of the process", "dir", j.cfg.Dir,
+			"err", err, "synced_seq", j.syncedSeq.Load(), "written_seq", j.writtenSeq.Load())
+		j.mu.Lock()
+		j.mu.room.Broadcast()
+		j.mu.Unlock()
 		return e
 	}
 	return *j.err.Load()
@@ -412,13 +500,26 @@ func (j *Journal) enqueue(r *Record, fn func(uint64, error)) (*batch, int, error
 		return nil, 0, ErrTooLarge
 	}
 	j.mu.Lock()
-	if j.mu.closed {
-		j.mu.Unlock()
-		return nil, 0, ErrClosed
-	}
-	if err := j.Err(); err != nil {
-		j.mu.Unlock()
-		return nil, 0, err
+	for {
+		if j.mu.closed {
+			j.mu.Unlock()
+			return nil, 0, ErrClosed
+		}
+		err := j.Err() // mutate:sticky-enqueue
+		if err != nil {
+			j.mu.Unlock()
+			return nil, 0, err
+		}
+		if len(j.mu.cur.recs) < j.cfg.MaxQueuedRecords {
+			break
+		}
+		if fn != nil { // AppendAsync never waits
+			j.mu.Unlock()
+			return nil, 0, ErrOverloaded
+		}
+		j.mu.waiting++
+		j.mu.room.Wait()
+		j.mu.waiting--
 	}
 	b := j.mu.cur
 	idx := len(b.recs)
@@ -436,7 +537,8 @@ func (j *Journal) enqueue(r *Record, fn func(uint64, error)) (*batch, int, error
 
 // Append commits r and returns its sequence number once the record is
 // durable (DurabilityAlways: written and fdatasync'ed; DurabilityInterval:
-// written). It also stores the seq and commit time in r.Seq and
+// written). When Config.MaxQueuedRecords records are queued already, it
+// waits for the flusher to take them (backpressure). It also stores the seq and commit time in r.Seq and
 // r.TimeUnixNs. Safe for concurrent use; r must not be modified until
 // Append returns. Errors: ErrClosed, ErrTooLarge, or the sticky error
 // wrapping ErrFailed.
@@ -455,8 +557,10 @@ func (j *Journal) Append(r *Record) (uint64, error) {
 // AppendAsync queues r and returns at once; done is called exactly once,
 // with the same meaning as Append's results, from the flusher goroutine
 // (or, when the record is refused before queueing, from the caller's
-// goroutine before AppendAsync returns). done must not block: it delays
-// every later commit. r must not be modified until done is called.
+// goroutine before AppendAsync returns: ErrClosed, ErrTooLarge, the sticky
+// error, or ErrOverloaded when Config.MaxQueuedRecords records are already
+// queued). done must not block: it delays every later commit. r must not
+// be modified until done is called.
 func (j *Journal) AppendAsync(r *Record, done func(seq uint64, err error)) {
 	if done == nil {
 		done = func(uint64, error) {}
@@ -474,6 +578,7 @@ func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
 		j.mu.Lock()
 		j.mu.closed = true
+		j.mu.room.Broadcast()
 		j.mu.Unlock()
 		close(j.stopc)
 		<-j.donec
@@ -511,6 +616,9 @@ func (j *Journal) flushOnce() {
 		return
 	}
 	j.mu.cur = newBatch()
+	if j.mu.waiting > 0 {
+		j.mu.room.Broadcast()
+	}
 	j.mu.Unlock()
 	j.commit(b)
 }
@@ -518,12 +626,13 @@ func (j *Journal) flushOnce() {
 // commit writes a batch as one or more blocks, syncs (always mode) and
 // releases its waiters.
 func (j *Journal) commit(b *batch) {
-	err := j.Err()
+	err := j.Err() // mutate:sticky-commit
 	if err == nil {
 		b.firstSeq = j.nextSeq
 		err = j.writeBatch(b)
-		if err == nil && (j.cfg.Durability == DurabilityAlways ||
-			j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery) {
+		if err == nil && j.cfg.Durability == DurabilityAlways {
+			err = j.syncNow() // mutate:fdatasync-batch
+		} else if err == nil && j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
 			// Interval mode syncs here only when a checkpoint is due (a
 			// checkpoint may only cover synced data); the syncer does the rest.
 			err = j.syncNow()
@@ -600,15 +709,15 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 		body = len(j.raw)
 	}
 	j.out = out
-	h := blockHeader{Codec: codec, FirstSeq: j.nextSeq, TimeNs: now, Count: uint32(len(recs)),
-		BodyLen: uint32(body), RawLen: uint32(len(j.raw)), Prev: j.head}
-	h.encode(out)
-	sealBlock(out)
 	if j.off > segHeaderSize && j.off+int64(len(out)) > j.segCap {
 		if err := j.roll(); err != nil {
 			return err
 		}
 	}
+	h := blockHeader{Codec: codec, FirstSeq: j.nextSeq, TimeNs: now, Count: uint32(len(recs)),
+		BodyLen: uint32(body), RawLen: uint32(len(j.raw)), Prev: j.head, Synced: min(j.syncedOff.Load(), j.off)}
+	h.encode(out)
+	sealBlock(out)
 	if _, err := j.f.WriteAt(out, j.off); err != nil {
 		return err
 	}
@@ -620,6 +729,8 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 	j.off += int64(len(out))
 	j.blockIndex++
 	j.nextSeq += uint64(len(recs))
+	j.writtenOff.Store(j.off) // before writtenSeq: see syncLocked
+	j.writtenSeq.Store(j.nextSeq - 1)
 	j.lastTime = now
 	j.blocks++
 	j.records += int64(len(recs))
@@ -637,7 +748,8 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 func (j *Journal) roll() error {
 	j.fileMu.Lock()
 	defer j.fileMu.Unlock()
-	if err := j.syncLocked(); err != nil {
+	err := j.syncLocked() // mutate:fdatasync-roll
+	if err != nil {
 		return err
 	}
 	if err := j.f.Close(); err != nil {
@@ -668,19 +780,32 @@ func (j *Journal) roll() error {
 // syncLocked fdatasyncs the current segment; fileMu must be held. In
 // interval mode it also measures the loss window: how long acknowledged
 // records stayed unsynced, and how many.
+//
+// Once a sync has failed it syncs nothing and returns the sticky error: a
+// second fdatasync could succeed (the kernel reports a writeback error
+// once) without the lost pages being on disk. A failure becomes the sticky
+// error here, before fileMu is released.
 func (j *Journal) syncLocked() error {
+	err := j.Err() // mutate:sticky-sync
+	if err != nil {
+		return err
+	}
 	w := j.written.Load()
+	seq := j.writtenSeq.Load() // before writtenOff: the flusher stores them in the other order
+	off := j.writtenOff.Load()
 	since := j.unsyncedSince.Swap(0)
 	t := time.Now()
-	err := j.f.Datasync()
+	err = j.f.Datasync()
 	d := time.Since(t)
 	j.stats.observeSync(d)
 	if d > j.cfg.SlowSync {
 		j.cfg.Logger.Warn("journal: slow fdatasync", "duration", d, "segment", segmentName(j.segIdx))
 	}
 	if err != nil {
-		return err
+		return j.fail(err)
 	}
+	j.syncedOff.Store(off)
+	j.syncedSeq.Store(seq)
 	if since != 0 && j.cfg.Durability == DurabilityInterval {
 		j.stats.observeUnsynced(int64(time.Since(j.opened))-since, w-j.syncedRecs.Load())
 	}
@@ -701,11 +826,8 @@ func (j *Journal) syncer() {
 				continue
 			}
 			j.fileMu.Lock()
-			err := j.syncLocked()
+			_ = j.syncLocked() // mutate:fdatasync-syncer
 			j.fileMu.Unlock()
-			if err != nil {
-				j.fail(err)
-			}
 		case <-j.syncStop:
 			return
 		}
@@ -719,18 +841,23 @@ func (j *Journal) syncNow() error {
 	err := j.syncLocked()
 	j.fileMu.Unlock()
 	if err != nil {
-		return j.fail(err)
+		return err
 	}
 	j.visible.Store(&position{seg: j.segIdx, off: j.off})
 	if j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
-		j.writeCheckpoint()
+		j.writeCheckpoint(false)
 	}
 	return nil
 }
 
-// writeCheckpoint records the synced state. Checkpoints are advisory: a
-// failure is logged, not sticky.
-func (j *Journal) writeCheckpoint() {
+// writeCheckpoint records the synced state. A checkpoint is a promise
+// (Open refuses a journal whose data ends before the checkpoint's
+// position) and a shortcut (Open verifies from it); writing one is not:
+// a failure is logged, not sticky. Periodic checkpoints are not synced (a
+// power loss may take the newest, or leave it unreadable, which costs the
+// next Open a longer verification); Close's is (durable), so that after a
+// clean Close the checkpoint vouches for everything.
+func (j *Journal) writeCheckpoint(durable bool) {
 	j.sinceCkpt = 0
 	if j.blocks == 0 || j.lastBlockOff == 0 {
 		return
@@ -739,7 +866,7 @@ func (j *Journal) writeCheckpoint() {
 		firstSeq: j.firstSeq, nextSeq: j.nextSeq, lastTime: j.lastTime, blocks: j.blocks, records: j.records,
 		genesis: j.genesis, head: j.head, intents: j.intents.list()}
 	tmp := filepath.Join(j.cfg.Dir, checkpointTmp)
-	err := writeFile(j.cfg.fs, tmp, cp.encode(), false)
+	err := writeFile(j.cfg.fs, tmp, cp.encode(), durable)
 	if err == nil {
 		err = j.cfg.fs.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
 	}
@@ -758,8 +885,8 @@ func (j *Journal) shutdown() {
 	<-j.syncDone
 	if j.Err() == nil {
 		if err := j.syncNow(); err == nil {
-			j.writeCheckpoint()
-			_ = j.cfg.fs.SyncDir(j.cfg.Dir)
+			j.writeCheckpoint(true)
+			_ = j.cfg.fs.SyncDir(j.cfg.Dir) // mutate:syncdir-close
 		}
 	}
 	if err := j.f.Close(); err != nil && j.Err() == nil {
