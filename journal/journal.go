@@ -211,7 +211,7 @@ func Open(cfg Config) (*Journal, error) {
 		j.recovery.Genesis = fmt.Sprintf("%x", j.genesis)
 		j.recovery.Segments = 1
 	}
-	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	j.publish()
 	j.adoptPrepared()
 	if j.off > j.segCap/2 || j.segCap < j.cfg.SegmentSize {
 		j.startPrepare()
@@ -693,9 +693,25 @@ func (j *Journal) writeBatch(b *batch) error {
 	j.written.Add(int64(len(b.recs)))
 	j.unsyncedSince.CompareAndSwap(0, int64(time.Since(j.opened)))
 	if j.cfg.Durability == DurabilityInterval {
-		j.visible.Store(&position{seg: j.segIdx, off: j.off})
+		j.publish()
 	}
 	return nil
+}
+
+// publish makes what the flusher has committed visible to readers and to
+// Head (flusher only).
+func (j *Journal) publish() {
+	j.visible.Store(&position{seg: j.segIdx, off: j.off, head: j.head, headSeq: j.nextSeq - 1})
+}
+
+// Head returns the seq of the last committed record (durable in always
+// mode, written in interval mode; 0 for an empty journal) and the chain
+// hash after its block (the genesis value when empty), in hex: the values
+// to record outside the journal and check later with
+// `femtoclaw journal verify --expect-head`. Safe for concurrent use.
+func (j *Journal) Head() (seq uint64, hash string) {
+	p := j.visible.Load()
+	return p.headSeq, fmt.Sprintf("%x", p.head)
 }
 
 // writeBlock compresses j.raw into one block and writes it.
@@ -843,7 +859,7 @@ func (j *Journal) syncNow() error {
 	if err != nil {
 		return err
 	}
-	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	j.publish()
 	if j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
 		j.writeCheckpoint(false)
 	}

@@ -81,7 +81,7 @@ func checkAfterCrash(t *testing.T, c *memFS, cfg Config, acked map[uint64]*Recor
 	if err := j.Close(); err != nil {
 		t.Fatalf("%s: Close: %v", what, err)
 	}
-	if rep, err := verifyDir(c, memDir); err != nil || rep.HeadSeq != seq {
+	if rep, err := verifyDir(c, memDir, ""); err != nil || rep.HeadSeq != seq {
 		t.Fatalf("%s: Verify after recovery: head %d, want %d: %v", what, rep.HeadSeq, seq, err)
 	}
 }

@@ -2,9 +2,12 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -175,9 +178,17 @@ type VerifyReport struct {
 // ErrCorrupt or ErrTornTail (the same *BlockError as report.Failure). It
 // only reads. Run against a journal that is open for writing, the block
 // being written at that moment may show up as a torn tail.
-func Verify(dir string) (VerifyReport, error) { return verifyDir(osFS{}, dir) }
+func Verify(dir string) (VerifyReport, error) { return verifyDir(osFS{}, dir, "") }
 
-func verifyDir(fsys fileSystem, dir string) (VerifyReport, error) {
+// VerifyAnchored is Verify held to a head recorded earlier outside the
+// journal (Journal.Head, or Verify's HeadSeq and HeadHash): anchor is a
+// decimal seq, which the journal must still reach, or a hex chain hash,
+// which must be the chain hash after one of its blocks (or its genesis).
+// A journal that no longer reaches the anchor fails with ErrCorrupt: it
+// was truncated or rewritten.
+func VerifyAnchored(dir, anchor string) (VerifyReport, error) { return verifyDir(osFS{}, dir, anchor) }
+
+func verifyDir(fsys fileSystem, dir, anchor string) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
 	// Two stages on two goroutines: this one walks (CRC, chain hash, links);
@@ -220,7 +231,26 @@ func verifyDir(fsys fileSystem, dir string) (VerifyReport, error) {
 		jobs <- job{v: *v, block: v.block}
 		return nil
 	}
-	res, err := walk(fsys, dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait})
+	// The checkpoint, when it decodes, is checked like Open checks it: the
+	// journal must reach its position with the chain hash and seq it
+	// recorded.
+	cp, _ := readCheckpoint(fsys, dir)
+	var anchorSeq uint64
+	var anchorHash []byte
+	anchored := anchor == ""
+	if anchor != "" {
+		if v, err := strconv.ParseUint(anchor, 10, 64); err == nil && len(anchor) < 20 {
+			anchorSeq = v
+		} else if anchorHash, err = hex.DecodeString(anchor); err != nil || len(anchorHash) != hashSize {
+			return rep, fmt.Errorf("journal: verify: --expect-head %q is neither a seq nor a %d-byte hex hash", anchor, hashSize)
+		}
+	}
+	afterBlock := func(head [hashSize]byte, _ uint64) {
+		if anchorHash != nil && bytes.Equal(head[:], anchorHash) {
+			anchored = true
+		}
+	}
+	res, err := walk(fsys, dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait, durable: cp, afterBlock: afterBlock})
 	close(jobs)
 	<-workerDone
 	if decodeErr != nil {
@@ -242,6 +272,16 @@ func verifyDir(fsys fileSystem, dir string) (VerifyReport, error) {
 	rep.Genesis = fmt.Sprintf("%x", res.genesis)
 	if err == nil && len(res.segs) == 0 {
 		err = fmt.Errorf("journal: verify %s: no segments", dir)
+	}
+	if anchorHash != nil && bytes.Equal(res.genesis[:], anchorHash) {
+		anchored = true
+	}
+	if anchorSeq != 0 && res.nextSeq > anchorSeq {
+		anchored = true
+	}
+	if err == nil && !anchored {
+		err = &BlockError{Kind: ErrCorrupt, Segment: segmentName(res.tailSeg), Offset: res.tailOff, Block: res.blockIndex, Seq: res.nextSeq,
+			Err: fmt.Errorf("the expected head %s is not in the journal (head seq %d, hash %x): it was truncated or rewritten", anchor, res.nextSeq-1, res.head)}
 	}
 	var be *BlockError
 	if errors.As(err, &be) {
@@ -266,6 +306,7 @@ type InspectReport struct {
 	RawBytes int64 // uncompressed record bytes
 	FirstSeq uint64
 	HeadSeq  uint64
+	HeadHash string // hex chain hash after the last valid block
 	// Codecs counts blocks per codec name ("s2", "zstd", "none").
 	Codecs map[string]int64
 	// Tail describes a torn tail, if any (nil otherwise).
@@ -312,7 +353,7 @@ func inspectDir(fsys fileSystem, dir string) (InspectReport, error) {
 		}
 	}
 	names := map[byte]string{codecNone: "none", codecS2: "s2", codecZstd: "zstd"}
-	res, err := walk(fsys, dir, walkOpts{visit: func(v *blockVisit) error {
+	res, err := walk(fsys, dir, walkOpts{chain: true, visit: func(v *blockVisit) error {
 		if cur == nil || cur.Name != v.seg.name {
 			flush()
 			cur = &SegmentInfo{Name: v.seg.name, Size: v.seg.size, FirstSeq: v.hdr.FirstSeq, Used: segHeaderSize}
@@ -344,6 +385,7 @@ func inspectDir(fsys fileSystem, dir string) (InspectReport, error) {
 	if res.nextSeq > 0 {
 		rep.HeadSeq = res.nextSeq - 1
 	}
+	rep.HeadHash = fmt.Sprintf("%x", res.head)
 	if t := res.torn; t != nil {
 		rep.Tail = &BlockError{Kind: ErrTornTail, Segment: t.seg.name, Offset: t.off, Block: t.block, Err: t.err}
 	}

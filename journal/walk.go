@@ -12,6 +12,9 @@ import (
 type position struct {
 	seg uint64
 	off int64
+	// Set by the writer when it publishes a position (Journal.Head).
+	head    [hashSize]byte
+	headSeq uint64
 }
 
 func (p position) before(q position) bool { return p.seg < q.seg || p.seg == q.seg && p.off < q.off }
@@ -38,6 +41,9 @@ type walkOpts struct {
 	// position (after every block before it was visited) and the chain
 	// matches; its error is corruption at that position.
 	atDurable func() error
+	// afterBlock, if set, is called after each valid block with the
+	// chain hash after it and the next seq (chain walks only).
+	afterBlock func(head [hashSize]byte, nextSeq uint64)
 	visit     func(v *blockVisit) error
 	// beforeUnmap is called when walk is done with a segment's mapping
 	// (after its last visit, before the block slices become invalid).
@@ -68,6 +74,7 @@ type walkResult struct {
 	tailOff      int64 // end of valid data in the last segment
 	lastSynced   int64 // the last valid block's synced field, in the last segment (0 if none)
 	tailSeg      uint64
+	validEnd     position // end of the last valid block (or segment header) walked
 	blocks       int64
 	records      int64
 	bytes        int64 // bytes of valid blocks walked
@@ -171,6 +178,7 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 	if resume {
 		off = opts.from.off
 		blockIdx = opts.from.blockIndex
+		res.validEnd = position{seg: seg.index, off: off}
 	} else {
 		h, herr := decodeSegHeader(data)
 		switch {
@@ -197,6 +205,9 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 	}
 	res.lastBlockOff = 0
 	res.lastSynced = 0
+	if !resume {
+		res.validEnd = position{seg: seg.index, off: segHeaderSize}
+	}
 	var durableOff int64 = -1 // offset in this segment the checkpoint vouches for; -1: none
 	if cp := opts.durable; cp != nil {
 		switch {
@@ -296,6 +307,10 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 		res.lastBlockOff = off
 		res.lastSynced = min(h.Synced, off)
 		off += int64(len(block))
+		res.validEnd = position{seg: seg.index, off: off}
+		if opts.afterBlock != nil {
+			opts.afterBlock(res.head, res.nextSeq)
+		}
 		blockIdx++
 	}
 }
