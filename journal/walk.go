@@ -44,7 +44,7 @@ type walkOpts struct {
 	// afterBlock, if set, is called after each valid block with the
 	// chain hash after it and the next seq (chain walks only).
 	afterBlock func(head [hashSize]byte, nextSeq uint64)
-	visit     func(v *blockVisit) error
+	visit      func(v *blockVisit) error
 	// beforeUnmap is called when walk is done with a segment's mapping
 	// (after its last visit, before the block slices become invalid).
 	beforeUnmap func()
