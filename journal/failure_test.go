@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -346,9 +345,9 @@ func TestSyncAfterFailedSync(t *testing.T) {
 	}
 }
 
-// TestUnconfirmedTailRewritten: after a crash, the blocks no durable
-// metadata confirms are written again and synced by Open (so a power loss
-// right after Open keeps them), and reported.
+// TestUnconfirmedTailRewritten: after a failed writeback, the blocks no
+// durable metadata confirms are written again and synced by Open (so a
+// power loss right after Open keeps what Open reported), and reported.
 func TestUnconfirmedTailRewritten(t *testing.T) {
 	m := newMemFS()
 	cfg := memConfig(m)
@@ -361,8 +360,9 @@ func TestUnconfirmedTailRewritten(t *testing.T) {
 	for i := 1; i < 6; i++ {
 		mustAppend(t, j, testRecord(i)) // written, not synced
 	}
-	// A process crash: the page cache (the live memFS) keeps the writes.
-	live := m.crashClone(rand.New(rand.NewPCG(1, 1)), 1)
+	// The process stops after a failed writeback of the unsynced pages:
+	// they are still in the page cache, marked clean, not on disk.
+	live := m.lostWritebackClone()
 	j.Close()
 	cfg.fs = live
 	j = mustOpen(t, cfg)
@@ -450,4 +450,45 @@ func allRecordsFS(t *testing.T, fsys fileSystem) []*Record {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestFailedBatchQueuedBehind: records queued while the failing fdatasync
+// ran (before the error was known) are not written after it: their
+// Appends fail too, even though a later fdatasync would succeed.
+func TestFailedBatchQueuedBehind(t *testing.T) {
+	m := newMemFS()
+	var armed atomic.Bool
+	entered, release := make(chan struct{}), make(chan struct{})
+	cfg := memConfig(m)
+	cfg.fs = &errorFS{fileSystem: m, inject: func(op, path string) error {
+		if op == "datasync" && filepath.Ext(path) == segmentExt && armed.CompareAndSwap(true, false) {
+			close(entered)
+			<-release
+			return errInjected
+		}
+		return nil
+	}}
+	j := mustOpen(t, cfg)
+	mustAppend(t, j, testRecord(0))
+	armed.Store(true)
+	first := make(chan error, 1)
+	go func() { _, err := j.Append(testRecord(1)); first <- err }()
+	<-entered // batch 1's fdatasync is running and will fail
+	behind := make(chan error, 8)
+	for i := range 8 {
+		j.AppendAsync(testRecord(2+i), func(_ uint64, err error) { behind <- err })
+	}
+	close(release)
+	if err := <-first; !errors.Is(err, ErrFailed) {
+		t.Fatalf("the failing batch: %v", err)
+	}
+	for range 8 {
+		if err := <-behind; !errors.Is(err, ErrFailed) {
+			t.Fatalf("a record queued behind the failed sync: %v", err)
+		}
+	}
+	j.Close()
+	if n := len(allRecordsFS(t, m)); n > 2 {
+		t.Fatalf("%d records on disk: records queued behind the failure were written", n)
+	}
 }

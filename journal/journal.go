@@ -811,7 +811,7 @@ func (j *Journal) syncLocked() error {
 	off := j.writtenOff.Load()
 	since := j.unsyncedSince.Swap(0)
 	t := time.Now()
-	err = j.f.Datasync()
+	err = j.f.Datasync() // mutate:fdatasync-core
 	d := time.Since(t)
 	j.stats.observeSync(d)
 	if d > j.cfg.SlowSync {
@@ -882,7 +882,16 @@ func (j *Journal) writeCheckpoint(durable bool) {
 		firstSeq: j.firstSeq, nextSeq: j.nextSeq, lastTime: j.lastTime, blocks: j.blocks, records: j.records,
 		genesis: j.genesis, head: j.head, intents: j.intents.list()}
 	tmp := filepath.Join(j.cfg.Dir, checkpointTmp)
-	err := writeFile(j.cfg.fs, tmp, cp.encode(), durable)
+	f, err := j.cfg.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		_, err = f.Write(cp.encode())
+		if err == nil && durable {
+			err = f.Sync() // mutate:sync-checkpoint-close
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
 	if err == nil {
 		err = j.cfg.fs.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
 	}

@@ -113,6 +113,36 @@ func (m *memFS) crashCloneLocked(rng *rand.Rand, keep float64) *memFS {
 	return c
 }
 
+// lostWritebackClone returns the state a new process finds after the
+// kernel failed to write back the pages written since the last sync (an
+// fdatasync that failed): every name as it is now, the unsynced pages
+// still readable from the cache but marked clean — a sync will not write
+// them — and not durable.
+func (m *memFS) lostWritebackClone() *memFS {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c := newMemFS()
+	for d := range m.dirs {
+		c.dirs[d] = true
+	}
+	clones := map[*memInode]*memInode{}
+	clone := func(in *memInode) *memInode {
+		if n, ok := clones[in]; ok {
+			return n
+		}
+		n := &memInode{data: slices.Clone(in.data), synced: slices.Clone(in.synced), dirty: map[int64]struct{}{}, sizeSynced: in.sizeSynced}
+		clones[in] = n
+		return n
+	}
+	for name, in := range m.files {
+		c.files[name] = clone(in)
+	}
+	for name, in := range m.durable {
+		c.durable[name] = clone(in)
+	}
+	return c
+}
+
 func notExist(op, path string) error { return &fs.PathError{Op: op, Path: path, Err: fs.ErrNotExist} }
 
 func (m *memFS) OpenFile(name string, flag int, _ os.FileMode) (file, error) {

@@ -344,7 +344,8 @@ func repairTail(cfg *Config, t *tornTail) error {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
 	}
-	if err := f.Datasync(); err != nil {
+	err = f.Datasync() // mutate:sync-torn-repair
+	if err != nil {
 		return fmt.Errorf("journal: repair: %w", err)
 	}
 	err = cfg.fs.SyncDir(cfg.Dir) // mutate:syncdir-repair
