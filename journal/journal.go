@@ -40,10 +40,23 @@ import (
 //     batch size adapts to the fsync latency with no timer.
 //  4. Sequence numbers are assigned in batch order by the single flusher,
 //     so file order = seq order = commit order.
-//  5. The first write or sync error is sticky (err): the batch that hit it
-//     and every later Append fail with it; nothing is retried (a failed
-//     fdatasync may have dropped dirty pages, so retrying could report
-//     durability that does not exist).
+//  5. The first write or sync error is sticky (err): the batch that hit it,
+//     every batch queued behind it and every later Append and Sync fail
+//     with it; nothing is retried (a failed fdatasync may have dropped
+//     dirty pages, so retrying could report durability that does not
+//     exist). A failed sync sets it in syncLocked, before fileMu is
+//     released, and syncLocked refuses to sync once it is set: no Sync can
+//     succeed after a failed one. Open refuses the directory for the rest
+//     of the process (failedDirs).
+//  5a. Every block records syncedOff, how far its segment was known
+//     durable when it was written (recovery's torn-versus-corrupt rule).
+//     The flusher stores writtenOff then writtenSeq after each write; a
+//     sync loads them in the other order before fdatasync and publishes
+//     them as syncedOff/syncedSeq after it succeeds, all under fileMu, so
+//     syncedOff never passes what was written before the sync began.
+//  5b. At most MaxQueuedRecords records wait in mu.cur; Append waits on
+//     mu.room (signalled when the flusher takes mu.cur, on a failure and
+//     at Close), AppendAsync returns ErrOverloaded.
 //  6. A helper goroutine preallocates the next segment (zero-filled and
 //     synced) while the current one fills; the flusher only writes its
 //     header, syncs it, renames it into place and syncs the directory.
