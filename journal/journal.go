@@ -48,13 +48,13 @@ import (
 //     released, and syncLocked refuses to sync once it is set: no Sync can
 //     succeed after a failed one. Open refuses the directory for the rest
 //     of the process (failedDirs).
-//     5a. Every block records syncedOff, how far its segment was known
+//     Every block records syncedOff, how far its segment was known
 //     durable when it was written (recovery's torn-versus-corrupt rule).
 //     The flusher stores writtenOff then writtenSeq after each write; a
 //     sync loads them in the other order before fdatasync and publishes
 //     them as syncedOff/syncedSeq after it succeeds, all under fileMu, so
 //     syncedOff never passes what was written before the sync began.
-//     5b. At most MaxQueuedRecords records wait in mu.cur; Append waits on
+//     At most MaxQueuedRecords records wait in mu.cur; Append waits on
 //     mu.room (signalled when the flusher takes mu.cur, on a failure and
 //     at Close), AppendAsync returns ErrOverloaded.
 //  6. A helper goroutine preallocates the next segment (zero-filled and
