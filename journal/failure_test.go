@@ -473,7 +473,11 @@ func TestFailedBatchQueuedBehind(t *testing.T) {
 	armed.Store(true)
 	first := make(chan error, 1)
 	go func() { _, err := j.Append(testRecord(1)); first <- err }()
-	<-entered // batch 1's fdatasync is running and will fail
+	select {
+	case <-entered: // batch 1's fdatasync is running and will fail
+	case err := <-first:
+		t.Fatalf("the batch was acknowledged (%v) without an fdatasync", err)
+	}
 	behind := make(chan error, 8)
 	for i := range 8 {
 		j.AppendAsync(testRecord(2+i), func(_ uint64, err error) { behind <- err })

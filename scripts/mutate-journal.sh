@@ -31,13 +31,17 @@ for name in "${names[@]}"; do
   # Replace the right-hand side of the marked assignment with error(nil).
   perl -pi -e 's/^(\s*\S+(?:, \S+)*\s*:?=)\s*.*?\s*\/\/ mutate:'"$name"'$/$1 error(nil) \/\/ mutated:'"$name"'/' $files
   if ! grep -q "// mutated:$name\$" $files; then echo "mutation $name: marker not of the form 'X = CALL // mutate:$name'"; exit 2; fi
-  out=$(go test -count=1 -run "$TESTS" ./journal 2>&1) && rc=0 || rc=$?
+  # A mutation may make a test wait forever (a sync that never comes):
+  # the timeout turns that into a failure, which counts as caught.
+  out=$(go test -count=1 -timeout 90s -run "$TESTS" ./journal 2>&1) && rc=0 || rc=$?
   if [ $rc -eq 0 ]; then
     echo "mutation $name: SURVIVED (no test failed)"
     survived+=("$name")
   elif echo "$out" | grep -q '^--- FAIL'; then
     caught=$(echo "$out" | grep '^--- FAIL' | sed 's/^--- FAIL: \([^ ]*\).*/\1/' | sort -u | tr '\n' ' ')
     echo "mutation $name: caught by $caught"
+  elif echo "$out" | grep -q '^panic: test timed out'; then
+    echo "mutation $name: caught (a test hung: $(echo "$out" | grep -A2 'running tests:' | tail -1 | tr -s ' \t' ' '))"
   else
     echo "mutation $name: build or run failed, not a test failure:"; echo "$out" | head -20; exit 2
   fi
