@@ -71,7 +71,7 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 			"interrupted", len(rep.Interrupted), "recovery", rep.Duration.String())
 		for _, in := range rep.Interrupted {
 			log.Warn("execution INTERRUPTED: its intent was journaled but no outcome; it will not be re-run",
-				"execution_id", in.ExecutionID, "seq", in.Seq)
+				"execution_id", in.ExecutionID, "seq", in.Seq, "interrupted_record_seq", in.RecordSeq)
 		}
 		n.j = j
 		n.metrics.GaugeFunc("femtoclaw_journal_bytes_written", "Bytes the journal has written (compressed blocks).", func() float64 { return float64(j.Stats().BytesWritten) })
