@@ -119,6 +119,11 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 			defer os.RemoveAll(dir)
 		}
+		lock, err := journal.LockDir(dir, "fcload -target inproc")
+		if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		defer lock.Unlock()
 		dir = filepath.Join(dir, "journal")
 		j, err = journal.Open(journal.Config{Dir: dir, Durability: journal.Durability(o.journalMode), Logger: log})
 		if err != nil {
