@@ -49,6 +49,18 @@
 //	checkpoint                 the last synced, verified point (binding; see Recovery contract)
 //	<segment>.<offset>.broken  bytes of a torn tail that Open removed (never overwritten:
 //	                           a second copy for the same offset gets a .N suffix)
+//	LOCK                       the one-writer lock (lock.go): pid, command and listeners of
+//	                           the process holding it
+//
+// One writer. Open takes an exclusive lock on the directory's LOCK file
+// (flock on unix, LockFileEx on windows) before it reads or writes
+// anything, and Close releases it; a second Open — in this process or
+// another — fails at once with a *LockedError naming the holder
+// (errors.Is(err, ErrLocked)). The kernel drops the lock when its holder
+// dies, SIGKILL included, so a lock is never stale. The CLI also takes the
+// same lock on the whole data directory (journal, token, TLS material)
+// with LockDir before touching any of it. Readers (Scan, Verify, Inspect,
+// Export) take no lock and may run beside the writer.
 //
 // The byte layout of segments, blocks and records is drawn at the top of
 // format.go. A segment starts with a 64-byte header (segment index, first

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,6 +78,7 @@ import (
 // of samples, against ~40% in write(2). A channel per record was rejected
 // too: it costs a wake-up per writer instead of one per batch.
 type Journal struct {
+	lock   *DirLock // the directory's writer lock; nil on the tests' in-memory file system
 	cfg    Config
 	codec  byte
 	opened time.Time // monotonic base for loss-window measurements
@@ -183,6 +185,28 @@ func Open(cfg Config) (*Journal, error) {
 	if err := cfg.fs.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	// One writer (see lock.go): the directory's lock is taken before
+	// anything in it is read or written, and held until Close. (The
+	// in-memory file system of the tests has no other process to exclude.)
+	var lock *DirLock
+	if _, ok := cfg.fs.(osFS); ok {
+		l, err := LockDir(cfg.Dir, strings.Join(os.Args, " "))
+		if err != nil {
+			return nil, fmt.Errorf("journal: open %s: %w", cfg.Dir, err)
+		}
+		lock = l
+	}
+	j, err := openLocked(cfg, codec)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	j.lock = lock
+	return j, nil
+}
+
+// openLocked is Open once the directory's lock is held.
+func openLocked(cfg Config, codec uint8) (*Journal, error) {
 	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, checkpointTmp))
 	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, quickSegName))
 	res, tracker, rep, err := recoverDir(&cfg)
@@ -597,6 +621,9 @@ func (j *Journal) Close() error {
 		close(j.stopc)
 		<-j.donec
 		err = j.Err()
+		if uerr := j.lock.Unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
 	})
 	return err
 }

@@ -325,6 +325,7 @@ func simulateCrashReopen(t *testing.T, j *Journal, cfg Config) *Journal {
 	j.err.Store(ptr(errors.New("test: abandoned")))
 	close(j.stopc)
 	<-j.donec
+	j.lock.Unlock() // a dead process's lock is released by the kernel
 	return mustOpen(t, cfg)
 }
 

@@ -79,3 +79,24 @@ func TestLockDirReleasedOnKill(t *testing.T) {
 	}
 	l.Unlock()
 }
+
+// TestOpenTakesTheLock: two Opens of one directory, in one process or
+// two, cannot both write it; Close releases it.
+func TestOpenTakesTheLock(t *testing.T) {
+	dir := t.TempDir()
+	j, err := Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(Config{Dir: dir}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	j, err = Open(Config{Dir: dir})
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	j.Close()
+}

@@ -47,7 +47,7 @@ func TestSecondWriterRefused(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("after the first writer left: code %d\n%s\n%s", code, out, stderr)
 	}
-	if a := answer(t, out); a["journal"].(map[string]any)["durable"] != true {
+	if a := answer(t, out); !a.Journal.Durable {
 		t.Errorf("exec --journal: %v", a)
 	}
 }
