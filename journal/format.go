@@ -40,7 +40,7 @@ package journal
 //	+------------------------------------------------------------+
 //	72                80
 //	+----------------+------------------------------------------+
-//	|  zero (8)      | body: body-length bytes, the records     |
+//	|  synced        | body: body-length bytes, the records     |
 //	+----------------+ compressed with codec cdc                |
 //	                 +------------------------------------------+
 //
@@ -50,6 +50,19 @@ package journal
 //	raw len    bytes of the body after decompression
 //	CRC32C     Castagnoli CRC over header bytes [0,36) ++ [40,80) ++ body,
 //	           i.e. everything in the block except the CRC field itself.
+//	synced     (version 2) the offset in this segment up to which the
+//	           segment was known durable (fdatasync'ed) when the block was
+//	           written; at most the block's own offset. Recovery uses it to
+//	           tell damage that was never synced (a torn tail: truncated)
+//	           from damage to data a later block vouches was durable
+//	           (corruption). Version 1 blocks have zero here: they vouch
+//	           for nothing.
+//
+// Versions: 1 (the first); 2 adds the synced field (the 8 bytes were
+// zero in version 1, so a version 1 block reads as one that vouches for
+// nothing) and record kind 7 (interrupted). Readers accept both; the
+// writer writes version 2, in segment headers, blocks and checkpoints
+// alike. A journal may hold version 1 segments followed by version 2 ones.
 //
 // Chain: hash(n) = SHA-256(hash(n-1) ‖ block n), where "block n" is the
 // block's full bytes (header, CRC included, and body). hash(-1) is the
@@ -97,7 +110,8 @@ import (
 const (
 	segMagic         = "FCJS"
 	blockMagic       = "FCJB"
-	formatVersion    = 1
+	formatVersion    = 2 // written; formatVersion1 is still read
+	formatVersion1   = 1
 	segHeaderSize    = 64
 	blockHeaderSize  = 80
 	hashSize         = 32
@@ -111,6 +125,8 @@ const (
 	// writer stores a body uncompressed rather than exceed it.
 	maxRatio      = 64
 	maxRatioSlack = 64 << 10
+	// maxSegmentOffset bounds the synced field.
+	maxSegmentOffset = 1 << 48
 )
 
 // Codec ids stored in the block header. Part of the wire format.
@@ -159,7 +175,7 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	if got, want := crc32.Checksum(b[0:56], crcTable), binary.LittleEndian.Uint32(b[56:60]); got != want {
 		return h, fmt.Errorf("%w: want %08x got %08x", errBadCRC, want, got)
 	}
-	if v := binary.LittleEndian.Uint16(b[4:6]); v != formatVersion {
+	if v := binary.LittleEndian.Uint16(b[4:6]); v != formatVersion && v != formatVersion1 {
 		return h, fmt.Errorf("%w: %d", errBadVersion, v)
 	}
 	if binary.LittleEndian.Uint32(b[60:64]) != 0 || binary.LittleEndian.Uint16(b[6:8]) != 0 {
@@ -181,6 +197,7 @@ type blockHeader struct {
 	RawLen   uint32
 	CRC      uint32
 	Prev     [hashSize]byte
+	Synced   int64 // segment offset known durable when the block was written (0 in version 1)
 }
 
 // size is the full block size: header plus body.
@@ -200,6 +217,7 @@ func (h *blockHeader) encode(b []byte) {
 	binary.LittleEndian.PutUint32(b[28:32], h.BodyLen)
 	binary.LittleEndian.PutUint32(b[32:36], h.RawLen)
 	copy(b[40:72], h.Prev[:])
+	binary.LittleEndian.PutUint64(b[72:80], uint64(h.Synced))
 }
 
 // blockCRC computes the CRC of a complete block (header + body).
@@ -223,7 +241,7 @@ func decodeBlockHeader(b []byte) (blockHeader, error) {
 	if string(b[0:4]) != blockMagic {
 		return h, errBadMagic
 	}
-	if b[4] != formatVersion {
+	if b[4] != formatVersion && b[4] != formatVersion1 {
 		return h, fmt.Errorf("%w: %d", errBadVersion, b[4])
 	}
 	h.Codec = b[5]
@@ -234,6 +252,7 @@ func decodeBlockHeader(b []byte) (blockHeader, error) {
 	h.RawLen = binary.LittleEndian.Uint32(b[32:36])
 	h.CRC = binary.LittleEndian.Uint32(b[36:40])
 	copy(h.Prev[:], b[40:72])
+	h.Synced = int64(binary.LittleEndian.Uint64(b[72:80]))
 	switch {
 	case h.Codec > codecZstd:
 		return h, fmt.Errorf("%w: codec %d", errBadHeader, h.Codec)
@@ -247,6 +266,8 @@ func decodeBlockHeader(b []byte) (blockHeader, error) {
 		return h, fmt.Errorf("%w: first seq %d", errBadHeader, h.FirstSeq)
 	case uint64(h.RawLen) > maxRatio*uint64(h.BodyLen)+maxRatioSlack:
 		return h, fmt.Errorf("%w: raw length %d implausible for body %d", errBadHeader, h.RawLen, h.BodyLen)
+	case h.Synced < 0 || h.Synced > maxSegmentOffset:
+		return h, fmt.Errorf("%w: synced offset %d", errBadHeader, h.Synced)
 	case uint64(h.RawLen) < uint64(h.Count)*(recordFixedSize+1):
 		return h, fmt.Errorf("%w: raw length %d too small for %d records", errBadHeader, h.RawLen, h.Count)
 	}

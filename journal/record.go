@@ -24,11 +24,17 @@ const (
 	KindMessage Kind = 5
 	// KindSystem records startup, shutdown, configuration and policy loads.
 	KindSystem Kind = 6
+	// KindInterrupted is written by Open, once, for each intent that
+	// recovery found without a later record of the same execution: the
+	// execution was cut off by a crash and will not be re-run. Its
+	// ExecutionID is the intent's; State is INTERRUPTED, Status error, and
+	// Error a JSON object naming the intent's seq. (Format version 2.)
+	KindInterrupted Kind = 7
 
-	kindMax = KindSystem
+	kindMax = KindInterrupted
 )
 
-var kindNames = [...]string{"", "execution", "intent", "outcome", "rejection", "message", "system"}
+var kindNames = [...]string{"", "execution", "intent", "outcome", "rejection", "message", "system", "interrupted"}
 
 // String returns the lowercase name of the kind ("execution", "intent", …).
 func (k Kind) String() string {
