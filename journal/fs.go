@@ -1,8 +1,10 @@
 package journal
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 )
 
@@ -129,6 +131,9 @@ func (osFS) ReadDir(dir string) ([]dirEntry, error) {
 			continue
 		}
 		fi, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // renamed or removed since the listing (next.seg.tmp at a roll): not there
+		}
 		if err != nil {
 			return nil, err
 		}
