@@ -90,7 +90,7 @@ func TestSecurityConfinementInheritedFDs(t *testing.T) {
 	}
 	defer syscall.Close(fd)
 	const high = 100
-	if err := syscall.Dup2(fd, high); err != nil { // dup2 never sets close-on-exec
+	if err := unix.Dup2(fd, high); err != nil { // dup2 never sets close-on-exec
 		t.Fatal(err)
 	}
 	defer syscall.Close(high)
