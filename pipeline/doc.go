@@ -8,7 +8,10 @@
 //
 //	 1. INPUT_RECEIVED: the transport hands a Request (message bytes, the
 //	    authenticated principal, an optional idempotency key). The runtime
-//	    assigns a UUIDv7 execution id ("exec-…"), unique and time-sortable.
+//	    assigns a UUIDv7 execution id ("exec-…"): a 48-bit millisecond
+//	    timestamp and 74 fresh random bits (crypto/rand) — time-sortable
+//	    across milliseconds, unguessable, and nothing about one id predicts
+//	    another (id.go).
 //	 2. PROTOCOL_VALIDATING: protocol.Decode (strict JSON, exactly one form,
 //	    limits), then the registry: the tool must be registered and its args
 //	    must satisfy the capability's compiled schema; then, for a
@@ -49,6 +52,10 @@
 //	lifecycle                 lifecycle.go   Open, Reload, Shutdown, Close (install, freeResources)
 //	the per-execution carrier execution.go   execution, newExecution, mark, fail, setError
 //	ingress                   ingress.go     Request, Runtime.Execute, Runtime.Submit, RecordSecurityRejection
+//	unauthenticated traffic   rejections.go  RejectionLog (aggregate records per source and window), Runtime.NewRejectionLog
+//	canonical arguments       canonical.go   canonicalize (once, on a validation miss), policyArgs, authorizeForm
+//	redaction                 redact.go,     SecretKey, RedactAttr (logs); the keyed digest of secret values in
+//	                          redact_secrets.go  journal records, errors and results
 //	admission                 admission.go   Runtime.enter (shutdown gate), Runtime.admit, Runtime.release
 //	validate                  validate.go    execution.validate
 //	canonical arguments       canonical.go   canonicalize, validated, policyArgs, authorizeForm (Request.Authorize), request
