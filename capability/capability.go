@@ -31,6 +31,20 @@ type Request struct {
 	ExecutionID string
 	Principal   string
 	Args        protocol.Value // validated against the schema already
+	// Canonical is the canonical form of Args the policy decided on, for
+	// a Canonicalizer; missing when the capability has none or it could
+	// not be computed (the capability then refuses, or authorizes what it
+	// computes itself).
+	Canonical protocol.Value
+	// Authorize asks the policy, with the same policy snapshot and
+	// principal that authorized the call, about another canonical form of
+	// it: a redirect hop, a path whose symbolic links changed since the
+	// decision. It returns nil when that form is authorized, else a *Error
+	// of type AuthorizationError naming the deciding rule. The pipeline
+	// sets it for every Canonicalizer; nil means no policy stands in front
+	// of the capability (it is being called directly) and every form is
+	// accepted.
+	Authorize func(Canonical) error
 }
 
 // Capability is a registered, explicitly enabled action ("Claw"). It is

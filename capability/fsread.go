@@ -27,21 +27,40 @@ type FSReadConfig struct {
 	// MaxBytes caps the bytes returned; a larger file is cut and the
 	// result says "truncated": true. If zero, defaults to 1 MiB.
 	MaxBytes int64
+	// MaxReaders bounds the reads in progress in the kernel, counting
+	// those whose call has already ended at its deadline while the file
+	// system still holds the read (a stalled FUSE or NFS file). Past it,
+	// calls are refused at once with an EnvironmentError until some of
+	// them return. If zero, defaults to 64.
+	MaxReaders int
 }
 
-// DefaultMaxReadBytes is FSReadConfig.MaxBytes' default.
-const DefaultMaxReadBytes = 1 << 20
+// Defaults of FSReadConfig.
+const (
+	DefaultMaxReadBytes = 1 << 20 // FSReadConfig.MaxBytes
+	DefaultMaxReaders   = 64      // FSReadConfig.MaxReaders
+)
 
 // FSRead is the "fs.read" capability. Safe for concurrent use.
 type FSRead struct {
-	root string
-	max  int64
+	root    string
+	max     int64
+	readers chan struct{} // one token per read in progress (bounded.go)
+
+	testStall chan struct{} // tests: if set, every read blocks on it first
 }
 
 // NewFSRead builds the fs.read capability. The error (CONFIGURATION_ERROR)
 // reports a root that is not an absolute path to a directory.
 func NewFSRead(cfg FSReadConfig) (*FSRead, error) {
 	f := &FSRead{root: cfg.Root, max: cfg.MaxBytes}
+	if cfg.MaxReaders < 0 {
+		return nil, cfgErr("fs.read: max readers is negative")
+	}
+	if cfg.MaxReaders == 0 {
+		cfg.MaxReaders = DefaultMaxReaders
+	}
+	f.readers = make(chan struct{}, cfg.MaxReaders)
 	if f.max == 0 {
 		f.max = DefaultMaxReadBytes
 	}
@@ -70,16 +89,52 @@ func (*FSRead) Schema() []byte {
 }
 func (*FSRead) Effects() Effects { return EffectsRead }
 
-// Execute reads args.path, relative to the root (an absolute path is
-// accepted when it lies inside the root). The result is
-// {"path":…,"size":N,"content":…,"encoding":"utf-8"|"base64","truncated":bool}.
-func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
-	if f.root == "" {
-		return nil, newErr(ErrEnvironment, "fs.read: no root is configured")
+// Canonicalize implements Canonicalizer. The canonical form is
+// {"path": the absolute path of the file inside the root, cleaned, with
+// every symbolic link resolved (as far as the path exists)}:
+// "/project/./secrets/db.txt", "secrets//db.txt", "public/../secrets/db.txt"
+// and a link to it all canonicalize to "/project/secrets/db.txt" under root
+// /project, and "server.key/." to ".../server.key". It fails for what
+// Execute refuses: no root, a path that escapes it.
+func (f *FSRead) Canonicalize(args protocol.Value) (Canonical, error) {
+	p := args.Get("path").Str()
+	rel, e := f.relPath(p)
+	if e != nil {
+		return Canonical{}, e
 	}
-	p := req.Args.Get("path").Str()
+	root, err := os.OpenRoot(f.root)
+	if err != nil {
+		return Canonical{}, newErr(ErrEnvironment, "fs.read: cannot open the root: "+errText(err))
+	}
+	defer root.Close()
+	resolved, e := resolveInRoot(root, p, rel)
+	if e != nil {
+		return Canonical{}, e
+	}
+	return Canonical{Args: f.canonicalArgs(resolved)}, nil
+}
+
+// canonicalArgs returns {"path": root/resolved}.
+func (f *FSRead) canonicalArgs(resolved string) []byte {
+	abs := f.root
+	if resolved != "" {
+		if f.root == "/" {
+			abs = "/" + resolved
+		} else {
+			abs = f.root + "/" + resolved
+		}
+	}
+	return append(protocol.AppendString(append(make([]byte, 0, len(abs)+12), `{"path":`...), abs), '}')
+}
+
+// relPath returns p relative to the root ("" for the root itself), or the
+// refusal of a path outside it.
+func (f *FSRead) relPath(p string) (string, *Error) {
+	if f.root == "" {
+		return "", newErr(ErrEnvironment, "fs.read: no root is configured")
+	}
 	if p == "" || strings.IndexByte(p, 0) >= 0 {
-		return nil, newErr(ErrArgument, "fs.read: path must be a non-empty string without NUL")
+		return "", newErr(ErrArgument, "fs.read: path must be a non-empty string without NUL")
 	}
 	rel := p
 	if filepath.IsAbs(p) {
@@ -92,24 +147,123 @@ func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
 		case strings.HasPrefix(c, f.root+"/"):
 			rel = c[len(f.root)+1:]
 		default:
-			return nil, newErr(ErrAuthorization, "fs.read: path "+quoteShort(p)+" is outside the root")
+			return "", newErr(ErrAuthorization, "fs.read: path "+quoteShort(p)+" is outside the root")
 		}
 	}
 	if !filepath.IsLocal(rel) && rel != "." {
-		return nil, newErr(ErrAuthorization, "fs.read: path "+quoteShort(p)+" escapes the root")
+		return "", newErr(ErrAuthorization, "fs.read: path "+quoteShort(p)+" escapes the root")
+	}
+	return rel, nil
+}
+
+// maxSymlinks bounds the symbolic links one resolution follows (as
+// Linux's MAXSYMLINKS).
+const maxSymlinks = 40
+
+// resolveInRoot resolves rel inside root the way the kernel would, one
+// component at a time: "." is dropped, ".." goes up one resolved
+// component (never above the root), and each symbolic link is replaced by
+// its target (a relative one; an absolute target escapes, as os.Root has
+// it). A component that cannot be examined (it does not exist, or is not
+// a directory) is kept as written and resolution goes on, so the rest is
+// still cleaned. The result is slash-separated, relative to the root, and
+// names no symbolic link that existed when it was examined ("" is the
+// root itself). p is the path as given, for messages.
+func resolveInRoot(root *os.Root, p, rel string) (string, *Error) {
+	todo := splitComponents(nil, rel)
+	done := make([]string, 0, len(todo))
+	links := 0
+	for len(todo) > 0 {
+		c := todo[0]
+		todo = todo[1:]
+		switch c {
+		case "", ".":
+			continue
+		case "..":
+			if len(done) == 0 {
+				return "", newErr(ErrAuthorization, "fs.read: path "+quoteShort(p)+" escapes the root")
+			}
+			done = done[:len(done)-1]
+			continue
+		}
+		cand := strings.Join(append(done, c), "/")
+		fi, err := root.Lstat(cand)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			done = append(done, c)
+			continue
+		}
+		if links++; links > maxSymlinks {
+			return "", newErr(ErrAuthorization, "fs.read: "+quoteShort(p)+": too many symbolic links")
+		}
+		target, err := root.Readlink(cand)
+		if err != nil {
+			return "", fsErr(p, err)
+		}
+		if target == "" || filepath.IsAbs(target) || filepath.VolumeName(target) != "" {
+			return "", newErr(ErrAuthorization, "fs.read: "+quoteShort(p)+" escapes the root")
+		}
+		todo = splitComponents(todo, target)
+	}
+	return strings.Join(done, "/"), nil
+}
+
+// splitComponents returns the components of path s followed by rest.
+func splitComponents(rest []string, s string) []string {
+	parts := strings.FieldsFunc(s, func(r rune) bool { return r == '/' || os.IsPathSeparator(uint8(r)) && r < 0x80 })
+	return append(parts, rest...)
+}
+
+// Execute reads args.path, relative to the root (an absolute path is
+// accepted when it lies inside the root). The result is
+// {"path":…,"size":N,"content":…,"encoding":"utf-8"|"base64","truncated":bool}.
+//
+// The path is resolved again here (Canonicalize's form may be older than
+// a change to a symbolic link); when the result differs from
+// req.Canonical, it is authorized with req.Authorize first. The file is
+// then opened at exactly that resolved path, without following any
+// symbolic link (see openResolved), so the file read is the file the
+// policy decided on.
+func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
+	p := req.Args.Get("path").Str()
+	rel, e := f.relPath(p)
+	if e != nil {
+		return nil, e
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, ctxErr(err)
 	}
+	return f.readBounded(ctx, req, rel, p)
+}
+
+// readFile opens rel inside the root and reads it: only a regular file,
+// at most f.max bytes. It may block for as long as the file system does;
+// readBounded runs it so that the call does not.
+func (f *FSRead) readFile(req *Request, rel, p string) ([]byte, *Error) {
 	root, err := os.OpenRoot(f.root)
 	if err != nil {
 		return nil, newErr(ErrEnvironment, "fs.read: cannot open the root: "+errText(err))
 	}
 	defer root.Close()
+	resolved, e := resolveInRoot(root, p, rel)
+	if e != nil {
+		return nil, e
+	}
+	if canon := f.canonicalArgs(resolved); !req.sameCanonical(canon) {
+		if err := req.authorize(Canonical{Args: canon}); err != nil {
+			var ce *Error
+			if errors.As(err, &ce) {
+				return nil, ce
+			}
+			return nil, newErr(ErrAuthorization, "fs.read: "+err.Error())
+		}
+	}
 	// O_NONBLOCK: opening a FIFO must not hang; the file type is checked
 	// before anything is read.
-	file, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
+	file, err := openResolved(root, f.root, resolved)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, newErr(ErrAuthorization, "fs.read: "+quoteShort(p)+": a symbolic link appeared on the resolved path")
+		}
 		return nil, fsErr(p, err)
 	}
 	defer file.Close()
@@ -119,6 +273,9 @@ func (f *FSRead) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, newErr(ErrArgument, "fs.read: "+quoteShort(p)+" is not a regular file ("+st.Mode().Type().String()+")")
+	}
+	if f.testStall != nil {
+		<-f.testStall // a read stuck in the kernel
 	}
 	data, truncated, err := readCapped(file, st.Size(), f.max)
 	if err != nil {

@@ -111,7 +111,7 @@ func NewHTTPGet(cfg HTTPGetConfig) (*HTTPGet, error) {
 		MaxResponseHeaderBytes: 64 << 10,
 		ForceAttemptHTTP2:      true,
 	}
-	h.client = &http.Client{Transport: tr, CheckRedirect: h.checkRedirect}
+	h.client = &http.Client{Transport: tr, CheckRedirect: func(r *http.Request, via []*http.Request) error { return h.checkRedirect(r, via, nil) }}
 	return h, nil
 }
 
@@ -194,19 +194,33 @@ var specialPrefixes = func() []namedPrefix {
 }()
 
 var (
-	nat64Prefix = netip.MustParsePrefix("64:ff9b::/96")
-	sixToFour   = netip.MustParsePrefix("2002::/16")
+	nat64Prefix  = netip.MustParsePrefix("64:ff9b::/96")
+	sixToFour    = netip.MustParsePrefix("2002::/16")
+	v4Compatible = netip.MustParsePrefix("::/96")           // ::a.b.c.d, deprecated (RFC 4291 §2.5.5.1)
+	siitPrefix   = netip.MustParsePrefix("::ffff:0:0:0/96") // ::ffff:0:a.b.c.d, IPv4-translated (RFC 2765, SIIT)
 )
 
 // AddrClass returns the class of a non-public address ("loopback",
 // "private", "link-local", "cloud metadata", …) or "" for a public one.
-// Addresses embedding IPv4 (mapped, NAT64, 6to4) are judged by the
-// embedded address.
+// Addresses embedding IPv4 (mapped ::ffff:a.b.c.d, IPv4-compatible
+// ::a.b.c.d, SIIT-translated ::ffff:0:a.b.c.d, NAT64 64:ff9b::/96, 6to4
+// 2002::/16) are judged by the embedded address; :: and ::1 stay
+// unspecified and loopback.
 func AddrClass(ip netip.Addr) string {
 	ip = ip.Unmap().WithZone("")
-	if ip.Is6() {
+	if ip.Is6() && !ip.IsUnspecified() && !ip.IsLoopback() {
 		a := ip.As16()
 		switch {
+		case v4Compatible.Contains(ip):
+			if c := AddrClass(netip.AddrFrom4([4]byte(a[12:16]))); c != "" {
+				return c + " (IPv4-compatible)"
+			}
+			return ""
+		case siitPrefix.Contains(ip):
+			if c := AddrClass(netip.AddrFrom4([4]byte(a[12:16]))); c != "" {
+				return c + " (via SIIT)"
+			}
+			return ""
 		case nat64Prefix.Contains(ip):
 			if c := AddrClass(netip.AddrFrom4([4]byte(a[12:16]))); c != "" {
 				return c + " (via NAT64)"
@@ -246,18 +260,58 @@ func AddrClass(ip netip.Addr) string {
 }
 
 // redirectError is a refusal by checkRedirect.
-type redirectError struct{ msg string }
+type redirectError struct {
+	msg string
+	err error // the policy's refusal, if that was the cause
+}
 
 func (e *redirectError) Error() string { return e.msg }
 
-func (h *HTTPGet) checkRedirect(req *http.Request, via []*http.Request) error {
+// checkRedirect refuses a redirect past the limit or to a refused URL, and
+// asks the policy about the hop's canonical URL (authorize is the call's
+// Request.Authorize): a redirect is authorized against the same rules,
+// principal and policy snapshot as the first URL.
+func (h *HTTPGet) checkRedirect(req *http.Request, via []*http.Request, authorize func(Canonical) error) error {
 	if len(via) > h.maxRedirects {
-		return &redirectError{"stopped after " + strconv.Itoa(h.maxRedirects) + " redirects"}
+		return &redirectError{msg: "stopped after " + strconv.Itoa(h.maxRedirects) + " redirects"}
 	}
 	if msg := checkURL(req.URL); msg != "" {
-		return &redirectError{"redirect to a refused URL: " + msg}
+		return &redirectError{msg: "redirect to a refused URL: " + msg}
 	}
+	canon, msg := normalizeURL(req.URL.String())
+	if msg != "" {
+		return &redirectError{msg: "redirect to a refused URL: " + msg}
+	}
+	if authorize != nil {
+		if err := authorize(Canonical{Args: urlArgs(canon)}); err != nil {
+			return &redirectError{msg: "redirect to " + quoteShort(canon) + " refused: " + err.Error(), err: err}
+		}
+	}
+	u, err := url.Parse(canon)
+	if err != nil {
+		return &redirectError{msg: "redirect to a refused URL: invalid URL"}
+	}
+	req.URL = u // fetch exactly what was authorized
+	req.Host = ""
 	return nil
+}
+
+// urlArgs returns {"url": u}.
+func urlArgs(u string) []byte {
+	return append(protocol.AppendString(append(make([]byte, 0, len(u)+10), `{"url":`...), u), '}')
+}
+
+// Canonicalize implements Canonicalizer: {"url": the URL's normal form}
+// (normalizeURL: RFC 3986 §6 case, percent-encoding and dot-segment
+// normalization, default port removed, IDNA hosts in ASCII), so
+// "https://API.github.com:443/%61dmin" is decided as
+// "https://api.github.com/admin". It fails for URLs Execute refuses.
+func (h *HTTPGet) Canonicalize(args protocol.Value) (Canonical, error) {
+	canon, msg := normalizeURL(args.Get("url").Str())
+	if msg != "" {
+		return Canonical{}, newErr(ErrArgument, "http.get: "+msg)
+	}
+	return Canonical{Args: urlArgs(canon)}, nil
 }
 
 // checkURL returns why u may not be fetched, or "".
@@ -289,14 +343,26 @@ func (h *HTTPGet) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	if msg := checkURL(u); msg != "" {
 		return nil, newErr(ErrArgument, "http.get: "+msg)
 	}
+	canon, msg := normalizeURL(raw)
+	if msg != "" {
+		return nil, newErr(ErrArgument, "http.get: "+msg)
+	}
+	if ca := urlArgs(canon); !req.sameCanonical(ca) {
+		if err := req.authorize(Canonical{Args: ca}); err != nil {
+			return nil, err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, h.timeout)
 	defer cancel()
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodGet, canon, nil)
 	if err != nil {
 		return nil, newErr(ErrArgument, "http.get: invalid URL "+quoteShort(raw))
 	}
 	hreq.Header.Set("User-Agent", h.userAgent)
-	resp, err := h.client.Do(hreq)
+	client := *h.client // per call: the redirect check carries this call's policy hook
+	authorize := req.Authorize
+	client.CheckRedirect = func(r *http.Request, via []*http.Request) error { return h.checkRedirect(r, via, authorize) }
+	resp, err := client.Do(hreq)
 	if err != nil {
 		return nil, h.doErr(ctx, err)
 	}

@@ -69,6 +69,7 @@ type Schema struct {
 	items    *Schema
 	pattern  *regexp.Regexp
 	bounds   []bound
+	secret   secretMark // schema_secret.go
 }
 
 type property struct {
@@ -113,6 +114,7 @@ func CompileSchema(schema []byte) (*Schema, error) {
 	if msg != "" {
 		return nil, cfgErr(msg)
 	}
+	s.markSecrets()
 	return s, nil
 }
 
@@ -147,6 +149,8 @@ func compile(v protocol.Value, path string) (*Schema, string) {
 		p := path + "." + kw.Key()
 		var msg string
 		switch k := kw.Key(); k {
+		case secretKeyword:
+			msg = s.secret.compile(kw, p)
 		case "type":
 			s.types, msg = compileType(kw, p)
 		case "properties":

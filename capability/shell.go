@@ -38,6 +38,15 @@ type ShellConfig struct {
 	// read and dropped; the result carries a truncation marker and
 	// "truncated": true. If zero, defaults to 32 KiB.
 	MaxOutputBytes int
+	// Limits are the resource limits of every process (Linux).
+	Limits ShellLimits
+	// Landlock confines every process to paths (Linux, where the kernel
+	// offers Landlock).
+	Landlock LandlockConfig
+	// RunAs, if set, is the user (name or numeric uid) every process runs
+	// as, with that user's groups (Linux). It needs the runtime to run as
+	// root, unless it names the runtime's own user.
+	RunAs string
 }
 
 // Shell defaults.
@@ -59,9 +68,11 @@ const (
 // platform, and Execute refuses every call.
 type Shell struct {
 	bins   map[string]string // accepted "bin" value -> absolute path
+	names  map[string]string // absolute path -> the bare name PATH resolves to it
 	dir    string
 	env    []string
 	maxOut int
+	conf   launchSpec // confinement template (shell_confine.go)
 }
 
 // NewShell builds the shell capability, resolving every allowlisted
@@ -69,7 +80,7 @@ type Shell struct {
 // executable regular file, a relative path, an invalid environment entry
 // or a working directory that is not a directory.
 func NewShell(cfg ShellConfig) (*Shell, error) {
-	s := &Shell{bins: map[string]string{}, dir: cfg.Dir, maxOut: cfg.MaxOutputBytes}
+	s := &Shell{bins: map[string]string{}, names: map[string]string{}, dir: cfg.Dir, maxOut: cfg.MaxOutputBytes}
 	if s.dir == "" {
 		s.dir = "/"
 	}
@@ -85,6 +96,11 @@ func NewShell(cfg ShellConfig) (*Shell, error) {
 	if s.maxOut < 0 {
 		return nil, cfgErr("shell: max output bytes is negative")
 	}
+	conf, why := confinement(cfg)
+	if why != "" {
+		return nil, cfgErr("shell: " + why)
+	}
+	s.conf = conf
 	if cfg.Env == nil {
 		s.env = []string{"PATH=" + DefaultShellPath, "LANG=C"}
 	} else {
@@ -109,6 +125,11 @@ func NewShell(cfg ShellConfig) (*Shell, error) {
 		}
 		s.bins[b] = abs
 		s.bins[abs] = abs
+		if base := filepath.Base(abs); !strings.Contains(b, "/") {
+			s.names[abs] = b
+		} else if p, err := resolveBin(base, path); err == "" && p == abs {
+			s.names[abs] = base
+		}
 	}
 	return s, nil
 }
@@ -168,6 +189,33 @@ func (s *Shell) Bins() map[string]string {
 	return out
 }
 
+// Canonicalize implements Canonicalizer: "bin" becomes the absolute path
+// the process will execute (the allowlist's resolution), and Alt spells it
+// as the bare name when PATH resolves that name to the same file, so a
+// rule written for "git" and one written for "/usr/bin/git" both match
+// either spelling of the call. argv is unchanged. A bin that is not
+// allowlisted has no canonical form (Execute refuses it).
+func (s *Shell) Canonicalize(args protocol.Value) (Canonical, error) {
+	bin := args.Get("bin").Str()
+	path, ok := s.bins[bin]
+	if !ok {
+		return Canonical{}, newErr(ErrAuthorization, "shell: binary "+quoteShort(bin)+" is not allowlisted")
+	}
+	b := make([]byte, 0, len(args.Raw())+len(path))
+	b = append(b, `{"bin":`...)
+	b = protocol.AppendString(b, path)
+	if argv := args.Get("argv"); argv.Exists() {
+		b = append(b, `,"argv":`...)
+		b = argv.AppendJSON(b)
+	}
+	c := Canonical{Args: append(b, '}')}
+	if name, ok := s.names[path]; ok {
+		c.Alt = protocol.AppendString(append(make([]byte, 0, len(name)+10), `{"bin":`...), name)
+		c.Alt = append(c.Alt, '}')
+	}
+	return c, nil
+}
+
 // Execute runs the binary. The result is
 // {"exit_code":N,"stdout":…,"stderr":…,"truncated":bool} (plus
 // "signal" when a signal ended the process). A non-zero exit returns the
@@ -206,58 +254,81 @@ func (s *Shell) Execute(ctx context.Context, req *Request) ([]byte, error) {
 	}
 	stdout := &capBuffer{max: s.maxOut}
 	stderr := &capBuffer{max: s.maxOut}
-	cmd := exec.CommandContext(ctx, path)
-	cmd.Args = argv
-	cmd.Dir = s.dir
-	cmd.Env = append(make([]string, 0, len(s.env)), s.env...) // never nil: nil would inherit
-	cmd.Stdin = nil                                           // /dev/null
-	cmd.Stdout = stdout
-	cmd.Stderr = stderr
-	cmd.SysProcAttr = groupAttr()
-	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
-	cmd.WaitDelay = shellWaitDelay
-	if err := cmd.Start(); err != nil {
+	st, err := s.run(ctx, path, argv, stdout, stderr)
+	if err != nil {
 		if cerr := ctx.Err(); cerr != nil {
 			return nil, ctxErr(cerr)
 		}
 		return nil, newErr(ErrEnvironment, "shell: cannot start "+quoteShort(bin)+": "+errText(err))
 	}
+	res := s.result(st, stdout, stderr)
+	if cerr := ctx.Err(); cerr != nil {
+		return res, ctxErr(cerr)
+	}
+	switch {
+	case st.signal != 0:
+		return res, newErr(ErrExecution, "shell: killed by signal "+st.signal.String())
+	case st.code != 0:
+		return res, newErr(ErrExecution, "shell: exit status "+strconv.Itoa(st.code))
+	case st.err != "":
+		return res, newErr(ErrExecution, "shell: "+st.err)
+	}
+	return res, nil
+}
+
+// exitStatus is how a call's process ended: an exit code, or the signal
+// that killed it (code -1), or err when that is unknown.
+type exitStatus struct {
+	code   int
+	signal syscall.Signal
+	err    string
+}
+
+// runGroup runs argv (argv[0] is path, the binary executed) in a process
+// group of its own and kills the group when the call ends. It is the
+// whole runner where no launcher exists (macOS), and the launcher's
+// outer layer on Linux.
+func runGroup(ctx context.Context, cmd *exec.Cmd) (exitStatus, error) {
+	cmd.Stdin = nil // /dev/null
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = groupAttr()
+	}
+	if cmd.Cancel == nil {
+		cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
+	}
+	cmd.WaitDelay = shellWaitDelay
+	if err := cmd.Start(); err != nil {
+		return exitStatus{}, err
+	}
 	pid := cmd.Process.Pid
 	// Wait for the leader to exit without reaping it: while it is a
 	// zombie its pid, and so its process group id, cannot be reused, so
 	// killing the group cannot hit an unrelated process. Then kill the
-	// group: nothing the call started outlives it.
+	// group: nothing the call started outlives it in its group.
 	if waitExitedNoReap(pid) {
 		_ = killGroup(pid)
 	}
 	werr := cmd.Wait()
-
-	res := s.result(cmd.ProcessState, stdout, stderr)
-	if cerr := ctx.Err(); cerr != nil {
-		return res, ctxErr(cerr)
+	st := exitStatus{code: -1}
+	if ps := cmd.ProcessState; ps != nil {
+		st.code = ps.ExitCode()
+		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			st.signal = ws.Signal()
+		}
 	}
 	var ee *exec.ExitError
-	switch {
-	case werr == nil:
-		return res, nil
-	case errors.As(werr, &ee):
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return res, newErr(ErrExecution, "shell: killed by signal "+ws.Signal().String())
-		}
-		return res, newErr(ErrExecution, "shell: exit status "+strconv.Itoa(ee.ExitCode()))
-	default:
-		return res, newErr(ErrExecution, "shell: "+errText(werr))
+	if werr != nil && !errors.As(werr, &ee) {
+		st.err = errText(werr)
 	}
+	return st, nil
 }
 
-func (s *Shell) result(ps *os.ProcessState, stdout, stderr *capBuffer) []byte {
-	code := -1
+func (s *Shell) result(st exitStatus, stdout, stderr *capBuffer) []byte {
+	code := st.code
 	signal := ""
-	if ps != nil {
-		code = ps.ExitCode()
-		if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			signal = signalName(ws.Signal())
-		}
+	if st.signal != 0 {
+		code = -1
+		signal = signalName(st.signal)
 	}
 	b := make([]byte, 0, len(stdout.buf)+len(stderr.buf)+128)
 	b = append(b, `{"exit_code":`...)

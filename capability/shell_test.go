@@ -298,7 +298,7 @@ func waitFile(t *testing.T, path string) {
 
 func TestShellTimeoutKillsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
-	s := newShell(t, ShellConfig{AllowedBins: []string{"/bin/sh"}, Dir: dir})
+	s := newShell(t, ShellConfig{AllowedBins: []string{"/bin/sh"}, Dir: dir, Landlock: LandlockConfig{Write: []string{dir}}})
 	ctx := newManualDeadline()
 	type out struct {
 		res []byte

@@ -68,6 +68,17 @@ type Config struct {
 	// If zero, defaults to 4 MiB. Clamped to [4 KiB, 64 MiB].
 	MaxBatchBytes int
 
+	// MaxQueuedRecords bounds the records queued for the flusher and not
+	// yet taken by it (the flusher takes everything queued at once, so at
+	// most about twice this many records are in memory). Past it Append
+	// waits for room (backpressure) and AppendAsync fails at once with
+	// ErrOverloaded. The bound keeps a burst from becoming one huge batch
+	// behind one fdatasync and from growing memory without limit; it
+	// should exceed the number of writers that may be waiting at once (the
+	// pipeline's MaxInFlight, 10000 by default). If zero, defaults to
+	// 65536. Clamped to [1, 1<<22].
+	MaxQueuedRecords int
+
 	// CheckpointEvery is the number of blocks between checkpoints (a small
 	// sidecar file that lets Open skip verifying what was verified before).
 	// A checkpoint is also written by Close. Negative disables periodic
@@ -86,8 +97,8 @@ type Config struct {
 	Now func() time.Time
 
 	// test hooks
-	rand      io.Reader                     // genesis randomness; nil: crypto/rand
-	wrapFile  func(segmentFile) segmentFile // wraps every segment file opened for writing
+	rand      io.Reader  // genesis randomness; nil: crypto/rand
+	fs        fileSystem // the file system; if nil, the operating system's
 	afterTick func(d time.Duration) <-chan time.Time
 }
 
@@ -97,6 +108,7 @@ const (
 	defaultMaxBatchRecords = 4096
 	defaultMaxBatchBytes   = 4 << 20
 	defaultCheckpointEvery = 1024
+	defaultMaxQueued       = 65536
 	defaultSyncInterval    = 10 * time.Millisecond
 	defaultSlowSync        = 100 * time.Millisecond
 )
@@ -125,6 +137,10 @@ func (c Config) withDefaults() Config {
 		c.MaxBatchBytes = defaultMaxBatchBytes
 	}
 	c.MaxBatchBytes = min(max(c.MaxBatchBytes, 4<<10), maxBlockBody)
+	if c.MaxQueuedRecords == 0 {
+		c.MaxQueuedRecords = defaultMaxQueued
+	}
+	c.MaxQueuedRecords = min(max(c.MaxQueuedRecords, 1), 1<<22)
 	if c.CheckpointEvery == 0 {
 		c.CheckpointEvery = defaultCheckpointEvery
 	}
@@ -136,6 +152,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.fs == nil {
+		c.fs = osFS{}
 	}
 	if c.afterTick == nil {
 		c.afterTick = time.After

@@ -13,26 +13,31 @@
 //
 //	j, err := journal.Open(journal.Config{Dir: "femtoclaw-data/journal"})
 //	if err != nil {
-//		// errors.Is(err, journal.ErrCorrupt): damage before the tail; the
-//		// error is a *BlockError naming segment, offset and block. Refuse to
-//		// start (MEMORY_ERROR); `femtoclaw journal verify` shows the details.
+//		// journal.IsCorruption(err): damage that durable metadata vouches
+//		// for; the error is a *BlockError naming segment, offset and block.
+//		// Refuse to start (MEMORY_ERROR); `femtoclaw journal verify` shows
+//		// the details, `femtoclaw journal repair` accepts the loss.
 //	}
 //	rep := j.Recovery()     // what Open found: head seq and hash, torn tail
-//	                        // truncated, intents interrupted by a crash
-//	for _, in := range rep.Interrupted {
-//		// record each as INTERRUPTED; never re-execute it
-//	}
+//	                        // truncated, unconfirmed tail synced, intents
+//	                        // interrupted by a crash (journaled as INTERRUPTED)
 //	seq, err := j.Append(&rec) // blocks until durable; many goroutines at once
-//	j.AppendAsync(&rec, func(seq uint64, err error) { … }) // never blocks on I/O
+//	j.AppendAsync(&rec, func(seq uint64, err error) { … }) // never blocks on I/O;
+//	                        // ErrOverloaded past Config.MaxQueuedRecords
+//	err = j.Sync()          // interval mode: everything appended so far, durable now
+//	seq, hash := j.Head()   // record these elsewhere; verify --expect-head later
 //	recs, err := j.Get("exec-01JD…")                        // every record of an execution
 //	                        // (in-memory Bloom index per block, built on first use)
 //	err = j.Scan(journal.Query{Capability: "shell"}, func(r *journal.Record) bool { … })
 //	err = j.Close() // commits and syncs everything queued, writes a checkpoint
 //
-// Offline tools (no Journal open; they only read): Verify (full CRC, chain,
-// sequence, time and record check), Inspect (segments, blocks, compression),
-// Scan and ExportJSONL (one JSON object per record, see Record.MarshalJSON).
-// They back `femtoclaw journal verify|inspect|tail|get|export`.
+// Offline tools (no Journal open): Verify and VerifyAnchored (full CRC,
+// chain, sequence, time and record check, held to the checkpoint and, if
+// given, to a head recorded elsewhere), Inspect (segments, blocks,
+// compression), Scan and ExportJSONL (one JSON object per record, see
+// Record.MarshalJSON) only read; Repair cuts a damaged journal at a valid
+// block after copying it aside. They back `femtoclaw journal
+// verify|inspect|tail|get|export|repair`.
 //
 // # Files
 //
@@ -41,16 +46,29 @@
 //	00000000000000000000.seg   segment 0 (the first)
 //	00000000000000000001.seg   segment 1 …  numbered without gaps
 //	next.seg.tmp               the next segment, preallocated in advance
-//	checkpoint                 the last verified point (advisory)
+//	checkpoint                 the last synced, verified point (binding; see Recovery contract)
 //	<segment>.<offset>.broken  bytes of a torn tail that Open removed (never overwritten:
 //	                           a second copy for the same offset gets a .N suffix)
+//	LOCK                       the one-writer lock (lock.go): pid, command and listeners of
+//	                           the process holding it
+//
+// One writer. Open takes an exclusive lock on the directory's LOCK file
+// (flock on unix, LockFileEx on windows) before it reads or writes
+// anything, and Close releases it; a second Open — in this process or
+// another — fails at once with a *LockedError naming the holder
+// (errors.Is(err, ErrLocked)). The kernel drops the lock when its holder
+// dies, SIGKILL included, so a lock is never stale. The CLI also takes the
+// same lock on the whole data directory (journal, token, TLS material)
+// with LockDir before touching any of it. Readers (Scan, Verify, Inspect,
+// Export) take no lock and may run beside the writer.
 //
 // The byte layout of segments, blocks and records is drawn at the top of
 // format.go. A segment starts with a 64-byte header (segment index, first
 // seq, and the chain hash before its first block — in segment 0 the
 // journal's random genesis value). Then come blocks, one per group commit:
 // an 80-byte header (magic, version, codec, first seq, commit time, record
-// count, body lengths, CRC-32C, the previous block's chain hash) and the
+// count, body lengths, CRC-32C, the previous block's chain hash and, since
+// format version 2, how far the segment was synced) and the
 // body, the records compressed with s2 (default) or zstd. The chain is
 // hash(n) = SHA-256(hash(n-1) ‖ block n); Verify reports the head hash so it
 // can be stored elsewhere and compared (truncation and wholesale rewrites
@@ -74,31 +92,90 @@
 // # Recovery contract
 //
 // Open reads the checkpoint (written every CheckpointEvery blocks after a
-// sync, and by Close), checks it against the block it names, and verifies
-// CRC, chain link, sequence numbers and record framing from there to the
-// end; without a usable checkpoint it verifies from the genesis. Blocks
-// before the checkpoint are not reread (that is what keeps Open fast on a
-// large journal; Verify reads everything). Then:
+// sync, and, synced, by Close), checks it against the block it names, and
+// verifies CRC, chain link, sequence numbers and record framing from there
+// to the end; without a usable checkpoint it verifies from the genesis.
+// Blocks before the checkpoint are not reread (that is what keeps Open
+// fast on a large journal; Verify reads everything). Then:
 //
-//   - The end of the data is the first place where a block should start and
-//     the bytes are zero. Zero-filled segments make this exact.
-//   - A bad block in the last segment with no valid block after it is a torn
-//     tail: the trace of a crash during a write. Open copies the bytes aside
-//     (<segment>.<offset>.broken, synced), zeroes them in the segment,
-//     syncs, logs the number of bytes and records dropped, and reports them
-//     in RecoveryReport. Only unacknowledged records can be in a torn tail
-//     in DurabilityAlways mode.
-//   - Anything else — a bad block with a valid block after it, a bad block
-//     in an earlier segment, a bad segment header, a broken chain link, a
-//     sequence gap, a block the checkpoint records as synced — is
-//     corruption: Open returns a *BlockError wrapping ErrCorrupt and does
-//     not start. Callers report MEMORY_ERROR; an operator inspects it with
-//     Verify and restores from a copy or archives the journal.
+//   - The end of the data is the first place where a block should start
+//     and every byte after it, to the end of the segment, is zero.
+//     Zero-filled segments make this exact, and Verify and Open agree on it.
+//   - The journal never ends before what durable metadata vouches for. A
+//     checkpoint that decodes is a promise — the data it names was synced
+//     before it was written — bound to the chain: its genesis, the chain
+//     hash and next seq at its position, and the open intents there. A
+//     journal that ends before it (a deleted, truncated, zeroed or emptied
+//     segment), or disagrees with it, is corruption, never a silent
+//     truncation, and new appends never reuse a seq it covers. (A
+//     checkpoint that does not decode — a power loss during its unsynced
+//     periodic write — promises nothing and is ignored.) Segments are
+//     numbered from 0 without gaps, and segment 0 starts at seq 1: a
+//     missing segment, leading ones included, is corruption. A segment is
+//     renamed into place only after its header is synced, so an empty
+//     or all-zero segment is damage, not a crash.
+//   - Each block records how far its segment was known synced when it was
+//     written (format version 2). Damage (a bad block, or zeros with
+//     non-zero bytes after them) is a torn tail — bytes never synced, cut
+//     off by a crash or a power loss that kept some unsynced pages and not
+//     others — unless something durable vouches for its offset: a later
+//     segment (the roll synced this one before creating it), the
+//     checkpoint, or a later valid block whose synced offset is past it.
+//     A torn tail is copied aside (<segment>.<offset>.broken, synced),
+//     zeroed in the segment, synced, logged and reported in
+//     RecoveryReport; in DurabilityAlways mode it holds no acknowledged
+//     record. Vouched-for damage is corruption: Open returns a *BlockError
+//     wrapping ErrCorrupt that names the first bad block and what vouched
+//     for it, and does not start. Callers report MEMORY_ERROR; an operator
+//     inspects the journal with Verify, restores a copy, or accepts the
+//     loss with Repair (`femtoclaw journal repair`: copies the journal
+//     aside, cuts at a valid block, says what it dropped, rewrites and
+//     re-chains nothing).
+//   - The blocks after the last point durable metadata confirms (the
+//     checkpoint, or the last block's synced offset) were written, but
+//     nothing says they were synced: Open writes them again and syncs them
+//     (after a failed fdatasync the kernel may keep such pages cached and
+//     marked clean, which a plain sync would not write), and reports them
+//     as RecoveryReport.UnconfirmedFromSeq: they are durable now, but were
+//     never confirmed to their writers as durable (see below).
 //   - Intent records (KindIntent) with no later record of the same
-//     execution id are listed in RecoveryReport.Interrupted. The journal
-//     never re-executes anything; the pipeline records each as INTERRUPTED
-//     (any later record with the same execution id, e.g. a KindOutcome with
-//     State INTERRUPTED), after which it is no longer reported.
+//     execution id are listed in RecoveryReport.Interrupted, and Open
+//     journals one KindInterrupted record for each (State INTERRUPTED),
+//     synced before Open returns, so the verdict is in the journal (`femtoclaw
+//     journal get EXEC_ID` shows it after the intent) and the next Open
+//     does not report it again. The journal never re-executes anything.
+//   - An operator can anchor the head outside the journal: record the head
+//     seq and hash (Journal.Head, Verify, `femtoclaw journal
+//     verify|inspect`) and check later with VerifyAnchored (`femtoclaw
+//     journal verify --expect-head SEQ|HASH`): truncations and rewrites
+//     that leave a valid, shorter journal are only detectable that way.
+//
+// Damage cases and what Open does (each row is a test):
+//
+//	damage                                   Open (and Verify)                               test
+//	deleted last segment (after Close)       refuses: names it missing, checkpoint vouches   TestDamageDeletedLastSegment
+//	truncated at a block boundary            refuses: segment ends before the checkpoint     TestDamageTruncatedAtBlockBoundary
+//	truncated mid-block                      refuses (checkpoint); without one a torn tail   TestDamageTruncatedMidBlock, TestTornWrites
+//	zeroed last blocks                       refuses: segment ends before the checkpoint     TestDamageZeroedLastBlocks
+//	zeroed middle block                      refuses: a later block vouches for it           TestDamageZeroedMiddleBlock
+//	empty or all-zero segment                refuses: names the segment header               TestDamageEmptySegment, TestZeroSegmentHeader
+//	missing segment 0                        refuses: names segment 0 missing                TestDamageMissingSegment0
+//	leading segments gone                    refuses: "segments 0..N are gone"               TestDamageLeadingSegmentsGone
+//	gap in the segment numbers               refuses: names the missing segment              TestMissingSegment
+//	bit flip in an acknowledged block        refuses: names the block (Open: if after the    TestCorruptionBeforeTail
+//	                                         checkpoint; Verify: always)
+//	block rewritten with a valid CRC         refuses: chain broken at the next block         TestChainTamper
+//	torn unsynced tail (crash, power loss)   recovers: truncated, copied aside, nothing      TestTornWrites, TestPowerLoss,
+//	                                         acknowledged lost                               TestPowerLossEveryOp
+//	zero run >= 4 MiB, then valid data       refuses when the later data vouches for it;     TestDamageZeroRunThenValidData
+//	                                         Verify names the same offset
+//	checkpoint ahead of the data             refuses: names the checkpoint's position        TestDamageCheckpointAheadOfData
+//	checkpoint of another journal            refuses: genesis differs                        TestDamageCheckpointOfAnotherJournal
+//	segment of another journal               refuses: chain broken at its header             TestSegmentFromAnotherJournal
+//	failed fdatasync                         the process stops writing; the next process     TestSyncAfterFailedSync, TestStickyError,
+//	                                         recovers, rewrites and syncs the unconfirmed    TestFailedBatchQueuedBehind,
+//	                                         tail                                            TestUnconfirmedTailRewritten
+//	power loss right after a torn repair     recovers: the repair was durable                TestPowerLossAfterTornRepair
 //
 // # Durability modes
 //
@@ -109,28 +186,57 @@
 //
 // DurabilityInterval: Append returns after write(2) of the block; a
 // separate syncer goroutine fdatasyncs every SyncInterval (10 ms), so no
-// writer waits for a sync. A process crash (kill -9)
-// loses nothing acknowledged — the data is in the page cache. A kernel crash
-// or power loss can lose the records acknowledged during the last
-// SyncInterval plus the duration of one fdatasync (the loss window; Stats
-// reports the largest one observed as MaxUnsyncedNanos/Records — 33-43 ms
-// at ~1M records/s on the project's shared disk, where single fdatasyncs
-// stall for tens of ms), and the
-// tail of such a crash may hold unsynced pages in any order, which recovery
-// may then refuse as corruption rather than truncate. Use it where the
-// client can resubmit.
+// writer waits for a sync. Sync makes everything appended so far durable
+// at once (the pipeline calls it after an intent record). A process crash
+// (kill -9) loses nothing acknowledged — the data is in the page cache. A
+// kernel crash or power loss can lose the records acknowledged since the
+// last completed sync: at most SyncInterval plus the duration of one
+// fdatasync (the loss window; Stats reports the largest one observed as
+// MaxUnsyncedNanos/Records — 33-43 ms at ~1M records/s on the project's
+// shared disk, where single fdatasyncs stall for tens of ms). Such a loss
+// is a torn tail (the pages kept and lost in any order are told apart by
+// the blocks' synced offsets), never a refusal to open; the seqs of lost
+// records are given to new records after recovery. Use it where the client
+// can resubmit.
 //
-// A failed write or fdatasync is sticky: the batch that hit it and every
-// later Append return an error wrapping ErrFailed (callers: MEMORY_ERROR),
-// Ready turns false, and nothing is retried — after a failed fdatasync the
-// kernel may have dropped the dirty pages, so a retry that succeeds would
-// claim durability that does not exist. Records acknowledged before the
-// failure are not affected. Reopen the journal to continue.
+// # After a failed write or fdatasync
+//
+// A failed write or fdatasync is final for the life of the process. The
+// error is sticky: it is set before the lock of the failed sync is
+// released, so the batch that hit it, every Append and Sync after it (in
+// any goroutine, whoever ran the sync), and every record queued behind it
+// fail with an error wrapping ErrFailed (callers: MEMORY_ERROR); Ready
+// turns false (the runtime goes unready), and nothing is retried — after a
+// failed fdatasync the kernel may have dropped the dirty pages or marked
+// them clean, so a retry that succeeds would claim durability that does
+// not exist. Open refuses the same directory again in this process. What
+// is known:
+//
+//   - DurabilityAlways: every record whose Append returned a seq is
+//     durable. The records of the failed batch were not acknowledged: they
+//     may or may not be on disk.
+//   - DurabilityInterval: the records up to the seq named in the error
+//     ("records after seq N are not known to be durable", also logged)
+//     are durable; the records after it
+//     were acknowledged as written but may be lost, in whole or in part.
+//
+// Restart the process to continue. The new process's Open treats what it
+// finds like after a crash: records after the last confirmed sync that are
+// still readable are kept, written again and synced, and reported as
+// RecoveryReport.UnconfirmedFromSeq..HeadSeq — present, durable from now
+// on, but never confirmed to their writers (who got an error or, in
+// interval mode, an acknowledgement without durability); the journal does
+// not report them as acknowledged. An intent among them without an outcome
+// is journaled as INTERRUPTED.
 //
 // # Platforms
 //
 // The durability statements above are for Linux, where the journal was
-// measured and is tested. The operations that differ by OS sit behind small
+// measured and is tested; the tests also run the journal on an in-memory
+// file system that simulates power loss (keeping only what was synced, and
+// a seeded random part of the rest) and failed syncs, and
+// scripts/mutate-journal.sh checks that removing any one sync or sticky
+// check makes a test fail. The operations that differ by OS sit behind small
 // functions in sys_<os>.go; the file format and the recovery contract are
 // the same everywhere.
 //
@@ -183,8 +289,11 @@
 // until Append returns (the journal writes Seq and TimeUnixNs into it); an
 // AppendAsync callback runs on the flusher goroutine and must not block.
 // Scan and Get may run concurrently with appends; they see what was durable
-// when they started. The owner calls Close once, after which Append, the
-// readers and Close itself return ErrClosed. See the Journal type for the numbered invariants.
+// when they started. At most Config.MaxQueuedRecords records wait for the
+// flusher: past that Append waits and AppendAsync returns ErrOverloaded, so
+// memory and the size of one batch stay bounded. The owner calls Close
+// once, after which Append, the readers and Close itself return
+// ErrClosed. See the Journal type for the numbered invariants.
 //
 // Record timestamps are assigned by the flusher, one clock reading per
 // block, and never decrease: a clock that steps back is clamped to the

@@ -23,10 +23,20 @@ var (
 	ErrTornTail = errors.New("journal: torn tail")
 
 	// ErrFailed is the sticky error class: once a write or sync fails, every
-	// later Append returns an error wrapping ErrFailed and the underlying
-	// cause, Ready reports false and Err returns it. Nothing acknowledged
-	// before the failure is lost. Callers classify it as MEMORY_ERROR.
+	// later Append and Sync returns an error wrapping ErrFailed and the
+	// underlying cause (its message names the last seq known durable),
+	// Ready reports false and Err returns it, for the life of the process:
+	// Open refuses the same directory until the process restarts. See the
+	// package documentation for what is known after a failure. Callers
+	// classify it as MEMORY_ERROR.
 	ErrFailed = errors.New("journal: failed")
+
+	// ErrOverloaded is returned (through its callback) by AppendAsync when
+	// Config.MaxQueuedRecords records are already queued: nothing was
+	// written and the journal is healthy; the caller may retry later.
+	// Callers classify it as overload (the pipeline's OVERLOADED, HTTP 503
+	// with Retry-After), not as MEMORY_ERROR.
+	ErrOverloaded = errors.New("journal: overloaded: too many records queued")
 
 	// ErrTooLarge is returned by Append for a record whose encoding exceeds
 	// the block size bound.

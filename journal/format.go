@@ -40,7 +40,7 @@ package journal
 //	+------------------------------------------------------------+
 //	72                80
 //	+----------------+------------------------------------------+
-//	|  zero (8)      | body: body-length bytes, the records     |
+//	|  synced        | body: body-length bytes, the records     |
 //	+----------------+ compressed with codec cdc                |
 //	                 +------------------------------------------+
 //
@@ -50,6 +50,19 @@ package journal
 //	raw len    bytes of the body after decompression
 //	CRC32C     Castagnoli CRC over header bytes [0,36) ++ [40,80) ++ body,
 //	           i.e. everything in the block except the CRC field itself.
+//	synced     (version 2) the offset in this segment up to which the
+//	           segment was known durable (fdatasync'ed) when the block was
+//	           written; at most the block's own offset. Recovery uses it to
+//	           tell damage that was never synced (a torn tail: truncated)
+//	           from damage to data a later block vouches was durable
+//	           (corruption). Version 1 blocks have zero here: they vouch
+//	           for nothing.
+//
+// Versions: 1 (the first); 2 adds the synced field (the 8 bytes were
+// zero in version 1, so a version 1 block reads as one that vouches for
+// nothing) and record kind 7 (interrupted). Readers accept both; the
+// writer writes version 2, in segment headers, blocks and checkpoints
+// alike. A journal may hold version 1 segments followed by version 2 ones.
 //
 // Chain: hash(n) = SHA-256(hash(n-1) ‖ block n), where "block n" is the
 // block's full bytes (header, CRC included, and body). hash(-1) is the
@@ -74,6 +87,9 @@ package journal
 //	          Status, IdempotencyKey           (uvarint length, bytes)
 //	  bytes   Args, Result, Error               (uvarint length+1, bytes;
 //	                                             0 means nil)
+//	  bytes   CanonicalArgs                     (optional, same encoding;
+//	                                             absent when nil, so records
+//	                                             without it encode as before)
 //
 // Seq and TimeUnixNs are not stored per record: a record's Seq is the block's
 // first seq plus its index, and its time is the block time.
@@ -94,7 +110,8 @@ import (
 const (
 	segMagic         = "FCJS"
 	blockMagic       = "FCJB"
-	formatVersion    = 1
+	formatVersion    = 2 // written; formatVersion1 is still read
+	formatVersion1   = 1
 	segHeaderSize    = 64
 	blockHeaderSize  = 80
 	hashSize         = 32
@@ -108,6 +125,8 @@ const (
 	// writer stores a body uncompressed rather than exceed it.
 	maxRatio      = 64
 	maxRatioSlack = 64 << 10
+	// maxSegmentOffset bounds the synced field.
+	maxSegmentOffset = 1 << 48
 )
 
 // Codec ids stored in the block header. Part of the wire format.
@@ -156,7 +175,7 @@ func decodeSegHeader(b []byte) (segHeader, error) {
 	if got, want := crc32.Checksum(b[0:56], crcTable), binary.LittleEndian.Uint32(b[56:60]); got != want {
 		return h, fmt.Errorf("%w: want %08x got %08x", errBadCRC, want, got)
 	}
-	if v := binary.LittleEndian.Uint16(b[4:6]); v != formatVersion {
+	if v := binary.LittleEndian.Uint16(b[4:6]); v != formatVersion && v != formatVersion1 {
 		return h, fmt.Errorf("%w: %d", errBadVersion, v)
 	}
 	if binary.LittleEndian.Uint32(b[60:64]) != 0 || binary.LittleEndian.Uint16(b[6:8]) != 0 {
@@ -178,6 +197,7 @@ type blockHeader struct {
 	RawLen   uint32
 	CRC      uint32
 	Prev     [hashSize]byte
+	Synced   int64 // segment offset known durable when the block was written (0 in version 1)
 }
 
 // size is the full block size: header plus body.
@@ -197,6 +217,7 @@ func (h *blockHeader) encode(b []byte) {
 	binary.LittleEndian.PutUint32(b[28:32], h.BodyLen)
 	binary.LittleEndian.PutUint32(b[32:36], h.RawLen)
 	copy(b[40:72], h.Prev[:])
+	binary.LittleEndian.PutUint64(b[72:80], uint64(h.Synced))
 }
 
 // blockCRC computes the CRC of a complete block (header + body).
@@ -220,7 +241,7 @@ func decodeBlockHeader(b []byte) (blockHeader, error) {
 	if string(b[0:4]) != blockMagic {
 		return h, errBadMagic
 	}
-	if b[4] != formatVersion {
+	if b[4] != formatVersion && b[4] != formatVersion1 {
 		return h, fmt.Errorf("%w: %d", errBadVersion, b[4])
 	}
 	h.Codec = b[5]
@@ -231,6 +252,7 @@ func decodeBlockHeader(b []byte) (blockHeader, error) {
 	h.RawLen = binary.LittleEndian.Uint32(b[32:36])
 	h.CRC = binary.LittleEndian.Uint32(b[36:40])
 	copy(h.Prev[:], b[40:72])
+	h.Synced = int64(binary.LittleEndian.Uint64(b[72:80]))
 	switch {
 	case h.Codec > codecZstd:
 		return h, fmt.Errorf("%w: codec %d", errBadHeader, h.Codec)
@@ -244,6 +266,8 @@ func decodeBlockHeader(b []byte) (blockHeader, error) {
 		return h, fmt.Errorf("%w: first seq %d", errBadHeader, h.FirstSeq)
 	case uint64(h.RawLen) > maxRatio*uint64(h.BodyLen)+maxRatioSlack:
 		return h, fmt.Errorf("%w: raw length %d implausible for body %d", errBadHeader, h.RawLen, h.BodyLen)
+	case h.Synced < 0 || h.Synced > maxSegmentOffset:
+		return h, fmt.Errorf("%w: synced offset %d", errBadHeader, h.Synced)
 	case uint64(h.RawLen) < uint64(h.Count)*(recordFixedSize+1):
 		return h, fmt.Errorf("%w: raw length %d too small for %d records", errBadHeader, h.RawLen, h.Count)
 	}
@@ -287,16 +311,20 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = binary.AppendUvarint(b, uint64(len(p))+1)
 		b = append(b, p...)
 	}
+	if r.CanonicalArgs != nil {
+		b = binary.AppendUvarint(b, uint64(len(r.CanonicalArgs))+1)
+		b = append(b, r.CanonicalArgs...)
+	}
 	return b
 }
 
 // encodedRecordSize returns an upper bound of appendRecord's output plus
 // its length prefix, for buffer sizing.
 func encodedRecordSize(r *Record) int {
-	n := recordFixedSize + 5*binary.MaxVarintLen64 + 11*binary.MaxVarintLen64 + binary.MaxVarintLen32
+	n := recordFixedSize + 5*binary.MaxVarintLen64 + 12*binary.MaxVarintLen64 + binary.MaxVarintLen32
 	return n + len(r.ExecutionID) + len(r.Principal) + len(r.Capability) + len(r.Decision) +
 		len(r.Rule) + len(r.State) + len(r.Status) + len(r.IdempotencyKey) +
-		len(r.Args) + len(r.Result) + len(r.Error)
+		len(r.Args) + len(r.Result) + len(r.Error) + len(r.CanonicalArgs)
 }
 
 var errRecord = errors.New("malformed record")
@@ -346,7 +374,12 @@ func parseRecord(b []byte, r *Record) error {
 		}
 		b = b[n+int(l):]
 	}
-	for _, p := range [...]*[]byte{&r.Args, &r.Result, &r.Error} {
+	fields := [...]*[]byte{&r.Args, &r.Result, &r.Error, &r.CanonicalArgs}
+	for i, p := range fields {
+		if i == len(fields)-1 && len(b) == 0 {
+			*p = nil // the optional CanonicalArgs is absent
+			break
+		}
 		l, n := binary.Uvarint(b)
 		if n <= 0 || l > uint64(len(b)-n)+1 {
 			return fmt.Errorf("%w: bytes length", errRecord)

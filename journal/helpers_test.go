@@ -179,25 +179,4 @@ func sameRecord(a, b *Record) bool {
 		bytes.Equal(a.Error, b.Error) && a.IdempotencyKey == b.IdempotencyKey && a.Timings == b.Timings
 }
 
-// faultFile injects errors into a segment file.
-type faultFile struct {
-	segmentFile
-	failWrite *atomic.Bool
-	failSync  *atomic.Bool
-}
-
-var errInjected = fmt.Errorf("injected: no space left on device")
-
-func (f faultFile) WriteAt(p []byte, off int64) (int, error) {
-	if f.failWrite.Load() {
-		return 0, errInjected
-	}
-	return f.segmentFile.WriteAt(p, off)
-}
-
-func (f faultFile) Datasync() error {
-	if f.failSync.Load() {
-		return errInjected
-	}
-	return f.segmentFile.Datasync()
-}
+var errInjected = fmt.Errorf("injected: input/output error")

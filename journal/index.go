@@ -1,9 +1,9 @@
 package journal
 
 import (
-	"fmt"
 	"hash/maphash"
 	"os"
+	"path/filepath"
 	"sync"
 )
 
@@ -69,7 +69,7 @@ func (x *execIndex) mayContain(b *indexedBlock, h uint64) bool {
 }
 
 // extend indexes the blocks between x.pos and end.
-func (x *execIndex) extend(dir string, end *position) error {
+func (x *execIndex) extend(fsys fileSystem, dir string, end *position) error {
 	var dec decompressor
 	defer dec.close()
 	var ids [][]byte
@@ -94,7 +94,7 @@ func (x *execIndex) extend(dir string, end *position) error {
 	if x.built {
 		from = &x.pos
 	}
-	res, err := walk(dir, walkOpts{from: from, end: end, visit: visit})
+	res, err := walk(fsys, dir, walkOpts{from: from, end: end, visit: visit})
 	if err != nil {
 		return err
 	}
@@ -111,12 +111,12 @@ func (x *execIndex) extend(dir string, end *position) error {
 }
 
 // lookup returns the records of id, reading only candidate blocks.
-func (x *execIndex) lookup(dir, id string) ([]Record, error) {
+func (x *execIndex) lookup(fsys fileSystem, dir, id string) ([]Record, error) {
 	h := maphash.String(x.seed, id)
 	var out []Record
 	var dec decompressor
 	defer dec.close()
-	var f *os.File
+	var f file
 	var fseg uint64
 	defer func() {
 		if f != nil {
@@ -134,7 +134,7 @@ func (x *execIndex) lookup(dir, id string) ([]Record, error) {
 				f.Close()
 			}
 			var err error
-			if f, err = os.Open(fmt.Sprintf("%s/%s", dir, segmentName(b.seg))); err != nil {
+			if f, err = fsys.OpenFile(filepath.Join(dir, segmentName(b.seg)), os.O_RDONLY, 0); err != nil {
 				return nil, err
 			}
 			fseg = b.seg

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -40,10 +41,23 @@ import (
 //     batch size adapts to the fsync latency with no timer.
 //  4. Sequence numbers are assigned in batch order by the single flusher,
 //     so file order = seq order = commit order.
-//  5. The first write or sync error is sticky (err): the batch that hit it
-//     and every later Append fail with it; nothing is retried (a failed
-//     fdatasync may have dropped dirty pages, so retrying could report
-//     durability that does not exist).
+//  5. The first write or sync error is sticky (err): the batch that hit it,
+//     every batch queued behind it and every later Append and Sync fail
+//     with it; nothing is retried (a failed fdatasync may have dropped
+//     dirty pages, so retrying could report durability that does not
+//     exist). A failed sync sets it in syncLocked, before fileMu is
+//     released, and syncLocked refuses to sync once it is set: no Sync can
+//     succeed after a failed one. Open refuses the directory for the rest
+//     of the process (failedDirs).
+//     Every block records syncedOff, how far its segment was known
+//     durable when it was written (recovery's torn-versus-corrupt rule).
+//     The flusher stores writtenOff then writtenSeq after each write; a
+//     sync loads them in the other order before fdatasync and publishes
+//     them as syncedOff/syncedSeq after it succeeds, all under fileMu, so
+//     syncedOff never passes what was written before the sync began.
+//     At most MaxQueuedRecords records wait in mu.cur; Append waits on
+//     mu.room (signalled when the flusher takes mu.cur, on a failure and
+//     at Close), AppendAsync returns ErrOverloaded.
 //  6. A helper goroutine preallocates the next segment (zero-filled and
 //     synced) while the current one fills; the flusher only writes its
 //     header, syncs it, renames it into place and syncs the directory.
@@ -64,14 +78,17 @@ import (
 // of samples, against ~40% in write(2). A channel per record was rejected
 // too: it costs a wake-up per writer instead of one per batch.
 type Journal struct {
+	lock   *DirLock // the directory's writer lock; nil on the tests' in-memory file system
 	cfg    Config
 	codec  byte
 	opened time.Time // monotonic base for loss-window measurements
 
 	mu struct {
 		sync.Mutex
-		cur    *batch
-		closed bool
+		cur     *batch
+		closed  bool
+		room    sync.Cond // signalled when the flusher takes mu.cur; L is &mu.Mutex
+		waiting int       // Appends waiting in room for the queue to drain
 	}
 	kick  chan struct{}
 	stopc chan struct{}
@@ -86,7 +103,7 @@ type Journal struct {
 	index    execIndex // for Get; has its own mutex
 
 	// flusher-owned
-	f            segmentFile
+	f            file
 	segIdx       uint64
 	off          int64
 	segCap       int64 // size of the current segment file: roll beyond it
@@ -110,6 +127,10 @@ type Journal struct {
 	// syncer on its ticks); the flusher's own writes need no lock.
 	fileMu        sync.Mutex
 	written       atomic.Int64  // records written (flusher adds)
+	writtenOff    atomic.Int64  // end of the written blocks in the current segment (flusher stores, then writtenSeq)
+	writtenSeq    atomic.Uint64 // seq of the last record written
+	syncedOff     atomic.Int64  // offset of the current segment known durable (under fileMu)
+	syncedSeq     atomic.Uint64 // seq of the last record known durable (under fileMu)
 	syncedRecs    atomic.Int64  // records known synced (under fileMu)
 	unsyncedSince atomic.Int64  // ns since opened of the first write after the last sync start; 0: none
 	syncStop      chan struct{} // interval mode: stops the syncer
@@ -126,7 +147,7 @@ type Journal struct {
 const firstSegmentSize = 1 << 20
 
 type prepared struct {
-	f   *os.File
+	f   file
 	err error
 }
 
@@ -157,11 +178,37 @@ func Open(cfg Config) (*Journal, error) {
 		return nil, err
 	}
 	codec, _ := cfg.Codec.id()
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if err, ok := failedDirs.Load(failedKey(&cfg)); ok {
+		return nil, fmt.Errorf("journal: open %s: a write or sync of this journal failed earlier in this process, so "+
+			"its files may hold pages the kernel dropped or never wrote; restart the process to reopen it: %w", cfg.Dir, err.(error))
+	}
+	if err := cfg.fs.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	_ = os.Remove(filepath.Join(cfg.Dir, checkpointTmp))
-	_ = os.Remove(filepath.Join(cfg.Dir, quickSegName))
+	// One writer (see lock.go): the directory's lock is taken before
+	// anything in it is read or written, and held until Close. (The
+	// in-memory file system of the tests has no other process to exclude.)
+	var lock *DirLock
+	if _, ok := cfg.fs.(osFS); ok {
+		l, err := LockDir(cfg.Dir, strings.Join(os.Args, " "))
+		if err != nil {
+			return nil, fmt.Errorf("journal: open %s: %w", cfg.Dir, err)
+		}
+		lock = l
+	}
+	j, err := openLocked(cfg, codec)
+	if err != nil {
+		lock.Unlock()
+		return nil, err
+	}
+	j.lock = lock
+	return j, nil
+}
+
+// openLocked is Open once the directory's lock is held.
+func openLocked(cfg Config, codec uint8) (*Journal, error) {
+	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, checkpointTmp))
+	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, quickSegName))
 	res, tracker, rep, err := recoverDir(&cfg)
 	if err != nil {
 		var be *BlockError
@@ -186,6 +233,7 @@ func Open(cfg Config) (*Journal, error) {
 		syncDone: make(chan struct{}),
 	}
 	j.mu.cur = newBatch()
+	j.mu.room.L = &j.mu.Mutex
 	j.index.seed = maphash.MakeSeed()
 	if j.comp, err = newCompressor(codec); err != nil {
 		return nil, err
@@ -199,7 +247,7 @@ func Open(cfg Config) (*Journal, error) {
 		j.recovery.Genesis = fmt.Sprintf("%x", j.genesis)
 		j.recovery.Segments = 1
 	}
-	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	j.publish()
 	j.adoptPrepared()
 	if j.off > j.segCap/2 || j.segCap < j.cfg.SegmentSize {
 		j.startPrepare()
@@ -213,7 +261,82 @@ func Open(cfg Config) (*Journal, error) {
 	} else {
 		close(j.syncDone)
 	}
+	if err := j.recordInterrupted(); err != nil {
+		j.Close()
+		return nil, fmt.Errorf("journal: open %s: recording interrupted executions: %w", cfg.Dir, err)
+	}
 	return j, nil
+}
+
+// recordInterrupted journals one KindInterrupted record for each intent
+// recovery found without an outcome, durably, so the next Open does not
+// report it again.
+func (j *Journal) recordInterrupted() error {
+	in := j.recovery.Interrupted
+	if len(in) == 0 {
+		return nil
+	}
+	recs := make([]*Record, len(in))
+	for i := range in {
+		recs[i] = &Record{Kind: KindInterrupted, ExecutionID: in[i].ExecutionID, Principal: "journal",
+			State: "INTERRUPTED", Status: "error",
+			Error: fmt.Appendf(nil, `{"category":"MEMORY_ERROR","reason":"interrupted","message":"the intent (seq %d) was journaled but the runtime stopped before its outcome; the execution will not be re-run","intent_seq":%d}`, in[i].Seq, in[i].Seq)}
+	}
+	b, err := j.enqueueBatch(recs)
+	if err != nil {
+		return err
+	}
+	<-b.done
+	if b.err != nil {
+		return b.err
+	}
+	if err := j.Sync(); err != nil {
+		return err
+	}
+	for i := range in {
+		in[i].RecordSeq = b.firstSeq + uint64(i)
+	}
+	j.cfg.Logger.Info("journal: recorded interrupted executions", "count", len(in), "first_seq", b.firstSeq)
+	return nil
+}
+
+// enqueueBatch queues recs as one batch, past the queue bound (Open's own
+// records).
+func (j *Journal) enqueueBatch(recs []*Record) (*batch, error) {
+	j.mu.Lock()
+	if err := j.Err(); err != nil {
+		j.mu.Unlock()
+		return nil, err
+	}
+	b := j.mu.cur
+	b.recs = append(b.recs, recs...)
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+	return b, nil
+}
+
+// failedDirs holds, for the life of the process, the journals whose write
+// or sync failed (key: failedKey): Open refuses them. After a failed
+// fdatasync the page cache may still hold the failed pages, marked clean:
+// a journal reopened in the same process would read them back as
+// committed. A new process recovers them properly (see
+// RecoveryReport.UnconfirmedFromSeq).
+var failedDirs sync.Map
+
+type failedDirKey struct {
+	fs  fileSystem
+	dir string
+}
+
+func failedKey(cfg *Config) failedDirKey {
+	dir, err := filepath.Abs(cfg.Dir)
+	if err != nil {
+		dir = filepath.Clean(cfg.Dir)
+	}
+	return failedDirKey{fs: cfg.fs, dir: dir}
 }
 
 // openTail positions the writer at the end of the recovered journal,
@@ -230,26 +353,11 @@ func (j *Journal) openTail(res *walkResult) error {
 	last := res.segs[len(res.segs)-1]
 	j.genesis, j.head, j.firstSeq, j.nextSeq = res.genesis, res.head, res.firstSeq, res.nextSeq
 	j.lastTime, j.blocks, j.records = res.lastTime, res.blocks, res.records
-	if res.torn != nil && res.torn.block < 0 {
-		// The last segment's header never made it: write it again.
-		if len(res.segs) == 1 {
-			g, err := newGenesis(&j.cfg)
-			if err != nil {
-				return err
-			}
-			j.genesis, j.head, j.firstSeq, j.nextSeq = g, g, 1, 1
-		}
-		f, err := os.OpenFile(last.path, os.O_RDWR, 0)
-		if err != nil {
-			return err
-		}
-		return j.installSegment(last.index, f, false)
-	}
-	f, err := os.OpenFile(last.path, os.O_RDWR, 0)
+	f, err := j.cfg.fs.OpenFile(last.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
-	j.f = j.wrap(f)
+	j.f = f
 	j.segIdx = last.index
 	j.off = res.tailOff
 	j.segCap = last.size
@@ -258,26 +366,25 @@ func (j *Journal) openTail(res *walkResult) error {
 	}
 	j.lastBlockOff = res.lastBlockOff
 	j.blockIndex = res.blockIndex
-	return nil
-}
-
-func (j *Journal) wrap(f *os.File) segmentFile {
-	var sf segmentFile = osFile{f}
-	if j.cfg.wrapFile != nil {
-		sf = j.cfg.wrapFile(sf)
+	// Recovery synced everything up to the tail.
+	j.writtenOff.Store(j.off)
+	j.syncedOff.Store(j.off)
+	if j.nextSeq > 0 {
+		j.writtenSeq.Store(j.nextSeq - 1)
+		j.syncedSeq.Store(j.nextSeq - 1)
 	}
-	return sf
+	return nil
 }
 
 // createSegment makes segment index the current one. f is a preallocated
 // temp file, or nil to preallocate one now.
-func (j *Journal) createSegment(index uint64, f *os.File) error {
+func (j *Journal) createSegment(index uint64, f file) error {
 	if f == nil {
 		var err error
 		// The first segment of a new journal is small so that Open stays
 		// fast, and zero-filled so that fdatasync stays cheap; the next one
 		// (full size) is prepared in the background right away.
-		if f, err = prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), min(j.cfg.SegmentSize, firstSegmentSize), true, nil); err != nil {
+		if f, err = prepareSegment(j.cfg.fs, filepath.Join(j.cfg.Dir, preparedSegName), min(j.cfg.SegmentSize, firstSegmentSize), true, nil); err != nil {
 			return err
 		}
 	}
@@ -286,38 +393,39 @@ func (j *Journal) createSegment(index uint64, f *os.File) error {
 
 // installSegment writes the segment header into f, syncs it and (when
 // rename) renames the temp file into place and syncs the directory.
-func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
-	sf := j.wrap(f)
+func (j *Journal) installSegment(index uint64, f file, rename bool) error {
 	var hdr [segHeaderSize]byte
 	(&segHeader{Index: index, FirstSeq: j.nextSeq, Prev: j.head}).encode(hdr[:])
-	if _, err := sf.WriteAt(hdr[:], 0); err != nil {
-		sf.Close()
+	if _, err := f.WriteAt(hdr[:], 0); err != nil {
+		f.Close()
 		return err
 	}
-	if err := sf.Datasync(); err != nil {
-		sf.Close()
+	err := f.Datasync() // mutate:sync-segment-header
+	if err != nil {
+		f.Close()
 		return err
 	}
 	if rename {
-		nf, err := renameOpen(f, filepath.Join(j.cfg.Dir, segmentName(index)))
+		nf, err := j.cfg.fs.RenameOpen(f, filepath.Join(j.cfg.Dir, segmentName(index)))
 		if err != nil {
-			sf.Close()
+			f.Close()
 			return err
 		}
-		if nf != f { // reopened under its new name (Windows)
-			f, sf = nf, j.wrap(nf)
-		}
+		f = nf
 	}
-	if err := syncDir(j.cfg.Dir); err != nil {
-		sf.Close()
+	err = j.cfg.fs.SyncDir(j.cfg.Dir) // mutate:syncdir-segment
+	if err != nil {
+		f.Close()
 		return err
 	}
-	j.f = sf
+	j.f = f
 	j.segIdx = index
 	j.off = segHeaderSize
+	j.writtenOff.Store(segHeaderSize)
+	j.syncedOff.Store(segHeaderSize) // the header was synced above
 	j.segCap = j.cfg.SegmentSize
-	if fi, err := f.Stat(); err == nil {
-		j.segCap = fi.Size()
+	if size, err := f.Size(); err == nil {
+		j.segCap = size
 	}
 	j.lastBlockOff = 0
 	j.blockIndex = 0
@@ -331,18 +439,18 @@ func (j *Journal) installSegment(index uint64, f *os.File, rename bool) error {
 // written after the rename.
 func (j *Journal) adoptPrepared() {
 	path := filepath.Join(j.cfg.Dir, preparedSegName)
-	fi, err := os.Stat(path)
+	size, err := j.cfg.fs.Stat(path)
 	if err != nil {
 		return
 	}
-	if fi.Size() == j.cfg.SegmentSize {
-		if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+	if size == j.cfg.SegmentSize {
+		if f, err := j.cfg.fs.OpenFile(path, os.O_RDWR, 0); err == nil {
 			j.prep <- prepared{f: f}
 			j.prepPending = true
 			return
 		}
 	}
-	_ = os.Remove(path)
+	_ = j.cfg.fs.Remove(path)
 }
 
 // startPrepare starts zero-filling the next segment in the background (once
@@ -355,7 +463,7 @@ func (j *Journal) startPrepare() {
 	j.prepWG.Add(1)
 	go func() {
 		defer j.prepWG.Done()
-		f, err := prepareSegment(filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, true, j.prepStop)
+		f, err := prepareSegment(j.cfg.fs, filepath.Join(j.cfg.Dir, preparedSegName), j.cfg.SegmentSize, true, j.prepStop)
 		j.prep <- prepared{f, err}
 	}()
 }
@@ -376,25 +484,25 @@ func (j *Journal) Err() error {
 // records a caller must have on stable storage before it acts — the
 // pipeline's intent records for write-effect capabilities — when the
 // journal runs in interval mode. In always mode every Append is durable
-// when it returns, and Sync only reports the sticky error. Safe for
-// concurrent use; it must not be called after Close.
+// when it returns, and Sync only reports the sticky error. After a failed
+// write or sync, from any goroutine, Sync returns that error, always: the
+// sticky error is set before the failed sync's lock is released, so no
+// Sync can slip in between and succeed. Safe for concurrent use; after
+// Close it returns ErrClosed (or the sticky error).
 func (j *Journal) Sync() error {
-	if err := j.Err(); err != nil {
-		return err
-	}
-	if !j.Ready() {
+	if !j.isOpen() {
+		if err := j.Err(); err != nil {
+			return err
+		}
 		return ErrClosed
 	}
 	if j.cfg.Durability == DurabilityAlways {
-		return nil
+		return j.Err()
 	}
 	j.fileMu.Lock()
-	err := j.syncLocked()
+	err := j.syncLocked() // mutate:fdatasync-sync
 	j.fileMu.Unlock()
-	if err != nil {
-		return j.fail(err)
-	}
-	return nil
+	return err
 }
 
 // Ready reports whether the journal accepts writes: open and healthy.
@@ -405,10 +513,18 @@ func (j *Journal) Ready() bool {
 	return !closed && j.err.Load() == nil
 }
 
+// fail makes err the sticky error (if none is set yet) and returns the
+// sticky error. Callers that synced hold fileMu, so the error is in place
+// before anyone else can sync or return from a sync.
 func (j *Journal) fail(err error) error {
-	e := fmt.Errorf("%w: %w", ErrFailed, err)
+	e := fmt.Errorf("%w: %w (records after seq %d are not known to be durable)", ErrFailed, err, j.syncedSeq.Load())
 	if j.err.CompareAndSwap(nil, &e) {
-		j.cfg.Logger.Error("journal: failed; refusing further writes", "dir", j.cfg.Dir, "err", err)
+		failedDirs.Store(failedKey(&j.cfg), e)
+		j.cfg.Logger.Error("journal: failed; refusing further writes for the life of the process", "dir", j.cfg.Dir,
+			"err", err, "synced_seq", j.syncedSeq.Load(), "written_seq", j.writtenSeq.Load())
+		j.mu.Lock()
+		j.mu.room.Broadcast()
+		j.mu.Unlock()
 		return e
 	}
 	return *j.err.Load()
@@ -420,13 +536,26 @@ func (j *Journal) enqueue(r *Record, fn func(uint64, error)) (*batch, int, error
 		return nil, 0, ErrTooLarge
 	}
 	j.mu.Lock()
-	if j.mu.closed {
-		j.mu.Unlock()
-		return nil, 0, ErrClosed
-	}
-	if err := j.Err(); err != nil {
-		j.mu.Unlock()
-		return nil, 0, err
+	for {
+		if j.mu.closed {
+			j.mu.Unlock()
+			return nil, 0, ErrClosed
+		}
+		err := j.Err() // mutate:sticky-enqueue
+		if err != nil {
+			j.mu.Unlock()
+			return nil, 0, err
+		}
+		if len(j.mu.cur.recs) < j.cfg.MaxQueuedRecords {
+			break
+		}
+		if fn != nil { // AppendAsync never waits
+			j.mu.Unlock()
+			return nil, 0, ErrOverloaded
+		}
+		j.mu.waiting++
+		j.mu.room.Wait()
+		j.mu.waiting--
 	}
 	b := j.mu.cur
 	idx := len(b.recs)
@@ -444,7 +573,8 @@ func (j *Journal) enqueue(r *Record, fn func(uint64, error)) (*batch, int, error
 
 // Append commits r and returns its sequence number once the record is
 // durable (DurabilityAlways: written and fdatasync'ed; DurabilityInterval:
-// written). It also stores the seq and commit time in r.Seq and
+// written). When Config.MaxQueuedRecords records are queued already, it
+// waits for the flusher to take them (backpressure). It also stores the seq and commit time in r.Seq and
 // r.TimeUnixNs. Safe for concurrent use; r must not be modified until
 // Append returns. Errors: ErrClosed, ErrTooLarge, or the sticky error
 // wrapping ErrFailed.
@@ -463,8 +593,10 @@ func (j *Journal) Append(r *Record) (uint64, error) {
 // AppendAsync queues r and returns at once; done is called exactly once,
 // with the same meaning as Append's results, from the flusher goroutine
 // (or, when the record is refused before queueing, from the caller's
-// goroutine before AppendAsync returns). done must not block: it delays
-// every later commit. r must not be modified until done is called.
+// goroutine before AppendAsync returns: ErrClosed, ErrTooLarge, the sticky
+// error, or ErrOverloaded when Config.MaxQueuedRecords records are already
+// queued). done must not block: it delays every later commit. r must not
+// be modified until done is called.
 func (j *Journal) AppendAsync(r *Record, done func(seq uint64, err error)) {
 	if done == nil {
 		done = func(uint64, error) {}
@@ -484,10 +616,14 @@ func (j *Journal) Close() error {
 	j.closeOnce.Do(func() {
 		j.mu.Lock()
 		j.mu.closed = true
+		j.mu.room.Broadcast()
 		j.mu.Unlock()
 		close(j.stopc)
 		<-j.donec
 		err = j.Err()
+		if uerr := j.lock.Unlock(); err == nil && uerr != nil {
+			err = uerr
+		}
 	})
 	return err
 }
@@ -521,6 +657,9 @@ func (j *Journal) flushOnce() {
 		return
 	}
 	j.mu.cur = newBatch()
+	if j.mu.waiting > 0 {
+		j.mu.room.Broadcast()
+	}
 	j.mu.Unlock()
 	j.commit(b)
 }
@@ -528,12 +667,13 @@ func (j *Journal) flushOnce() {
 // commit writes a batch as one or more blocks, syncs (always mode) and
 // releases its waiters.
 func (j *Journal) commit(b *batch) {
-	err := j.Err()
+	err := j.Err() // mutate:sticky-commit
 	if err == nil {
 		b.firstSeq = j.nextSeq
 		err = j.writeBatch(b)
-		if err == nil && (j.cfg.Durability == DurabilityAlways ||
-			j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery) {
+		if err == nil && j.cfg.Durability == DurabilityAlways {
+			err = j.syncNow() // mutate:fdatasync-batch
+		} else if err == nil && j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
 			// Interval mode syncs here only when a checkpoint is due (a
 			// checkpoint may only cover synced data); the syncer does the rest.
 			err = j.syncNow()
@@ -594,9 +734,25 @@ func (j *Journal) writeBatch(b *batch) error {
 	j.written.Add(int64(len(b.recs)))
 	j.unsyncedSince.CompareAndSwap(0, int64(time.Since(j.opened)))
 	if j.cfg.Durability == DurabilityInterval {
-		j.visible.Store(&position{seg: j.segIdx, off: j.off})
+		j.publish()
 	}
 	return nil
+}
+
+// publish makes what the flusher has committed visible to readers and to
+// Head (flusher only).
+func (j *Journal) publish() {
+	j.visible.Store(&position{seg: j.segIdx, off: j.off, head: j.head, headSeq: j.nextSeq - 1})
+}
+
+// Head returns the seq of the last committed record (durable in always
+// mode, written in interval mode; 0 for an empty journal) and the chain
+// hash after its block (the genesis value when empty), in hex: the values
+// to record outside the journal and check later with
+// `femtoclaw journal verify --expect-head`. Safe for concurrent use.
+func (j *Journal) Head() (seq uint64, hash string) {
+	p := j.visible.Load()
+	return p.headSeq, fmt.Sprintf("%x", p.head)
 }
 
 // writeBlock compresses j.raw into one block and writes it.
@@ -610,15 +766,15 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 		body = len(j.raw)
 	}
 	j.out = out
-	h := blockHeader{Codec: codec, FirstSeq: j.nextSeq, TimeNs: now, Count: uint32(len(recs)),
-		BodyLen: uint32(body), RawLen: uint32(len(j.raw)), Prev: j.head}
-	h.encode(out)
-	sealBlock(out)
 	if j.off > segHeaderSize && j.off+int64(len(out)) > j.segCap {
 		if err := j.roll(); err != nil {
 			return err
 		}
 	}
+	h := blockHeader{Codec: codec, FirstSeq: j.nextSeq, TimeNs: now, Count: uint32(len(recs)),
+		BodyLen: uint32(body), RawLen: uint32(len(j.raw)), Prev: j.head, Synced: min(j.syncedOff.Load(), j.off)}
+	h.encode(out)
+	sealBlock(out)
 	if _, err := j.f.WriteAt(out, j.off); err != nil {
 		return err
 	}
@@ -630,6 +786,8 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 	j.off += int64(len(out))
 	j.blockIndex++
 	j.nextSeq += uint64(len(recs))
+	j.writtenOff.Store(j.off) // before writtenSeq: see syncLocked
+	j.writtenSeq.Store(j.nextSeq - 1)
 	j.lastTime = now
 	j.blocks++
 	j.records += int64(len(recs))
@@ -647,7 +805,8 @@ func (j *Journal) writeBlock(recs []*Record, now int64) error {
 func (j *Journal) roll() error {
 	j.fileMu.Lock()
 	defer j.fileMu.Unlock()
-	if err := j.syncLocked(); err != nil {
+	err := j.syncLocked() // mutate:fdatasync-roll
+	if err != nil {
 		return err
 	}
 	if err := j.f.Close(); err != nil {
@@ -662,7 +821,7 @@ func (j *Journal) roll() error {
 		// The zero fill is still running: do not stall commits behind it.
 		// Fallocate this segment now (metadata only, fast) and leave the
 		// zero-filled one for the next roll.
-		p.f, p.err = prepareSegment(filepath.Join(j.cfg.Dir, quickSegName), j.cfg.SegmentSize, false, nil)
+		p.f, p.err = prepareSegment(j.cfg.fs, filepath.Join(j.cfg.Dir, quickSegName), j.cfg.SegmentSize, false, nil)
 		j.stats.quickSegments.Add(1)
 	}
 	if p.err != nil {
@@ -678,19 +837,32 @@ func (j *Journal) roll() error {
 // syncLocked fdatasyncs the current segment; fileMu must be held. In
 // interval mode it also measures the loss window: how long acknowledged
 // records stayed unsynced, and how many.
+//
+// Once a sync has failed it syncs nothing and returns the sticky error: a
+// second fdatasync could succeed (the kernel reports a writeback error
+// once) without the lost pages being on disk. A failure becomes the sticky
+// error here, before fileMu is released.
 func (j *Journal) syncLocked() error {
+	err := j.Err() // mutate:sticky-sync
+	if err != nil {
+		return err
+	}
 	w := j.written.Load()
+	seq := j.writtenSeq.Load() // before writtenOff: the flusher stores them in the other order
+	off := j.writtenOff.Load()
 	since := j.unsyncedSince.Swap(0)
 	t := time.Now()
-	err := j.f.Datasync()
+	err = j.f.Datasync() // mutate:fdatasync-core
 	d := time.Since(t)
 	j.stats.observeSync(d)
 	if d > j.cfg.SlowSync {
 		j.cfg.Logger.Warn("journal: slow fdatasync", "duration", d, "segment", segmentName(j.segIdx))
 	}
 	if err != nil {
-		return err
+		return j.fail(err)
 	}
+	j.syncedOff.Store(off)
+	j.syncedSeq.Store(seq)
 	if since != 0 && j.cfg.Durability == DurabilityInterval {
 		j.stats.observeUnsynced(int64(time.Since(j.opened))-since, w-j.syncedRecs.Load())
 	}
@@ -711,11 +883,8 @@ func (j *Journal) syncer() {
 				continue
 			}
 			j.fileMu.Lock()
-			err := j.syncLocked()
+			_ = j.syncLocked() // mutate:fdatasync-syncer
 			j.fileMu.Unlock()
-			if err != nil {
-				j.fail(err)
-			}
 		case <-j.syncStop:
 			return
 		}
@@ -729,18 +898,23 @@ func (j *Journal) syncNow() error {
 	err := j.syncLocked()
 	j.fileMu.Unlock()
 	if err != nil {
-		return j.fail(err)
+		return err
 	}
-	j.visible.Store(&position{seg: j.segIdx, off: j.off})
+	j.publish()
 	if j.cfg.CheckpointEvery > 0 && j.sinceCkpt >= j.cfg.CheckpointEvery {
-		j.writeCheckpoint()
+		j.writeCheckpoint(false)
 	}
 	return nil
 }
 
-// writeCheckpoint records the synced state. Checkpoints are advisory: a
-// failure is logged, not sticky.
-func (j *Journal) writeCheckpoint() {
+// writeCheckpoint records the synced state. A checkpoint is a promise
+// (Open refuses a journal whose data ends before the checkpoint's
+// position) and a shortcut (Open verifies from it); writing one is not:
+// a failure is logged, not sticky. Periodic checkpoints are not synced (a
+// power loss may take the newest, or leave it unreadable, which costs the
+// next Open a longer verification); Close's is (durable), so that after a
+// clean Close the checkpoint vouches for everything.
+func (j *Journal) writeCheckpoint(durable bool) {
 	j.sinceCkpt = 0
 	if j.blocks == 0 || j.lastBlockOff == 0 {
 		return
@@ -749,9 +923,18 @@ func (j *Journal) writeCheckpoint() {
 		firstSeq: j.firstSeq, nextSeq: j.nextSeq, lastTime: j.lastTime, blocks: j.blocks, records: j.records,
 		genesis: j.genesis, head: j.head, intents: j.intents.list()}
 	tmp := filepath.Join(j.cfg.Dir, checkpointTmp)
-	err := os.WriteFile(tmp, cp.encode(), 0o600)
+	f, err := j.cfg.fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
+		_, err = f.Write(cp.encode())
+		if err == nil && durable {
+			err = f.Sync() // mutate:sync-checkpoint-close
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err == nil {
+		err = j.cfg.fs.Rename(tmp, filepath.Join(j.cfg.Dir, checkpointName))
 	}
 	if err != nil {
 		j.cfg.Logger.Warn("journal: checkpoint failed", "err", err)
@@ -768,8 +951,8 @@ func (j *Journal) shutdown() {
 	<-j.syncDone
 	if j.Err() == nil {
 		if err := j.syncNow(); err == nil {
-			j.writeCheckpoint()
-			_ = syncDir(j.cfg.Dir)
+			j.writeCheckpoint(true)
+			_ = j.cfg.fs.SyncDir(j.cfg.Dir) // mutate:syncdir-close
 		}
 	}
 	if err := j.f.Close(); err != nil && j.Err() == nil {

@@ -2,9 +2,12 @@ package journal
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -45,7 +48,7 @@ var errStop = errors.New("stop")
 // scanDir calls fn for every record matching q, in seq order, up to end
 // (nil: the tail). Blocks are CRC-checked; the chain is not (see Verify). A
 // torn tail ends the scan silently; other damage returns ErrCorrupt.
-func scanDir(dir string, end *position, q Query, fn func(*Record) bool) error {
+func scanDir(fsys fileSystem, dir string, end *position, q Query, fn func(*Record) bool) error {
 	var dec decompressor
 	defer dec.close()
 	visit := func(v *blockVisit) error {
@@ -82,7 +85,7 @@ func scanDir(dir string, end *position, q Query, fn func(*Record) bool) error {
 		}
 		return err
 	}
-	_, err := walk(dir, walkOpts{end: end, visit: visit})
+	_, err := walk(fsys, dir, walkOpts{end: end, visit: visit})
 	if errors.Is(err, errStop) {
 		return nil
 	}
@@ -97,7 +100,7 @@ func (j *Journal) Scan(q Query, fn func(*Record) bool) error {
 	if !j.isOpen() {
 		return ErrClosed
 	}
-	return scanDir(j.cfg.Dir, j.visible.Load(), q, fn)
+	return scanDir(j.cfg.fs, j.cfg.Dir, j.visible.Load(), q, fn)
 }
 
 // Get returns every record of an execution (intent, outcome, execution,
@@ -113,10 +116,10 @@ func (j *Journal) Get(executionID string) ([]Record, error) {
 	x := &j.index
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if err := x.extend(j.cfg.Dir, j.visible.Load()); err != nil {
+	if err := x.extend(j.cfg.fs, j.cfg.Dir, j.visible.Load()); err != nil {
 		return nil, err
 	}
-	return x.lookup(j.cfg.Dir, executionID)
+	return x.lookup(j.cfg.fs, j.cfg.Dir, executionID)
 }
 
 func (j *Journal) isOpen() bool {
@@ -127,14 +130,14 @@ func (j *Journal) isOpen() bool {
 
 // Scan reads a journal directory offline (no Journal open on it, or one
 // open read-only use); see Journal.Scan.
-func Scan(dir string, q Query, fn func(*Record) bool) error { return scanDir(dir, nil, q, fn) }
+func Scan(dir string, q Query, fn func(*Record) bool) error { return scanDir(osFS{}, dir, nil, q, fn) }
 
 // ExportJSONL writes every record of the journal in dir that matches q as
 // one JSON object per line (Record.MarshalJSON), in seq order.
 func ExportJSONL(dir string, q Query, w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var werr error
-	err := scanDir(dir, nil, q, func(r *Record) bool {
+	err := scanDir(osFS{}, dir, nil, q, func(r *Record) bool {
 		b, err := r.MarshalJSON()
 		if err == nil {
 			b = append(b, '\n')
@@ -175,7 +178,17 @@ type VerifyReport struct {
 // ErrCorrupt or ErrTornTail (the same *BlockError as report.Failure). It
 // only reads. Run against a journal that is open for writing, the block
 // being written at that moment may show up as a torn tail.
-func Verify(dir string) (VerifyReport, error) {
+func Verify(dir string) (VerifyReport, error) { return verifyDir(osFS{}, dir, "") }
+
+// VerifyAnchored is Verify held to a head recorded earlier outside the
+// journal (Journal.Head, or Verify's HeadSeq and HeadHash): anchor is a
+// decimal seq, which the journal must still reach, or a hex chain hash,
+// which must be the chain hash after one of its blocks (or its genesis).
+// A journal that no longer reaches the anchor fails with ErrCorrupt: it
+// was truncated or rewritten.
+func VerifyAnchored(dir, anchor string) (VerifyReport, error) { return verifyDir(osFS{}, dir, anchor) }
+
+func verifyDir(fsys fileSystem, dir, anchor string) (VerifyReport, error) {
 	start := time.Now()
 	var rep VerifyReport
 	// Two stages on two goroutines: this one walks (CRC, chain hash, links);
@@ -218,7 +231,26 @@ func Verify(dir string) (VerifyReport, error) {
 		jobs <- job{v: *v, block: v.block}
 		return nil
 	}
-	res, err := walk(dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait})
+	// The checkpoint, when it decodes, is checked like Open checks it: the
+	// journal must reach its position with the chain hash and seq it
+	// recorded.
+	cp, _ := readCheckpoint(fsys, dir)
+	var anchorSeq uint64
+	var anchorHash []byte
+	anchored := anchor == ""
+	if anchor != "" {
+		if v, err := strconv.ParseUint(anchor, 10, 64); err == nil && len(anchor) < 20 {
+			anchorSeq = v
+		} else if anchorHash, err = hex.DecodeString(anchor); err != nil || len(anchorHash) != hashSize {
+			return rep, fmt.Errorf("journal: verify: --expect-head %q is neither a seq nor a %d-byte hex hash", anchor, hashSize)
+		}
+	}
+	afterBlock := func(head [hashSize]byte, _ uint64) {
+		if anchorHash != nil && bytes.Equal(head[:], anchorHash) {
+			anchored = true
+		}
+	}
+	res, err := walk(fsys, dir, walkOpts{chain: true, visit: visit, beforeUnmap: pending.Wait, durable: cp, afterBlock: afterBlock})
 	close(jobs)
 	<-workerDone
 	if decodeErr != nil {
@@ -240,6 +272,16 @@ func Verify(dir string) (VerifyReport, error) {
 	rep.Genesis = fmt.Sprintf("%x", res.genesis)
 	if err == nil && len(res.segs) == 0 {
 		err = fmt.Errorf("journal: verify %s: no segments", dir)
+	}
+	if anchorHash != nil && bytes.Equal(res.genesis[:], anchorHash) {
+		anchored = true
+	}
+	if anchorSeq != 0 && res.nextSeq > anchorSeq {
+		anchored = true
+	}
+	if err == nil && !anchored {
+		err = &BlockError{Kind: ErrCorrupt, Segment: segmentName(res.tailSeg), Offset: res.tailOff, Block: res.blockIndex, Seq: res.nextSeq,
+			Err: fmt.Errorf("the expected head %s is not in the journal (head seq %d, hash %x): it was truncated or rewritten", anchor, res.nextSeq-1, res.head)}
 	}
 	var be *BlockError
 	if errors.As(err, &be) {
@@ -264,6 +306,7 @@ type InspectReport struct {
 	RawBytes int64 // uncompressed record bytes
 	FirstSeq uint64
 	HeadSeq  uint64
+	HeadHash string // hex chain hash after the last valid block
 	// Codecs counts blocks per codec name ("s2", "zstd", "none").
 	Codecs map[string]int64
 	// Tail describes a torn tail, if any (nil otherwise).
@@ -294,7 +337,9 @@ type SegmentInfo struct {
 
 // Inspect walks the journal in dir (CRCs checked, chain not) and describes
 // its segments, blocks, records and compression.
-func Inspect(dir string) (InspectReport, error) {
+func Inspect(dir string) (InspectReport, error) { return inspectDir(osFS{}, dir) }
+
+func inspectDir(fsys fileSystem, dir string) (InspectReport, error) {
 	var rep InspectReport
 	rep.Codecs = map[string]int64{}
 	var cur *SegmentInfo
@@ -308,7 +353,7 @@ func Inspect(dir string) (InspectReport, error) {
 		}
 	}
 	names := map[byte]string{codecNone: "none", codecS2: "s2", codecZstd: "zstd"}
-	res, err := walk(dir, walkOpts{visit: func(v *blockVisit) error {
+	res, err := walk(fsys, dir, walkOpts{chain: true, visit: func(v *blockVisit) error {
 		if cur == nil || cur.Name != v.seg.name {
 			flush()
 			cur = &SegmentInfo{Name: v.seg.name, Size: v.seg.size, FirstSeq: v.hdr.FirstSeq, Used: segHeaderSize}
@@ -340,6 +385,7 @@ func Inspect(dir string) (InspectReport, error) {
 	if res.nextSeq > 0 {
 		rep.HeadSeq = res.nextSeq - 1
 	}
+	rep.HeadHash = fmt.Sprintf("%x", res.head)
 	if t := res.torn; t != nil {
 		rep.Tail = &BlockError{Kind: ErrTornTail, Segment: t.seg.name, Offset: t.off, Block: t.block, Err: t.err}
 	}

@@ -24,6 +24,12 @@ const (
 	KindMessage Kind = 5
 	// KindSystem records startup, shutdown, configuration and policy loads.
 	KindSystem Kind = 6
+	// KindInterrupted is written by Open, once, for each intent that
+	// recovery found without a later record of the same execution: the
+	// execution was cut off by a crash and will not be re-run. Its
+	// ExecutionID is the intent's; State is INTERRUPTED, Status error, and
+	// Error a JSON object naming the intent's seq. (Format version 2.)
+	KindInterrupted Kind = 7
 	// KindReplay records a repeated Idempotency-Key answered from the
 	// journal: ExecutionID is the original execution's, so reading an
 	// execution shows the original and each replay of it. Nothing ran.
@@ -32,7 +38,7 @@ const (
 	kindMax = KindReplay
 )
 
-var kindNames = [...]string{"", "execution", "intent", "outcome", "rejection", "message", "system", "", "replay"}
+var kindNames = [...]string{"", "execution", "intent", "outcome", "rejection", "message", "system", "interrupted", "replay"}
 
 // String returns the lowercase name of the kind ("execution", "intent", …).
 func (k Kind) String() string {
@@ -85,6 +91,10 @@ type Record struct {
 	Error          []byte   // raw JSON error object; may be nil
 	IdempotencyKey string   //
 	Timings        Timings  //
+	// CanonicalArgs is the canonical form of Args the policy decided on
+	// (raw JSON), when the capability canonicalizes its arguments and the
+	// form differs from Args; nil otherwise, and when redacted.
+	CanonicalArgs []byte
 }
 
 type recordJSON struct {
@@ -97,6 +107,7 @@ type recordJSON struct {
 	Capability     string          `json:"capability,omitempty"`
 	ArgsDigest     string          `json:"args_sha256"`
 	Args           json.RawMessage `json:"args"`
+	CanonicalArgs  json.RawMessage `json:"canonical_args,omitempty"`
 	Decision       string          `json:"decision,omitempty"`
 	Rule           string          `json:"rule,omitempty"`
 	State          string          `json:"state,omitempty"`
@@ -140,6 +151,9 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	o.Capability = r.Capability
 	o.ArgsDigest = hex.EncodeToString(r.ArgsDigest[:])
 	o.Args = rawOrNull(r.Args)
+	if len(r.CanonicalArgs) > 0 {
+		o.CanonicalArgs = rawOrNull(r.CanonicalArgs)
+	}
 	o.Decision = r.Decision
 	o.Rule = r.Rule
 	o.State = r.State

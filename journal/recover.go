@@ -16,21 +16,33 @@ import (
 
 // RecoveryReport is what Open found and did.
 type RecoveryReport struct {
-	Segments         int           // segment files
-	Blocks           int64         // valid blocks in the journal
-	Records          int64         // valid records in the journal
-	FirstSeq         uint64        // seq of the first record the journal can hold (1 for a new journal)
-	HeadSeq          uint64        // seq of the last record; 0 when empty
-	HeadHash         string        // hex chain hash after the last block (the genesis value when empty)
-	Genesis          string        // hex genesis value from the first segment's header
-	FromCheckpoint   bool          // verification started at a checkpoint
-	VerifiedBlocks   int64         // blocks whose CRC and chain link Open checked
-	VerifiedBytes    int64         // bytes of those blocks
-	TruncatedBytes   int64         // bytes of a torn tail that Open removed (copied aside first)
-	TruncatedRecords int64         // records in the torn block, when its header was readable
-	BrokenFile       string        // where the torn bytes were copied, if any
-	Interrupted      []Interrupted // intent records with no later record of the same execution
-	Duration         time.Duration // time Open spent recovering
+	Segments         int    // segment files
+	Blocks           int64  // valid blocks in the journal
+	Records          int64  // valid records in the journal
+	FirstSeq         uint64 // seq of the first record the journal can hold (1 for a new journal)
+	HeadSeq          uint64 // seq of the last record; 0 when empty
+	HeadHash         string // hex chain hash after the last block (the genesis value when empty)
+	Genesis          string // hex genesis value from the first segment's header
+	FromCheckpoint   bool   // verification started at a checkpoint
+	VerifiedBlocks   int64  // blocks whose CRC and chain link Open checked
+	VerifiedBytes    int64  // bytes of those blocks
+	TruncatedBytes   int64  // bytes of a torn tail that Open removed (copied aside first)
+	TruncatedRecords int64  // records in the torn block, when its header was readable
+	BrokenFile       string // where the torn bytes were copied, if any
+	// UnconfirmedFromSeq is the first of the records that were written
+	// before the restart but that no durable metadata (a later block, the
+	// checkpoint) confirms were synced then; 0 when there are none. Open
+	// wrote them again and synced them, so they are durable now. In
+	// DurabilityAlways mode such a record was either acknowledged (its sync
+	// succeeded and the process stopped before the next block), or its
+	// writer got no answer (a crash during the sync) or an error (a failed
+	// sync): the journal cannot tell which, keeps them, and does not claim
+	// they were acknowledged. In DurabilityInterval mode they were
+	// acknowledged as written, not as durable.
+	UnconfirmedFromSeq uint64
+	UnconfirmedRecords int64         // records from UnconfirmedFromSeq to the head
+	Interrupted        []Interrupted // intent records with no later record of the same execution
+	Duration           time.Duration // time Open spent recovering
 }
 
 // InterruptedIDs returns the execution ids of r.Interrupted, in seq order.
@@ -43,10 +55,12 @@ func (r RecoveryReport) InterruptedIDs() []string {
 }
 
 // Interrupted is an intent whose outcome was never recorded: the execution
-// was cut off by a crash. It must be reported as INTERRUPTED, never re-run.
+// was cut off by a crash. Open journals a KindInterrupted record for it
+// (RecordSeq), once; it is never re-run.
 type Interrupted struct {
 	ExecutionID string
 	Seq         uint64 // seq of the intent record
+	RecordSeq   uint64 // seq of the KindInterrupted record Open wrote for it
 }
 
 // intentTracker keeps the intents without an outcome, in seq order.
@@ -111,8 +125,8 @@ func recordKindID(rec []byte) (Kind, []byte, error) {
 }
 
 // readCheckpoint reads and decodes the checkpoint file.
-func readCheckpoint(dir string) (*checkpoint, error) {
-	b, err := os.ReadFile(filepath.Join(dir, checkpointName))
+func readCheckpoint(fsys fileSystem, dir string) (*checkpoint, error) {
+	b, err := readFile(fsys, filepath.Join(dir, checkpointName))
 	if err != nil {
 		return nil, err
 	}
@@ -124,11 +138,11 @@ func readCheckpoint(dir string) (*checkpoint, error) {
 }
 
 // checkCheckpoint checks a checkpoint against the block it names.
-func checkCheckpoint(dir string, cp *checkpoint) error {
+func checkCheckpoint(fsys fileSystem, dir string, cp *checkpoint) error {
 	if cp.blocks == 0 || cp.lastBlockOff < segHeaderSize {
 		return errors.New("checkpoint without blocks")
 	}
-	f, err := os.Open(filepath.Join(dir, segmentName(cp.seg)))
+	f, err := fsys.OpenFile(filepath.Join(dir, segmentName(cp.seg)), os.O_RDONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -156,31 +170,32 @@ func checkCheckpoint(dir string, cp *checkpoint) error {
 	return nil
 }
 
-// recover runs Open's recovery: it verifies the journal from the last
-// usable checkpoint (or from the start), repairs a torn tail and returns
-// the writer's starting state.
+// recoverDir runs Open's recovery: it verifies the journal from the last
+// usable checkpoint (or from the start), holds it to what the checkpoint
+// vouches for, repairs a torn tail, makes the unconfirmed tail durable and
+// returns the writer's starting state.
 func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error) {
 	start := time.Now()
 	var rep RecoveryReport
-	cp, cperr := readCheckpoint(cfg.Dir)
-	// durable is where the checkpoint says synced data reached: damage
-	// before it is corruption even when it looks like a torn tail.
-	var durable *position
-	if cp != nil {
-		durable = &position{seg: cp.seg, off: cp.off}
-		cperr = checkCheckpoint(cfg.Dir, cp)
+	// A checkpoint that decodes is a promise: the data it names was synced
+	// before it was written. One that does not decode (a power loss during
+	// its unsynced write) promises nothing and is ignored.
+	cp, cperr := readCheckpoint(cfg.fs, cfg.Dir)
+	if cperr != nil && !errors.Is(cperr, os.ErrNotExist) {
+		cfg.Logger.Warn("journal: ignoring an unreadable checkpoint", "dir", cfg.Dir, "err", cperr)
 	}
-	if cperr != nil {
-		cp = nil
-		if !errors.Is(cperr, os.ErrNotExist) {
-			cfg.Logger.Warn("journal: ignoring checkpoint", "dir", cfg.Dir, "err", cperr)
+	from := cp
+	if cp != nil {
+		if err := checkCheckpoint(cfg.fs, cfg.Dir, cp); err != nil {
+			// The data does not match the checkpoint: verify everything,
+			// and hold the result to the checkpoint's promise.
+			cfg.Logger.Warn("journal: checkpoint does not match the data; verifying from the start", "dir", cfg.Dir, "err", err)
+			from = nil
 		}
 	}
-	var tracker *intentTracker
-	if cp != nil {
-		tracker = newIntentTracker(cp.intents)
-	} else {
-		tracker = newIntentTracker(nil)
+	tracker := newIntentTracker(nil)
+	if from != nil {
+		tracker = newIntentTracker(from.intents)
 	}
 	var dec decompressor
 	defer dec.close()
@@ -204,15 +219,12 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 		}
 		return nil
 	}
-	res, err := walk(cfg.Dir, walkOpts{from: cp, chain: true, visit: visit})
+	atDurable := func() error { return checkIntents(tracker, cp) }
+	res, err := walk(cfg.fs, cfg.Dir, walkOpts{from: from, durable: cp, chain: true, visit: visit, atDurable: atDurable})
 	if err != nil {
 		return res, nil, rep, err
 	}
-	rep.FromCheckpoint = cp != nil
-	if t := res.torn; t != nil && durable != nil && (t.seg.index < durable.seg || t.seg.index == durable.seg && t.off < durable.off) {
-		return res, nil, rep, &BlockError{Kind: ErrCorrupt, Segment: t.seg.name, Offset: t.off, Block: t.block, Seq: res.nextSeq,
-			Err: fmt.Errorf("%v (the checkpoint records this block as synced)", t.err)}
-	}
+	rep.FromCheckpoint = from != nil
 	if t := res.torn; t != nil {
 		if err := repairTail(cfg, t); err != nil {
 			return res, nil, rep, err
@@ -222,6 +234,22 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 		rep.BrokenFile = t.broken
 		cfg.Logger.Warn("journal: truncated torn tail", "segment", t.seg.name, "offset", t.off,
 			"bytes", rep.TruncatedBytes, "records", t.records, "copy", rep.BrokenFile, "cause", t.err)
+	}
+	if len(res.segs) > 0 {
+		vouched := max(res.lastSynced, segHeaderSize)
+		if cp != nil && cp.seg == res.tailSeg {
+			vouched = max(vouched, cp.off)
+		}
+		first, err := syncUnconfirmed(cfg, &res.segs[len(res.segs)-1], vouched, res.tailOff)
+		if err != nil {
+			return res, nil, rep, fmt.Errorf("journal: sync of the unconfirmed tail: %w", err)
+		}
+		if first != 0 {
+			rep.UnconfirmedFromSeq = first
+			rep.UnconfirmedRecords = int64(res.nextSeq - first)
+			cfg.Logger.Info("journal: records not confirmed durable before the restart, now synced",
+				"from_seq", first, "records", rep.UnconfirmedRecords)
+		}
 	}
 	rep.Segments = len(res.segs)
 	rep.Blocks = res.blocks
@@ -241,12 +269,54 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 	return res, tracker, rep, nil
 }
 
+// checkIntents compares the open intents at the checkpoint's position with
+// the ones the checkpoint recorded.
+func checkIntents(t *intentTracker, cp *checkpoint) error {
+	if got := t.list(); !slices.Equal(got, cp.intents) {
+		return fmt.Errorf("the checkpoint records %d open intents here, the journal has %d (or different ones)", len(cp.intents), len(got))
+	}
+	return nil
+}
+
+// syncUnconfirmed makes the bytes [from, to) of seg — blocks no durable
+// metadata confirms were synced before the restart — durable now, by
+// writing them again and syncing. (After a failed fdatasync the kernel may
+// keep such pages in its cache marked clean: read back they look
+// committed, but a sync from a new process would not write them.) It
+// returns the first seq of those blocks, 0 when there are none.
+func syncUnconfirmed(cfg *Config, seg *segInfo, from, to int64) (uint64, error) {
+	if from >= to {
+		return 0, nil
+	}
+	f, err := cfg.fs.OpenFile(seg.path, os.O_RDWR, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, to-from)
+	if _, err := f.ReadAt(buf, from); err != nil {
+		return 0, err
+	}
+	h, err := decodeBlockHeader(buf)
+	if err != nil {
+		return 0, fmt.Errorf("offset %d: %w", from, err)
+	}
+	if _, err := f.WriteAt(buf, from); err != nil {
+		return 0, err
+	}
+	err = f.Datasync() // mutate:sync-unconfirmed
+	if err != nil {
+		return 0, err
+	}
+	return h.FirstSeq, nil
+}
+
 // brokenName names the copy of a torn tail; an existing copy (the same
 // offset torn twice) is never overwritten.
-func brokenName(dir string, t *tornTail) string {
+func brokenName(fsys fileSystem, dir string, t *tornTail) string {
 	name := fmt.Sprintf("%s.%d%s", t.seg.name, t.off, brokenSuffix)
 	for i := 1; ; i++ {
-		if _, err := os.Lstat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
+		if _, err := fsys.Stat(filepath.Join(dir, name)); errors.Is(err, os.ErrNotExist) {
 			return name
 		}
 		name = fmt.Sprintf("%s.%d.%d%s", t.seg.name, t.off, i, brokenSuffix)
@@ -256,7 +326,7 @@ func brokenName(dir string, t *tornTail) string {
 // repairTail copies the torn bytes aside, then zeroes them in the segment
 // and syncs both.
 func repairTail(cfg *Config, t *tornTail) error {
-	f, err := os.OpenFile(t.seg.path, os.O_RDWR, 0)
+	f, err := cfg.fs.OpenFile(t.seg.path, os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -266,33 +336,19 @@ func repairTail(cfg *Config, t *tornTail) error {
 		if _, err := f.ReadAt(bad, t.off); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
-		t.broken = brokenName(cfg.Dir, t)
-		if err := writeFileSync(filepath.Join(cfg.Dir, t.broken), bad); err != nil {
+		t.broken = brokenName(cfg.fs, cfg.Dir, t)
+		if err := writeFile(cfg.fs, filepath.Join(cfg.Dir, t.broken), bad, true); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
 		if _, err := f.WriteAt(make([]byte, len(bad)), t.off); err != nil {
 			return fmt.Errorf("journal: repair: %w", err)
 		}
 	}
-	if err := (osFile{f}).Datasync(); err != nil {
+	err = f.Datasync() // mutate:sync-torn-repair
+	if err != nil {
 		return fmt.Errorf("journal: repair: %w", err)
 	}
-	return syncDir(cfg.Dir)
-}
-
-// writeFileSync writes a file durably (data synced; the caller syncs the dir).
-func writeFileSync(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+	err = cfg.fs.SyncDir(cfg.Dir) // mutate:syncdir-repair
 	return err
 }
 

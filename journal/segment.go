@@ -10,22 +10,6 @@ import (
 	"strings"
 )
 
-// segmentFile is the part of *os.File the writer uses. Tests wrap it to
-// inject write and sync failures.
-type segmentFile interface {
-	WriteAt(p []byte, off int64) (int, error)
-	ReadAt(p []byte, off int64) (int, error)
-	Datasync() error
-	Close() error
-	Name() string
-}
-
-type osFile struct{ *os.File }
-
-// Datasync makes the file's data durable; see syncData in the per-OS
-// files (sys_*.go) for what that means on each platform.
-func (f osFile) Datasync() error { return syncData(f.File) }
-
 // segmentName returns the file name of segment index.
 func segmentName(index uint64) string { return fmt.Sprintf("%020d%s", index, segmentExt) }
 
@@ -48,26 +32,22 @@ type segInfo struct {
 
 // listSegments returns the directory's segments sorted by index and checks
 // that the indexes have no gaps.
-func listSegments(dir string) ([]segInfo, error) {
-	ents, err := os.ReadDir(dir)
+func listSegments(fsys fileSystem, dir string) ([]segInfo, error) {
+	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
 	var segs []segInfo
 	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, segmentExt) || e.IsDir() {
+		name := e.name
+		if !strings.HasSuffix(name, segmentExt) {
 			continue
 		}
 		idx, err := strconv.ParseUint(strings.TrimSuffix(name, segmentExt), 10, 64)
 		if err != nil || segmentName(idx) != name {
 			continue
 		}
-		fi, err := e.Info()
-		if err != nil {
-			return nil, err
-		}
-		segs = append(segs, segInfo{index: idx, name: name, path: filepath.Join(dir, name), size: fi.Size()})
+		segs = append(segs, segInfo{index: idx, name: name, path: filepath.Join(dir, name), size: e.size})
 	}
 	slices.SortFunc(segs, func(a, b segInfo) int { return cmpU64(a.index, b.index) })
 	for i, s := range segs {
@@ -98,14 +78,14 @@ var errCanceled = errors.New("journal: segment preparation canceled")
 // to create; fallocate on Linux, a file extension elsewhere — both read
 // back as zeros, which recovery relies on). A close of stop aborts a zero
 // fill and removes the file.
-func prepareSegment(path string, size int64, zeroFill bool, stop <-chan struct{}) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+func prepareSegment(fsys fileSystem, path string, size int64, zeroFill bool, stop <-chan struct{}) (file, error) {
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	fail := func(err error) (*os.File, error) {
+	fail := func(err error) (file, error) {
 		f.Close()
-		os.Remove(path)
+		fsys.Remove(path)
 		return nil, err
 	}
 	if zeroFill {
@@ -122,38 +102,12 @@ func prepareSegment(path string, size int64, zeroFill bool, stop <-chan struct{}
 			}
 			off += n
 		}
-	} else if err := preallocate(f, size); err != nil {
+	} else if err := f.Preallocate(size); err != nil {
 		return fail(err)
 	}
-	if err := f.Sync(); err != nil {
+	err = f.Sync() // mutate:sync-prealloc
+	if err != nil {
 		return fail(err)
 	}
 	return f, nil
-}
-
-// mapFile maps a file read-only; the returned function unmaps it. Empty
-// files map to nil.
-func mapFile(path string) ([]byte, func(), error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	if fi.Size() == 0 {
-		return nil, func() {}, nil
-	}
-	if fi.Size() > int64(^uint(0)>>1) {
-		return nil, nil, fmt.Errorf("%s: too large to map", path)
-	}
-	b, unmap, err := mmapFile(f, int(fi.Size()))
-	if err != nil {
-		// Fall back to reading it.
-		b, err := os.ReadFile(path)
-		return b, func() {}, err
-	}
-	return b, unmap, nil
 }

@@ -8,16 +8,16 @@ import (
 	"hash"
 )
 
-// tailWindow is how far past the end of the data walk looks for stray
-// non-zero bytes (a torn write whose first page was lost): the largest
-// block the writer produces by default plus its header.
-const tailWindow = defaultMaxBatchBytes + blockHeaderSize
-
 // position is a byte position in the journal: segment index and offset.
 type position struct {
 	seg uint64
 	off int64
+	// Set by the writer when it publishes a position (Journal.Head).
+	head    [hashSize]byte
+	headSeq uint64
 }
+
+func (p position) before(q position) bool { return p.seg < q.seg || p.seg == q.seg && p.off < q.off }
 
 // blockVisit describes one valid block found by walk.
 type blockVisit struct {
@@ -33,7 +33,18 @@ type walkOpts struct {
 	from  *checkpoint // start after this verified point; nil: from the first segment
 	end   *position   // stop at this position (a live journal's committed end); nil: the tail
 	chain bool        // verify prev links, the chain hash, segment links and time order
-	visit func(v *blockVisit) error
+	// durable, when set, is a position durable metadata (a checkpoint)
+	// vouches for: damage before it is corruption, never a torn tail, and
+	// the walk must reach it, with the chain hash and seq it records.
+	durable *checkpoint
+	// atDurable, if set, is called when the walk reaches durable's
+	// position (after every block before it was visited) and the chain
+	// matches; its error is corruption at that position.
+	atDurable func() error
+	// afterBlock, if set, is called after each valid block with the
+	// chain hash after it and the next seq (chain walks only).
+	afterBlock func(head [hashSize]byte, nextSeq uint64)
+	visit      func(v *blockVisit) error
 	// beforeUnmap is called when walk is done with a segment's mapping
 	// (after its last visit, before the block slices become invalid).
 	beforeUnmap func()
@@ -61,6 +72,9 @@ type walkResult struct {
 	lastBlockOff int64 // offset of the last valid block in the last segment; 0 if none
 	blockIndex   int64 // number of valid blocks in the last segment
 	tailOff      int64 // end of valid data in the last segment
+	lastSynced   int64 // the last valid block's synced field, in the last segment (0 if none)
+	tailSeg      uint64
+	validEnd     position // end of the last valid block (or segment header) walked
 	blocks       int64
 	records      int64
 	bytes        int64 // bytes of valid blocks walked
@@ -74,15 +88,23 @@ type walkResult struct {
 // block after it is a torn tail (reported in the result, err == nil);
 // anything else is returned as a *BlockError of kind ErrCorrupt. A visit
 // error stops the walk and is returned as is.
-func walk(dir string, opts walkOpts) (walkResult, error) {
+func walk(fsys fileSystem, dir string, opts walkOpts) (walkResult, error) {
 	var res walkResult
-	segs, err := listSegments(dir)
+	segs, err := listSegments(fsys, dir)
 	if err != nil {
 		return res, err
 	}
 	res.segs = segs
 	if len(segs) == 0 {
+		if cp := opts.durable; cp != nil {
+			return res, &BlockError{Kind: ErrCorrupt, Segment: segmentName(cp.seg), Block: -1, Seq: cp.nextSeq - 1,
+				Err: fmt.Errorf("missing: the journal has no segments, but the checkpoint records seq 1..%d as durable, up to segment %s offset %d", cp.nextSeq-1, segmentName(cp.seg), cp.off)}
+		}
 		return res, nil
+	}
+	if segs[0].index != 0 {
+		return res, &BlockError{Kind: ErrCorrupt, Segment: segmentName(0), Block: -1,
+			Err: fmt.Errorf("missing: the first segment present is %s; segments 0..%d are gone", segs[0].name, segs[0].index-1)}
 	}
 	var hasher hash.Hash
 	if opts.chain {
@@ -106,20 +128,45 @@ func walk(dir string, opts walkOpts) (walkResult, error) {
 	for i := first; i < len(segs); i++ {
 		seg := &segs[i]
 		last := i == len(segs)-1
-		data, unmap, err := mapFile(seg.path)
+		data, unmap, err := fsys.Map(seg.path)
 		if err != nil {
 			return res, err
 		}
+		res.tailSeg = seg.index
 		stop, err := walkSegment(&res, seg, data, last, i == first && opts.from != nil, hasher, &opts)
 		if opts.beforeUnmap != nil {
 			opts.beforeUnmap()
 		}
 		unmap()
-		if err != nil || stop {
+		if err != nil {
 			return res, err
+		}
+		if stop {
+			break
+		}
+	}
+	if cp := opts.durable; cp != nil && opts.end == nil {
+		if end := (position{seg: res.tailSeg, off: res.tailOff}); end.before(position{seg: cp.seg, off: cp.off}) {
+			return res, missingBelow(&res, cp)
 		}
 	}
 	return res, nil
+}
+
+// missingBelow is the error for a journal that ends before the position a
+// checkpoint vouches for: a deleted, short, zeroed or emptied segment.
+func missingBelow(res *walkResult, cp *checkpoint) error {
+	name := segmentName(cp.seg)
+	what := fmt.Sprintf("segment %s is missing", name)
+	if res.tailSeg == cp.seg {
+		what = fmt.Sprintf("segment %s ends at offset %d (seq %d)", name, res.tailOff, res.nextSeq-1)
+	}
+	if res.torn != nil && res.torn.seg.index == res.tailSeg {
+		what += fmt.Sprintf(", damaged at offset %d: %v", res.torn.off, res.torn.err)
+	}
+	return &BlockError{Kind: ErrCorrupt, Segment: name, Offset: res.tailOff, Block: res.blockIndex, Seq: res.nextSeq,
+		Err: fmt.Errorf("missing: %s, but the checkpoint records seq %d..%d as durable up to offset %d of %s; the data the journal acknowledged is gone (restore it, or `femtoclaw journal repair` to accept the loss)",
+			what, res.nextSeq, cp.nextSeq-1, cp.off, name)}
 }
 
 func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, hasher hash.Hash, opts *walkOpts) (stop bool, err error) {
@@ -131,22 +178,24 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 	if resume {
 		off = opts.from.off
 		blockIdx = opts.from.blockIndex
+		res.validEnd = position{seg: seg.index, off: off}
 	} else {
 		h, herr := decodeSegHeader(data)
 		switch {
-		case herr != nil && last && allZero(data):
-			// A segment whose header never reached the disk: torn at creation.
-			res.torn = &tornTail{seg: *seg, off: 0, end: 0, err: herr, block: -1}
-			res.tailOff = 0
-			return true, nil
+		case herr != nil && len(data) == 0:
+			// Segments are renamed into place only after their header is
+			// synced: an empty one is damage, not a crash.
+			return true, corrupt(0, -1, res.nextSeq, fmt.Errorf("empty segment (0 bytes): %w", herr))
+		case herr != nil && allZero(data):
+			return true, corrupt(0, -1, res.nextSeq, fmt.Errorf("segment is all zeros (%d bytes): %w", len(data), herr))
 		case herr != nil:
 			return true, corrupt(0, -1, 0, herr)
 		case h.Index != seg.index:
 			return true, corrupt(0, -1, 0, fmt.Errorf("header says segment %d", h.Index))
 		case res.firstSeq == 0:
 			res.genesis, res.head, res.firstSeq, res.nextSeq = h.Prev, h.Prev, h.FirstSeq, h.FirstSeq
-			if h.FirstSeq == 0 {
-				return true, corrupt(0, -1, 0, fmt.Errorf("first seq 0"))
+			if h.FirstSeq != 1 {
+				return true, corrupt(0, -1, 0, fmt.Errorf("the first segment starts at seq %d, want 1", h.FirstSeq))
 			}
 		case h.FirstSeq != res.nextSeq:
 			return true, corrupt(0, -1, res.nextSeq, fmt.Errorf("segment starts at seq %d, want %d", h.FirstSeq, res.nextSeq))
@@ -155,23 +204,46 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 		}
 	}
 	res.lastBlockOff = 0
+	res.lastSynced = 0
+	if !resume {
+		res.validEnd = position{seg: seg.index, off: segHeaderSize}
+	}
+	var durableOff int64 = -1 // offset in this segment the checkpoint vouches for; -1: none
+	if cp := opts.durable; cp != nil {
+		switch {
+		case cp.seg == seg.index:
+			durableOff = cp.off
+		case cp.seg > seg.index:
+			durableOff = int64(len(data)) + 1 // the whole segment
+		}
+	}
 	for {
 		if opts.end != nil && seg.index == opts.end.seg && off >= opts.end.off {
 			res.tailOff = off
 			res.blockIndex = blockIdx
 			return true, nil
 		}
+		if cp := opts.durable; cp != nil && cp.seg == seg.index && off == cp.off && (!resume || off != opts.from.off) {
+			err := checkAgainst(res, cp)
+			if err == nil && opts.atDurable != nil {
+				err = opts.atDurable()
+			}
+			if err != nil {
+				return true, corrupt(off, blockIdx, res.nextSeq, err)
+			}
+		}
 		var h blockHeader
 		var berr error
 		if off >= int64(len(data)) || allZero(data[off:min(off+blockHeaderSize, int64(len(data)))]) {
-			// Zeros where a block would start: the end of the data, unless
-			// non-zero bytes follow within the reach of one torn write.
-			if allZero(data[min(off, int64(len(data))):min(off+tailWindow, int64(len(data)))]) {
+			// Zeros where a block would start: the end of the data if
+			// everything after it is zero too.
+			nz := nonZeroEnd(data[min(off, int64(len(data))):])
+			if nz == 0 {
 				res.tailOff = off
 				res.blockIndex = blockIdx
 				return false, nil // clean end of this segment
 			}
-			berr = errBadMagic
+			berr = fmt.Errorf("zeros where a block should start, but non-zero bytes up to offset %d", off+nz)
 		} else {
 			h, berr = checkBlock(data[off:])
 		}
@@ -185,19 +257,36 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 			return true, corrupt(off, blockIdx, res.nextSeq, fmt.Errorf("time %d before previous block's %d", h.TimeNs, res.lastTime))
 		}
 		if berr != nil {
-			if last && !validBlockAfter(data, off) {
-				t := &tornTail{seg: *seg, off: off, end: nonZeroEnd(data), err: berr, block: blockIdx}
-				if hh, err := decodeBlockHeader(data[off:]); err == nil {
-					t.records = int64(hh.Count)
-				}
-				res.torn = t
-				res.tailOff = off
-				res.blockIndex = blockIdx
-				return true, nil
+			// Damage. It is a torn tail — bytes that were never synced,
+			// cut off by a crash — unless something durable vouches for
+			// this offset: a later segment (the roll synced this one), the
+			// checkpoint, or a later valid block whose synced field is
+			// past it.
+			var why string
+			switch vouch, at := maxSyncedAfter(data, off); {
+			case !last:
+				why = "a later segment exists (this one was synced before it was created)"
+			case durableOff > off:
+				why = fmt.Sprintf("the checkpoint records this segment durable up to offset %d", durableOff)
+			case vouch > off:
+				why = fmt.Sprintf("the block at offset %d records this segment durable up to offset %d", at, vouch)
 			}
-			return true, corrupt(off, blockIdx, res.nextSeq, berr)
+			if why != "" {
+				return true, corrupt(off, blockIdx, res.nextSeq, fmt.Errorf("%v; %s", berr, why))
+			}
+			t := &tornTail{seg: *seg, off: off, end: off + nonZeroEnd(data[min(off, int64(len(data))):]), err: berr, block: blockIdx}
+			if hh, err := decodeBlockHeader(data[off:]); err == nil {
+				t.records = int64(hh.Count)
+			}
+			res.torn = t
+			res.tailOff = off
+			res.blockIndex = blockIdx
+			return true, nil
 		}
 		block := data[off : off+int64(h.size())]
+		if durableOff > off && durableOff < off+int64(len(block)) {
+			return true, corrupt(off, blockIdx, res.nextSeq, fmt.Errorf("the checkpoint records a block boundary at offset %d, inside this block", durableOff))
+		}
 		if opts.visit != nil {
 			if err := opts.visit(&blockVisit{seg: seg, off: off, index: blockIdx, hdr: h, block: block}); err != nil {
 				return true, err
@@ -216,22 +305,39 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 		res.bytes += int64(len(block))
 		res.rawBytes += int64(h.RawLen)
 		res.lastBlockOff = off
+		res.lastSynced = min(h.Synced, off)
 		off += int64(len(block))
+		res.validEnd = position{seg: seg.index, off: off}
+		if opts.afterBlock != nil {
+			opts.afterBlock(res.head, res.nextSeq)
+		}
 		blockIdx++
 	}
 }
 
-func allZero(b []byte) bool {
-	for len(b) >= 8 {
-		if binary.LittleEndian.Uint64(b) != 0 {
-			return false
-		}
-		b = b[8:]
+// checkAgainst compares the walk's state at the checkpoint's position with
+// what the checkpoint recorded there.
+func checkAgainst(res *walkResult, cp *checkpoint) error {
+	switch {
+	case res.genesis != cp.genesis:
+		return fmt.Errorf("the checkpoint belongs to another journal: its genesis is %x, the journal's %x", cp.genesis[:8], res.genesis[:8])
+	case res.nextSeq != cp.nextSeq:
+		return fmt.Errorf("the checkpoint records seq %d as the next one here, the journal has %d", cp.nextSeq, res.nextSeq)
+	case res.head != cp.head:
+		return fmt.Errorf("the checkpoint records chain hash %x here, the journal has %x", cp.head[:8], res.head[:8])
 	}
-	for _, c := range b {
-		if c != 0 {
+	return nil
+}
+
+var zeroPage [64 << 10]byte
+
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroPage))
+		if !bytes.Equal(b[:n], zeroPage[:n]) {
 			return false
 		}
+		b = b[n:]
 	}
 	return true
 }
@@ -239,6 +345,13 @@ func allZero(b []byte) bool {
 // nonZeroEnd returns the offset just past the last non-zero byte of b.
 func nonZeroEnd(b []byte) int64 {
 	i := len(b)
+	for i > 0 {
+		n := min(i, len(zeroPage))
+		if !bytes.Equal(b[i-n:i], zeroPage[:n]) {
+			break
+		}
+		i -= n
+	}
 	for i >= 8 && binary.LittleEndian.Uint64(b[i-8:i]) == 0 {
 		i -= 8
 	}
@@ -248,22 +361,23 @@ func nonZeroEnd(b []byte) int64 {
 	return int64(i)
 }
 
-// validBlockAfter reports whether a block with a valid CRC starts anywhere
-// after off: if so, damage at off is not a torn tail but corruption.
-func validBlockAfter(data []byte, off int64) bool {
+// maxSyncedAfter returns the largest synced field of the blocks with a
+// valid CRC that start after off, and where the one that has it starts
+// (0, 0 when none does).
+func maxSyncedAfter(data []byte, off int64) (synced, at int64) {
 	magic := []byte(blockMagic)
 	for p := off + 1; p < int64(len(data)); {
 		k := bytes.Index(data[p:], magic)
 		if k < 0 {
-			return false
+			break
 		}
 		p += int64(k)
-		if _, err := checkBlock(data[p:]); err == nil {
-			return true
+		if h, err := checkBlock(data[p:]); err == nil && min(h.Synced, p) > synced {
+			synced, at = min(h.Synced, p), p
 		}
 		p++
 	}
-	return false
+	return synced, at
 }
 
 // checkpoint is a verified point in the journal from which Open continues
@@ -326,7 +440,7 @@ func decodeCheckpoint(b []byte) (checkpoint, error) {
 	if checksum(body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return c, errBadCRC
 	}
-	if binary.LittleEndian.Uint16(b[4:6]) != formatVersion {
+	if v := binary.LittleEndian.Uint16(b[4:6]); v != formatVersion && v != formatVersion1 {
 		return c, errBadVersion
 	}
 	p := body[8:]

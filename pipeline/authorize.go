@@ -53,7 +53,7 @@ func (x *execution) decide() (d protocol.Verdict) {
 	if !e.Settings.Enabled {
 		return protocol.Verdict{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + x.msg.Tool + " is disabled (enable it in the configuration)"}
 	}
-	args := x.msg.Args.Raw()
+	pargs, alt, args := x.policyArgs()
 	if d, ok := x.rt.caches().Decisions.Get(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args); ok {
 		x.hit = true
 		return d
@@ -64,7 +64,7 @@ func (x *execution) decide() (d protocol.Verdict) {
 			d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy evaluation failed; denied"}
 		}
 	}()
-	d = x.snap.pol.Evaluate(&policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: x.msg.Args})
+	d = x.snap.pol.Evaluate(&policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: pargs, Alt: alt})
 	if d.Code == "" { // fail closed on an engine that returned nothing
 		d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
 	}

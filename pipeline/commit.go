@@ -2,8 +2,6 @@ package pipeline
 
 import (
 	"crypto/sha256"
-	"encoding/json"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
@@ -45,15 +43,62 @@ func (x *execution) commitIntent() bool {
 }
 
 // fillArgs puts a tool call's arguments and their digest into r, or only
-// the digest when the capability redacts its arguments.
+// the digest when the capability redacts its arguments. When the policy
+// decided on a canonical form that differs from the raw args, that form
+// goes beside them (CanonicalArgs), redacted alike.
 func (x *execution) fillArgs(r *journal.Record) {
 	if x.msg == nil || x.msg.Form != protocol.FormToolCall {
 		return
 	}
-	raw := x.msg.Args.RawBytes()
-	r.ArgsDigest = sha256.Sum256(raw)
-	if x.entry == nil || !x.entry.Settings.RedactArgs {
-		r.Args = raw
+	x.fillArgsOf(r, x.entry, x.msg.Args.RawBytes())
+	if r.Args != nil && x.callSecrets() == nil {
+		// The canonical form beside the raw one; never for a call with
+		// secrets, whose canonical form would carry them in clear.
+		r.CanonicalArgs = x.canonicalArgs()
+	}
+}
+
+// fillArgsOf puts raw (the args of a call to e) and their digest into r,
+// with every secret replaced (redact_secrets.go); the digest is keyed
+// when the call has secrets.
+func (x *execution) fillArgsOf(r *journal.Record, e *capability.Entry, raw []byte) {
+	r.ArgsDigest = x.digestArgs(raw)
+	if s := x.callSecrets(); s != nil {
+		r.Args = s.rawArgs(e.Settings.RedactArgs)
+		return
+	}
+	r.Args = raw
+}
+
+// digestArgs is the journal's digest of a call's raw arguments: SHA-256,
+// or the keyed digest when the call has secrets (so that the digest of a
+// short secret cannot be reversed by guessing).
+func (x *execution) digestArgs(raw []byte) (d [32]byte) {
+	if x.callSecrets() != nil {
+		copy(d[:], x.rt.redact.mac(raw))
+		return d
+	}
+	return sha256.Sum256(raw)
+}
+
+// argsIdentity returns the capability and arguments digest journalRecord
+// journals for x; the idempotency key index compares calls by them, live
+// and after a restart alike (TestCallIdentityMatchesJournal holds the two
+// together).
+func (x *execution) argsIdentity() (string, [32]byte) {
+	switch {
+	case x.msg == nil && x.rejected != nil && x.rejected.Form == protocol.FormToolCall:
+		return x.rejected.Tool, x.digestArgs(x.rejected.Args.RawBytes())
+	case x.msg == nil && x.evidence != nil:
+		return "", sha256.Sum256(x.evidence)
+	case x.msg == nil:
+		var d [32]byte
+		copy(d[:], x.rt.redact.mac(x.req.Message))
+		return "", d
+	case x.msg.Form == protocol.FormMessage:
+		return "", sha256.Sum256([]byte(x.msg.Raw()))
+	default:
+		return x.msg.Tool, x.digestArgs(x.msg.Args.RawBytes())
 	}
 }
 
@@ -74,18 +119,20 @@ func (x *execution) journalRecord() *journal.Record {
 		// redaction setting even though the call was refused.
 		r.Kind = journal.KindRejection
 		r.Capability = x.rejected.Tool
-		raw := x.rejected.Args.RawBytes()
-		r.ArgsDigest = sha256.Sum256(raw)
-		if e, ok := x.snap.reg.Lookup(x.rejected.Tool); !ok || !e.Settings.RedactArgs {
-			r.Args = raw
-		}
-	case x.msg == nil:
+		e, _ := x.snap.reg.Lookup(x.rejected.Tool)
+		x.fillArgsOf(r, e, x.rejected.Args.RawBytes())
+	case x.msg == nil && x.evidence != nil:
+		// A security rejection: the runtime's own account of it (an
+		// aggregate of unauthenticated requests), not client input.
 		r.Kind = journal.KindRejection
-		r.Args = x.req.Message // the rejected input itself is the evidence
-		if len(r.Args) > 4096 || !utf8.Valid(r.Args) || !json.Valid(r.Args) {
-			r.Args = nil // the journal stores valid JSON only; keep the digest
-		}
-		r.ArgsDigest = sha256.Sum256(x.req.Message)
+		r.Args = x.evidence
+		r.ArgsDigest = sha256.Sum256(x.evidence)
+	case x.msg == nil:
+		// Undecodable: which capability it was for, and so which parts are
+		// secret, is unknown. Its length and keyed digest, never its bytes.
+		r.Kind = journal.KindRejection
+		r.Args = x.rt.undecodableArgs(x.req.Message)
+		copy(r.ArgsDigest[:], x.rt.redact.mac(x.req.Message))
 	case x.msg.Form == protocol.FormMessage:
 		r.Kind = journal.KindMessage
 		if x.out == outOverloaded || x.out == outShuttingDown {
@@ -119,6 +166,7 @@ func (x *execution) journalRecord() *journal.Record {
 // commit commits the execution record (blocking until the journal
 // returns: durable in "always" mode) and responds.
 func (x *execution) commit() {
+	x.redactOutputs()
 	rt := x.rt
 	if rt.journal == nil {
 		x.respond(0, nil, rt.mono())
@@ -132,6 +180,7 @@ func (x *execution) commit() {
 // commitAsync commits through the journal's callback, then responds and
 // calls done on the journal's goroutine.
 func (x *execution) commitAsync() {
+	x.redactOutputs()
 	rt := x.rt
 	if rt.journal == nil {
 		x.respond(0, nil, rt.mono())

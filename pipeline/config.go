@@ -57,6 +57,11 @@ type Config struct {
 	DisableTelemetry bool
 	// Logger receives the runtime's own log records. If nil, slog.Default().
 	Logger *slog.Logger
+	// RedactionKey keys the digests that stand for secret arguments
+	// wherever they would be stored or shown (redact_secrets.go). If
+	// empty, a random key is drawn at Open: digests then compare within
+	// one run only.
+	RedactionKey []byte
 	// Now is the wall clock. If nil, time.Now. Tests inject their own.
 	Now func() time.Time
 }

@@ -8,14 +8,22 @@
 //
 //	 1. INPUT_RECEIVED: the transport hands a Request (message bytes, the
 //	    authenticated principal, an optional idempotency key). The runtime
-//	    assigns a UUIDv7 execution id ("exec-…"), unique and time-sortable.
+//	    assigns a UUIDv7 execution id ("exec-…"): a 48-bit millisecond
+//	    timestamp and 74 fresh random bits (crypto/rand) — time-sortable
+//	    across milliseconds, unguessable, and nothing about one id predicts
+//	    another (id.go).
 //	 2. PROTOCOL_VALIDATING: protocol.Decode (strict JSON, exactly one form,
 //	    limits), then the registry: the tool must be registered and its args
-//	    must satisfy the capability's compiled schema. Outcomes — accepted
-//	    or rejected — are cached by (registry epoch, exact bytes).
+//	    must satisfy the capability's compiled schema; then, for a
+//	    capability.Canonicalizer, the canonical form of the args (clean
+//	    resolved paths, the binary's path, normalized URLs). Outcomes —
+//	    accepted (with the canonical form) or rejected — are cached by
+//	    (registry epoch, exact bytes), so a cached call pays nothing for
+//	    canonicalization.
 //	 3. AUTHORIZATION_EVALUATING: the registry says enabled, then the policy
-//	    decides for (principal, capability, args). Decisions are cached by
-//	    (registry+policy epoch, principal, capability, exact arg bytes); any
+//	    decides for (principal, capability, canonical args). Decisions are
+//	    cached by (registry+policy epoch, principal, capability, canonical
+//	    arg bytes, or the exact arg bytes without a canonical form); any
 //	    failure on this path (a panic in a rule, an empty decision) denies.
 //	 4. Admission: at most Config.MaxInFlight executions are admitted; past
 //	    that, the answer is an immediate RUNTIME_ERROR, reason "overloaded"
@@ -44,8 +52,13 @@
 //	lifecycle                 lifecycle.go   Open, Reload, Shutdown, Close (install, freeResources)
 //	the per-execution carrier execution.go   execution, newExecution, mark, fail, setError
 //	ingress                   ingress.go     Request, Runtime.Execute, Runtime.Submit, RecordSecurityRejection
+//	unauthenticated traffic   rejections.go  RejectionLog (aggregate records per source and window), Runtime.NewRejectionLog
+//	canonical arguments       canonical.go   canonicalize (once, on a validation miss), policyArgs, authorizeForm
+//	redaction                 redact.go,     SecretKey, RedactAttr (logs); the keyed digest of secret values in
+//	                          redact_secrets.go  journal records, errors and results
 //	admission                 admission.go   Runtime.enter (shutdown gate), Runtime.admit, Runtime.release
 //	validate                  validate.go    execution.validate
+//	canonical arguments       canonical.go   canonicalize, validated, policyArgs, authorizeForm (Request.Authorize), request
 //	authorize                 authorize.go   execution.authorize, execution.decide (fails closed)
 //	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
 //	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled
@@ -122,6 +135,19 @@
 // (state_transition, authorization_decision, error) on
 // TelemetryConfig.Output. Successful executions can be sampled; failures
 // are always exported.
+//
+// # Redaction
+//
+// Secret arguments (a schema's "x-femtoclaw-secret", or every argument of
+// a capability with Settings.RedactArgs) never reach the journal, the
+// answer or an event as written: commit replaces them, wherever they
+// appear (args, the error message — validation, denial reason, capability
+// error — and the result), with [secret:hmac-sha256:<16 hex>], keyed by
+// Config.RedactionKey; a message that cannot be decoded is journaled as
+// its length and keyed digest only. Not guaranteed: secrets shorter than
+// 4 bytes are not searched in free text, a capability that transforms a
+// secret before echoing it defeats the search, and message-form content
+// (no schema) is journaled as sent. The full list is in redact_secrets.go.
 //
 // # Concurrency and lifecycle
 //

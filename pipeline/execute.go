@@ -78,7 +78,7 @@ func (x *execution) invoke(ctx context.Context) {
 				res, err = nil, &capability.Error{Type: capability.ErrPanic, Msg: fmt.Sprintf("capability %s panicked", x.msg.Tool)}
 			}
 		}()
-		res, err = x.entry.Cap.Execute(ctx, &capability.Request{ExecutionID: x.ans.ExecutionID, Principal: x.req.Principal, Args: x.msg.Args})
+		res, err = x.entry.Cap.Execute(ctx, x.request())
 	}()
 	end := rt.mono()
 	x.execNs = end - start

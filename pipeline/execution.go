@@ -29,6 +29,7 @@ type execution struct {
 	wall         int64
 	msg          *protocol.Message
 	entry        *capability.Entry
+	canon        *validated // the canonical form of the args, for a Canonicalizer (canonical.go)
 	cr           *bulkhead
 	hit          bool // decision served from cache
 	out          outcome
@@ -42,8 +43,11 @@ type execution struct {
 	gated        bool              // holds rt.gate for reading
 	intentFailed bool              // the intent could not be committed, so the capability never ran
 	rejected     *protocol.Message // decoded, but refused by the registry (unknown tool, bad args)
-	key          *keyEntry         // the idempotency key this execution is the first use of
-	refused      bool              // answered by the idempotency stage: skip to commit
+	evidence     []byte            // the runtime's own JSON journaled as the args of a security rejection (never client input)
+	secrets      *secretSet        // the call's secret arguments (redact_secrets.go), once computed
+	secretsDone  bool
+	key          *keyEntry // the idempotency key this execution is the first use of
+	refused      bool      // answered by the idempotency stage: skip to commit
 }
 
 func (rt *Runtime) newExecution(req *Request) *execution {

@@ -289,7 +289,7 @@ func TestIdempotencyAcrossRestart(t *testing.T) {
 		x := rt.newExecution(&Request{Message: []byte(countCall)})
 		rt.enter(x)
 		x.validate()
-		_, argsDigest = x.journaledArgs()
+		_, argsDigest = x.argsIdentity()
 		x.releaseGate()
 	}
 	if _, err := j.Append(&journal.Record{Kind: journal.KindIntent, ExecutionID: "exec-0190a0b0-0000-7000-8000-000000000001", Principal: "tester",

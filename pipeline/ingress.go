@@ -99,20 +99,42 @@ func (x *execution) submitAfterValidate(ok bool) {
 // the audit trail has no gap for unauthenticated traffic. It returns the
 // answer the transport should send (state ERROR, category SECURITY_ERROR).
 //
+// It writes one record per call: for traffic anyone can send (a network
+// listener), use a RejectionLog (NewRejectionLog), which journals
+// aggregates at a bounded rate instead.
+//
 // The record is committed asynchronously (the answer does not wait for
 // it, and says "durable":false), so floods of bad credentials cost no
 // fsync wait and hold no admission slot.
 func (rt *Runtime) RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer {
+	var a protocol.Answer
+	rt.recordRejectionWith("", reason, "unauthenticated request from "+remote+": "+string(reason), transport, nil, &a)
+	return &a
+}
+
+// recordRejection journals one SECURITY_ERROR rejection under id (a new
+// one when empty) with evidence as its args. It reports false, journaling
+// nothing, when the runtime is shutting down.
+func (rt *Runtime) recordRejection(id string, reason protocol.Reason, msg, transport string, evidence []byte) bool {
+	var a protocol.Answer
+	return rt.recordRejectionWith(id, reason, msg, transport, evidence, &a)
+}
+
+func (rt *Runtime) recordRejectionWith(id string, reason protocol.Reason, msg, transport string, evidence []byte, out *protocol.Answer) bool {
 	x := rt.newExecution(&Request{Principal: "", Transport: transport})
+	x.evidence = evidence
+	if id != "" {
+		x.ans.ExecutionID, x.ev.ExecutionID = id, id
+	}
 	x.failWith(protocol.StateInputReceived, &protocol.Error{Category: protocol.CategorySecurity, Severity: protocol.SeverityError,
-		Subsystem: "authentication", Reason: reason, Message: "unauthenticated request from " + remote + ": " + string(reason)}, outRejected)
+		Subsystem: "authentication", Reason: reason, Message: msg}, outRejected)
 	x.ans.State = protocol.StateError
-	a := x.ans // the caller's copy: x.ans is finished on the journal's goroutine
+	*out = x.ans // the caller's copy: x.ans is finished on the journal's goroutine
 	if !rt.gate.TryRLock() {
-		return &a
+		return false
 	}
 	x.gated = true
 	x.done = func(*protocol.Answer) {}
 	x.commitAsync()
-	return &a
+	return true
 }

@@ -28,7 +28,7 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 	}
 	cfg = cfg.withDefaults()
 	rt := &Runtime{cfg: cfg, cacheBuilt: make(chan struct{}), ids: newIDGen(cfg.Now), base: time.Now(),
-		log: cfg.Logger, journal: cfg.Journal, pools: map[string]*bulkhead{}}
+		log: cfg.Logger, journal: cfg.Journal, pools: map[string]*bulkhead{}, redact: newRedactor(cfg.RedactionKey)}
 	rt.m = newMetrics(cfg.Metrics)
 	cfg.Metrics.GaugeFunc(MetricCacheLimitBytes, "Configured bound of the validation and decision caches, in bytes.",
 		func() float64 {

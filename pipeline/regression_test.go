@@ -210,3 +210,16 @@ func TestRegressionRedactArgsIgnoredOnSchemaRejection(t *testing.T) {
 		}
 	}
 }
+
+// A full journal queue (journal.ErrOverloaded) is an overload, not a
+// failed journal: RUNTIME_ERROR reason overloaded (503 with Retry-After),
+// no journal position claimed.
+func TestRegressionJournalQueueFullIsOverload(t *testing.T) {
+	caps, s := basicCaps()
+	e := newEnv(t, caps, s, nil)
+	e.j.fail = journal.ErrOverloaded
+	a := e.exec("p", `{"tool_call":{"tool":"noop","args":{}}}`)
+	if a.Error == nil || a.Error.Category != protocol.CategoryRuntime || a.Error.Reason != protocol.ReasonOverloaded || a.Journal.Seq != 0 || a.Journal.Durable {
+		t.Fatalf("journal queue full: %s", a.AppendJSON(nil))
+	}
+}

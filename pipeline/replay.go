@@ -2,7 +2,6 @@ package pipeline
 
 import (
 	"context"
-	"crypto/sha256"
 
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -15,25 +14,9 @@ import (
 
 // callIdentity is what makes two requests "the same call": the
 // capability and the digest of the arguments, exactly as journalRecord
-// journals them (Capability, ArgsDigest), so that the key index rebuilt
-// from the journal compares retries the way the live one does.
-func (x *execution) callIdentity() callID { return newCallID(x.journaledArgs()) }
-
-// journaledArgs returns the capability and arguments digest that
-// journalRecord journals for x (TestCallIdentityMatchesJournal holds the
-// two together).
-func (x *execution) journaledArgs() (string, [32]byte) {
-	switch {
-	case x.msg == nil && x.rejected != nil && x.rejected.Form == protocol.FormToolCall:
-		return x.rejected.Tool, sha256.Sum256(x.rejected.Args.RawBytes())
-	case x.msg == nil:
-		return "", sha256.Sum256(x.req.Message)
-	case x.msg.Form == protocol.FormMessage:
-		return "", sha256.Sum256([]byte(x.msg.Raw()))
-	default:
-		return x.msg.Tool, sha256.Sum256(x.msg.Args.RawBytes())
-	}
-}
+// journals them (argsIdentity), so that the key index rebuilt from the
+// journal compares retries the way the live one does.
+func (x *execution) callIdentity() callID { return newCallID(x.argsIdentity()) }
 
 // keyed reports whether the idempotency stage applies to x.
 func (x *execution) keyed() bool { return x.req.IdempotencyKey != "" && x.rt.keys != nil }
@@ -164,7 +147,7 @@ func (x *execution) replay(e *keyEntry) *protocol.Answer {
 	*r = journal.Record{Kind: journal.KindReplay, ExecutionID: out.ExecutionID, Principal: x.req.Principal, IdempotencyKey: x.req.IdempotencyKey,
 		Decision: string(out.Decision), Rule: out.Rule, State: string(out.State), Status: string(out.Status),
 		Timings: journal.Timings{ValidateNs: x.ans.Timings.Validate, TotalNs: rt.mono() - x.start}}
-	r.Capability, r.ArgsDigest = x.journaledArgs()
+	r.Capability, r.ArgsDigest = x.argsIdentity()
 	if rt.journal == nil {
 		x.releaseGate()
 		return &out

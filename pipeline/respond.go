@@ -1,6 +1,10 @@
 package pipeline
 
 import (
+	"errors"
+
+	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
@@ -17,7 +21,19 @@ func (x *execution) respond(seq uint64, jerr error, commitStart int64) {
 		x.ans.Timings.Commit = end - commitStart
 		rt.observe(rt.m.commit, x.ans.Timings.Commit)
 	}
-	if jerr != nil {
+	wrote := x.entry != nil && x.entry.Cap.Effects() == capability.EffectsWrite && x.execNs > 0
+	overloaded := jerr != nil && errors.Is(jerr, journal.ErrOverloaded) && x.ans.Error == nil && !wrote
+	if overloaded {
+		// The journal's queue is full and nothing that changed the world
+		// ran: an overload, not a failed journal (it is healthy, and
+		// nothing was written), so a retry is safe.
+		rt.m.overloadRejects.Inc()
+		x.out = outOverloaded
+		x.setError(protocol.StateMemoryCommitting, &protocol.Error{Category: protocol.CategoryRuntime, Severity: protocol.SeverityWarning,
+			Subsystem: "journal", Reason: protocol.ReasonOverloaded, Capability: x.ev.Capability,
+			Message: "the journal's commit queue is full; retry later"})
+	}
+	if jerr != nil && !overloaded {
 		rt.log.Error("journal commit failed", "category", string(protocol.CategoryMemory), "execution_id", x.ans.ExecutionID, "err", jerr)
 		if x.ans.Error == nil {
 			x.out = outMemoryError
@@ -25,7 +41,7 @@ func (x *execution) respond(seq uint64, jerr error, commitStart int64) {
 				Subsystem: "journal", Reason: protocol.ReasonJournalFailed, Capability: x.ev.Capability,
 				Message: "the execution record could not be committed: " + jerr.Error()})
 		}
-	} else if rt.journal != nil {
+	} else if rt.journal != nil && jerr == nil {
 		x.ans.Journal = protocol.JournalInfo{Seq: seq, Durable: rt.cfg.Durable}
 	}
 	if x.ans.Error == nil {

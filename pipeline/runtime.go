@@ -31,6 +31,7 @@ type Runtime struct {
 	sink       *sink
 	log        *slog.Logger
 	journal    Journal
+	redact     *redactor     // keyed digests of secret arguments
 	keys       *keyIndex     // nil when idempotent replay is disabled
 	snapStop   chan struct{} // stops the key-index snapshot loop (nil: none)
 	snapDone   chan struct{}

@@ -507,32 +507,6 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
-func TestIDsUniqueAndSorted(t *testing.T) {
-	g := newIDGen(time.Now)
-	var prev string
-	seen := map[string]bool{}
-	for range 100000 {
-		id := g.next()
-		if id <= prev || seen[id] {
-			t.Fatalf("id %s after %s", id, prev)
-		}
-		seen[id] = true
-		prev = id
-	}
-	// A clock that steps back keeps ids increasing.
-	t0 := time.Now()
-	step := []time.Time{t0, t0.Add(-time.Hour)}
-	i := 0
-	g2 := newIDGen(func() time.Time { i++; return step[min(i-1, 1)] })
-	a, b := g2.next(), g2.next()
-	if b <= a {
-		t.Fatalf("clock step back: %s then %s", a, b)
-	}
-	if len(a) != 41 || a[5+14] != '7' {
-		t.Fatalf("not a UUIDv7: %s", a)
-	}
-}
-
 type failWriter struct{}
 
 func (failWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

@@ -17,14 +17,22 @@ func (x *execution) validate() bool {
 	rt := x.rt
 	msg, entryAny, err, hit := rt.caches().Validation.Get(x.snap.regEpoch, x.req.Message)
 	var entry *capability.Entry
-	if hit {
-		entry, _ = entryAny.(*capability.Entry)
-	} else {
+	if !hit {
 		msg, err = protocol.Decode(x.req.Message, rt.cfg.Limits)
 		if err == nil && msg.Form == protocol.FormToolCall {
 			entry, err = x.snap.reg.Validate(msg)
 		}
-		rt.caches().Validation.Put(x.snap.regEpoch, x.req.Message, msg, entry, err)
+		entryAny = entry
+		if err == nil && entry != nil {
+			entryAny = canonicalize(entry, msg) // once per distinct message: kept with the cached validation
+		}
+		rt.caches().Validation.Put(x.snap.regEpoch, x.req.Message, msg, entryAny, err)
+	}
+	switch e := entryAny.(type) {
+	case *capability.Entry:
+		entry = e
+	case *validated:
+		entry, x.canon = e.entry, e
 	}
 	t1 := rt.mono()
 	x.ans.Timings.Validate = t1 - x.start

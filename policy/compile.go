@@ -57,6 +57,10 @@ func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protoc
 		compileRange,        // range
 		compileCIDR,         // cidr
 		compileURL,          // url_scheme, url_host
+		compilePath,         // path_under, path_not_under (path.go)
+
+		compileArgvOptions,    // argv_options (argv.go)
+		compileArgvSubcommand, // argv_subcommand (argv.go)
 	}
 	b := &consBuilder{where: where}
 	for _, f := range families {

@@ -104,6 +104,9 @@
 //	cidr                      an IP literal, "IP:port" or "[IPv6]:port" inside one of the prefixes (names are never resolved)
 //	url_scheme                an absolute URL (net/url) whose scheme is one of the list
 //	url_host                  an absolute URL without userinfo whose host (lower-cased, with port if any) is one of the list
+//	path_under, path_not_under   an absolute path that is (is not) one of the listed directories or inside one, by whole components
+//	argv_options              options of an argv array, read with GNU/POSIX option grammar (see Option grammar)
+//	argv_subcommand           the subcommand of an argv array: the first operand after the global options (see Option grammar)
 //
 // Lists may be written as a single value (prefix: /tmp/). From the spec
 // digest's recommended format, item_max_len: N is accepted for
@@ -115,6 +118,78 @@
 // characters and backslashes; a URL with userinfo ("https://pypi.org@evil.io/")
 // fails url_host and url_scheme, a look-alike host ("api.github.com.evil.io")
 // fails url_host, and "https://host:8443/" matches only a listed "host:8443".
+//
+// # Canonical arguments
+//
+// The pipeline hands Evaluate the canonical form of a call
+// (capability.Canonicalizer), not the bytes the agent sent: fs.read's path
+// is absolute, clean and has its symbolic links resolved inside the root;
+// shell's bin is the absolute path that will be executed, with the bare
+// name as Input.Alt; http.get's URL is normalized (RFC 3986 §6), and every
+// redirect hop is evaluated again, by the same policy for the same
+// principal. So `prefix: [/project/secrets/]` catches
+// "/project/./secrets/db.txt" and a link into secrets/, `suffix: [.key]`
+// catches "server.key/.", `in: [git]` catches "/usr/bin/git" (and
+// `in: [/usr/bin/git]` catches "git"), `contains: [/admin]` catches
+// "/%61dmin", and `url_host` holds on every hop.
+//
+// What this guarantees: a rule sees the one spelling the capability acts
+// on. What it does not: string constraints still compare strings —
+// `prefix: [/project/secret]` matches "/project/secrets/x" (use
+// path_under), and `contains: [/admin]` does not match "/ADMIN" (servers
+// that fold case need `regex: ['(?i)/admin']`). A capability that has no
+// canonical form, or a call it would refuse anyway (a binary not
+// allowlisted, a path outside the root), is decided on the arguments as
+// received.
+//
+// path_under and path_not_under also clean the value lexically (".",
+// "..", "//", a trailing "/") before comparing, so they hold on any path
+// argument; a relative value satisfies neither.
+//
+// # Option grammar
+//
+// argv_options and argv_subcommand apply to an array of strings (anything
+// else fails them) and read it as GNU getopt_long does, with argument
+// permutation: "--" ends the options; "-" and arguments not starting with
+// '-' are operands, and options may follow them; "--name=value" and
+// "--name" are long options, and a long option that takes a value takes
+// the next argument when no "=" is given; "-abc" is a cluster of short
+// options, and the first that takes a value takes the rest of the cluster
+// ("-uoFILE" is -u, then -o with value FILE) or, at its end, the next
+// argument. A value is never read as an option.
+//
+//	argv:
+//	  argv_options:
+//	    takes_value: [-o, --output, -k, --key]   # options that take a value; all of them, for the tool
+//	    long: [--output, --key, --unique, ...]    # optional: every long option the tool has
+//	    only: [-k, --key, -u, --unique, -n]       # every option is one of these (allow rules)
+//	    none: [-o, --output]                      # no option is one of these
+//	    any:  [-o, --output]                      # some option is one of these (deny rules)
+//	  argv_subcommand:
+//	    takes_value: [-C, -c, --git-dir]          # global options that take the next argument
+//	    in: [status, log, diff]                   # the subcommand is one of these (or not_in)
+//
+// A long option as written may be an abbreviation. none and any read it
+// the way most likely to catch it: "--ou" is taken as every listed long
+// option it is a prefix of (so "--outp=F" and "--ou F" are --output).
+// only is strict: a long option passes when it is listed exactly or, with
+// long declared, when it abbreviates exactly one of the tool's long
+// options and that one is listed ("--uniq" is --unique; "--s" is
+// ambiguous and fails). A short option is one ASCII character.
+//
+// takes_value must list every option of the tool that takes a separate
+// value; a missing one makes its value read as an operand or an option.
+// For only and none that errs on the side of refusing; for any, for
+// argv_subcommand, and for not_in it can hide an option or shift the
+// subcommand (git --namespace x push), so prefer only and in. Not
+// understood: single-dash long options (find -exec, go -o), options
+// starting with '+', tools that read options only before the first
+// operand (they get over-refused, never under-refused, by only), and
+// anything a tool reads other than its argv (configuration files, the
+// environment) — see capability/doc.go for tools no argv rule makes safe.
+// policy/testdata/hardened.yaml shows the rules for sort and git that hold
+// against "--outp=FILE", "--ou FILE", "-uoFILE", "git -c alias.x=push x",
+// "-c help.autocorrect=immediate psuh" and ext:: transports.
 //
 // # Numbers
 //

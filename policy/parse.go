@@ -73,6 +73,12 @@ type rawCons struct {
 	CIDR            strList   `yaml:"cidr"`
 	URLScheme       strList   `yaml:"url_scheme"`
 	URLHost         strList   `yaml:"url_host"`
+	PathUnder       strList   `yaml:"path_under"`
+	PathNotUnder    strList   `yaml:"path_not_under"`
+
+	// The option grammar (argv.go).
+	ArgvOptions    *rawOptions    `yaml:"argv_options"`
+	ArgvSubcommand *rawSubcommand `yaml:"argv_subcommand"`
 
 	// Aliases from the spec digest's recommended format.
 	ItemMaxLen  *int    `yaml:"item_max_len"` // = items: {max_len: N}

@@ -16,10 +16,19 @@ const DefaultDenyRule = "default-deny"
 // Input is what a decision is made on: the authenticated principal, the
 // capability id and the call's arguments (an object; a missing Value is read
 // as an object with no members).
+//
+// Args is what the capability will act on: the pipeline passes the
+// capability's canonical form of the call (capability.Canonicalizer), so
+// rules see one spelling of each path, binary and URL. Alt, when it
+// exists, is an object of other spellings of some arguments that name
+// exactly the same thing (shell: {"bin":"git"} for "/usr/bin/git"): an
+// argument's constraints hold when they hold for its value in Args or for
+// its value in Alt.
 type Input struct {
 	Principal  string
 	Capability string
 	Args       protocol.Value
+	Alt        protocol.Value
 }
 
 // RuleInfo describes one compiled rule, for `femtoclaw policy check`.
@@ -117,7 +126,7 @@ func (a *argCheck) text() string {
 
 // failingArg returns the index of the first argument whose constraints do
 // not hold, or -1 when all hold.
-func (r *rule) failingArg(args protocol.Value) int {
+func (r *rule) failingArg(args, alt protocol.Value) int {
 	for i := range r.args {
 		a := &r.args[i]
 		v := args.Get(a.name)
@@ -128,7 +137,9 @@ func (r *rule) failingArg(args protocol.Value) int {
 			return i
 		}
 		if !a.c.ok(v) {
-			return i
+			if w := alt.Get(a.name); !w.Exists() || !a.c.ok(w) {
+				return i
+			}
 		}
 	}
 	return -1
@@ -339,7 +350,7 @@ func (p *Policy) Evaluate(in *Input) (d protocol.Verdict) {
 		if cr.checkCap && !r.matchesCap(in.Capability) || !r.princ.match(in.Principal) {
 			continue
 		}
-		if r.failingArg(in.Args) < 0 {
+		if r.failingArg(in.Args, in.Alt) < 0 {
 			return r.decided
 		}
 	}
@@ -350,7 +361,7 @@ func (p *Policy) Evaluate(in *Input) (d protocol.Verdict) {
 		if cr.checkCap && !r.matchesCap(in.Capability) || !r.princ.match(in.Principal) {
 			continue
 		}
-		i := r.failingArg(in.Args)
+		i := r.failingArg(in.Args, in.Alt)
 		if i < 0 {
 			return r.decided
 		}

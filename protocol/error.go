@@ -88,6 +88,13 @@ const (
 	ReasonEncodeFailed      Reason = "encode_failed"       // a stored record could not be encoded as an answer (500)
 )
 
+// Admin listener reasons: why transport/admin refused a request before
+// any handler ran (the admin listener is not an open door).
+const (
+	ReasonHostNotAllowed     Reason = "host_not_allowed"     // the Host header does not name the listener: DNS rebinding (421)
+	ReasonAdminTokenRequired Reason = "admin_token_required" // the admin bearer token is configured and was not sent (401)
+)
+
 // Error is the specification's structured error object (document 17 §5,
 // §26), the one shape every failure takes in answers, journal records and
 // telemetry. The zero value is not useful; build errors with NewError.

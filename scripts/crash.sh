@@ -20,6 +20,7 @@ for round in $(seq 1 "$ROUNDS"); do
   pid=$!
   # Let it run a random 300-1500 ms, then SIGKILL.
   sleep "0.$(( (RANDOM % 12) + 3 ))"
+  [ -s "$work/acked" ] || sleep 1
   kill -9 "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
   # Restart: serve opens (recovers) the journal, journals its startup, stops.
@@ -28,13 +29,26 @@ for round in $(seq 1 "$ROUNDS"); do
   grep -q '"msg":"journal open"' "$work/serve.err" || { echo "crash round $round: restart did not open the journal"; cat "$work/serve.err"; exit 1; }
   grep '"msg":"journal open"' "$work/serve.err" | sed 's/^/  /' | cut -c1-400
   "$work/femtoclaw" journal verify --dir "$data/journal" | sed 's/^/  /'
-  acked=$((10#$(tr -d '[:space:]' < "$work/acked" 2>/dev/null || echo 0)))
-  head=$(grep -o '"head_seq":[0-9]*' "$work/serve.err" | head -1 | cut -d: -f2)
-  if [ "${head:-0}" -lt "$acked" ]; then
-    echo "crash round $round: LOST acknowledged executions: highest acknowledged seq $acked, journal head after recovery $head"
+  # Every acknowledged execution, by seq, execution id, state and status,
+  # must be in the journal: fcload logged one line per acknowledgement.
+  "$work/femtoclaw" journal export --dir "$data/journal" | awk '
+    function field(name,   m) {
+      if (match($0, "\"" name "\":(\"[^\"]*\"|[0-9]+)")) { m = substr($0, RSTART + length(name) + 3, RLENGTH - length(name) - 3); gsub(/"/, "", m); return m }
+      return "-"
+    }
+    { print field("seq"), field("execution_id"), field("state"), field("status") }' | sort > "$work/journal.txt"
+  cat "$work/acked" >> "$work/acked.all" # every round's acknowledgements, checked again each round
+  sort "$work/acked.all" > "$work/acked.sorted"
+  n_acked=$(wc -l < "$work/acked.sorted")
+  missing=$(comm -23 "$work/acked.sorted" "$work/journal.txt" | head -5)
+  if [ -n "$missing" ]; then
+    echo "crash round $round: LOST acknowledged executions (seq id state status), first ones:"
+    echo "$missing" | sed 's/^/  /'
     exit 1
   fi
-  echo "crash round $round: ok (highest acknowledged seq $acked <= recovered head $head)"
+  if [ "$n_acked" -eq 0 ]; then echo "crash round $round: no execution was acknowledged before the kill"; exit 1; fi
+  head=$(grep -o '"head_seq":[0-9]*' "$work/serve.err" | head -1 | cut -d: -f2)
+  echo "crash round $round: ok (all $n_acked acknowledged executions present with their content; recovered head $head)"
 done
 
 # The same through the network: `femtoclaw serve` under HTTP/3 load is

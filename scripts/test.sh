@@ -3,7 +3,8 @@
 # every test under the race detector. CI runs this on a fresh machine.
 #
 #   scripts/test.sh            all tests (race), fuzz seeds, vet, gofmt,
-#                              cross-builds (linux/arm64, darwin/arm64, windows/amd64)
+#                              cross-builds (linux/arm64, darwin/arm64, windows/amd64),
+#                              journal mutations (scripts/mutate-journal.sh), crash
 #   FEMTOCLAW_SHORT=1 scripts/test.sh   skip the long crash/soak variants
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,9 @@ short=()
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m "${short[@]}" ./...
+
+echo "== journal mutations"
+scripts/mutate-journal.sh
 
 echo "== crash: kill -9 under durable load, restart, verify"
 scripts/crash.sh

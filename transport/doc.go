@@ -61,10 +61,43 @@
 // Without an Authorization header, a client certificate verified against
 // ClientCAFile (mTLS; requested, not required) authenticates as
 // "mtls:"+subject CN. A token, when sent, wins; a bad token is never
-// rescued by a certificate. Failures are logged and, when the Executor
-// implements SecurityRecorder (pipeline.Runtime does), journaled as a
-// SECURITY_ERROR rejection whose answer is the 401 body. Every /v1
-// endpoint requires credentials; /healthz does not.
+// rescued by a certificate. Failures are logged and journaled, at a
+// bounded rate: when the Executor implements RejectionLogger
+// (pipeline.Runtime does) the Server keeps a pipeline.RejectionLog, which
+// writes one SECURITY_ERROR rejection record per source (IP, IPv6 /64)
+// per RejectionWindow (default 1 minute) with the count, first and last
+// time and the count of each reason, for at most RejectionMaxSources
+// sources (default 1024) plus one overflow record; Shutdown and Close
+// journal the open window. So nothing is dropped silently and a flood of
+// bad tokens costs at most 1025 records a minute, not one per request.
+// The 401 body names the aggregate's execution id (which an admin can
+// look up once the window is journaled) and carries a fresh error id.
+// The log, too, gets one line per source and window (the per-request
+// line is at Debug). Guaranteed: every rejection is counted in some
+// record. Not guaranteed: that it is journaled if the process dies before
+// its window ends (the log line of the window's first rejection remains).
+// An Executor with only
+// SecurityRecorder is asked once per request. Every /v1 endpoint requires
+// credentials; /healthz does not.
+//
+// # Executions belong to their principal
+//
+// GET /v1/executions/{id} returns only records the caller made itself
+// (journal Record.Principal equal to the authenticated principal). A
+// principal listed in ServerConfig.AdminPrincipals reads every record,
+// and only such a principal reads system records (startup, shutdown,
+// policy loads; principal "runtime", kind system) and unauthenticated
+// rejections (no principal). By default the list is empty: over HTTP/3
+// nobody reads another principal's executions. An id that does not exist
+// and an id the caller may not read get the same answer: 404, reason
+// not_found, message "no such execution: <quoted id>", the same headers;
+// only the per-response error id and timestamp differ, as they do between
+// any two answers. Guaranteed: the body, status and headers do not tell
+// the two apart. Not guaranteed: equal latency; an id that exists is read
+// from the journal before it is filtered, which takes longer than an
+// index miss. That needs the id, though: execution ids carry 74 bits from
+// crypto/rand (UUIDv7, pipeline), nothing in one id or in any answer
+// (401s included) predicts another, so ids cannot be enumerated.
 //
 // # TLS and pinning
 //
@@ -91,8 +124,10 @@
 // as each execution completes durably (the server uses Runtime.Submit, so
 // messages pipeline: effects-none capabilities run on the reading
 // goroutine, others on their pools, and commits batch in the journal). At
-// most StreamWindow (1024) messages may be unanswered; beyond that the
-// server stops reading and QUIC flow control pushes back. Answers carry no
+// most StreamWindow (1024) messages may be unanswered, and at most
+// StreamMaxUnsentBytes (default 1 MiB) of answers may wait for a client
+// that does not read them; beyond either the server stops reading and
+// QUIC flow control pushes back. Answers carry no
 // HTTP status; apply StatusOf to the answer's error. A zero-length or
 // over-MaxBodyBytes frame, or IdleTimeout without a frame, ends the stream
 // with one final error frame (PROTOCOL_ERROR, reason empty_frame,
@@ -135,17 +170,48 @@
 // the body; IdleTimeout (default 120s) is the QUIC idle timeout, the
 // HTTP/3 idle-connection timeout and the wait for the next stream frame.
 //
+// # Every resource is bounded
+//
+// What one client can make the server hold, and what is not bounded:
+//
+//   - Headers: a request's header section is at most MaxHeaderBytes
+//     (default 16 KiB; quic-go's default is 1 MiB). A HEADERS frame that
+//     declares more is refused (431) from its frame header, before its
+//     bytes are read or buffered.
+//   - Streams: one connection has at most MaxIncomingStreams (default
+//     1024) request streams open at once (QUIC MAX_STREAMS; the client
+//     cannot open more). Stalled streams therefore pin at most 1024 ×
+//     16 KiB of headers per connection, and their unread bytes are
+//     further bounded by QUIC's receive windows (quic-go's defaults: 6 MiB
+//     per stream, 15 MiB per connection).
+//   - Unread answers on /v1/stream: the bytes of answers the client has
+//     not taken, plus a reservation for each message still running (the
+//     largest answer the stream has produced so far, at least 4 KiB), are
+//     at most StreamMaxUnsentBytes (default 1 MiB); past it the server
+//     reads no further frame until the client reads. A client that reads
+//     nothing for IdleTimeout is cut off (write deadline).
+//   - Bodies: MaxBodyBytes and ReadTimeout, above.
+//
+// Not bounded here: the number of connections (put a limit in front of the
+// server if untrusted networks reach it), and the overshoot of a burst
+// whose answers are larger than any the stream saw before: up to
+// StreamMaxUnsentBytes/4 KiB such messages can be in flight when the first
+// of them completes (capabilities declare no bound on their result size;
+// their own limits — fs.read max_bytes, shell max_output_bytes — apply).
+// After that the stream reads nothing until the client catches up.
+//
 // # Tuning
 //
-// MaxIncomingStreams (default 4096) is the per-connection limit on
+// MaxIncomingStreams (default 1024) is the per-connection limit on
 // concurrent request streams. quic-go's default of 100 caps one connection
 // at 100 requests in flight: with 1 connection × 256 in flight the other
 // 156 wait for stream credit in the client. Measured in process, noop,
 // durable journal, 1 × 256, alternating, 3 runs each on the shared 2-core
 // machine: 100 → 16.1k req/s, p50 15.5 ms; 4096 → 18.1k req/s, p50 12.7 ms
-// (p99 too noisy there to call). 4096 also leaves room for gateways that
-// multiplex many agents over one connection; a stream costs memory only
-// while open. Flow-control windows keep quic-go's defaults (512 KiB
+// (p99 too noisy there to call). 1024 keeps four times that depth for
+// gateways that multiplex many agents over one connection while bounding
+// what stalled streams can pin (see "Every resource is bounded"); raise it
+// only together with a smaller MaxHeaderBytes. Flow-control windows keep quic-go's defaults (512 KiB
 // initial per stream, auto-tuned to 6 MiB; 15 MiB per connection): answers
 // are small and a 1 MiB body needs one auto-tune step; they were not
 // tuned. 0-RTT is off (a replayed request would execute twice).

@@ -3,10 +3,12 @@ package transport
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
+	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
@@ -93,10 +95,15 @@ func encodeCapabilities(reg *capability.Registry) []byte {
 	return append(b, "]}"...)
 }
 
-func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, _ string) {
+// handleExecution serves GET /v1/executions/{id}: the journal records of
+// one execution, as far as the caller may see them (visibleRecords). An
+// id that does not exist and one whose records the caller may not see get
+// the same answer (executionNotFound): the same status, reason and
+// message, so the endpoint is no oracle for other principals' ids.
+func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, principal string) {
 	id := strings.TrimPrefix(r.URL.Path, "/v1/executions/")
 	if id == "" || strings.Contains(id, "/") || len(id) > 128 {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no such execution id: "+strconv.Quote(id))
+		s.executionNotFound(w, r, id)
 		return
 	}
 	if s.lookup == nil {
@@ -109,8 +116,9 @@ func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, _ strin
 		s.writeError(w, r, http.StatusServiceUnavailable, protocol.CategoryMemory, protocol.ReasonJournalReadFailed, "reading the journal failed: "+err.Error())
 		return
 	}
+	recs = visibleRecords(recs, principal, s.isAdmin(principal))
 	if len(recs) == 0 {
-		s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no journal record for execution "+id)
+		s.executionNotFound(w, r, id)
 		return
 	}
 	b := []byte(`{"execution_id":`)
@@ -129,4 +137,34 @@ func (s *Server) handleExecution(w http.ResponseWriter, r *http.Request, _ strin
 	}
 	b = append(b, "]}"...)
 	writeJSON(w, r, http.StatusOK, b)
+}
+
+// executionNotFound is the one answer for an id the caller cannot read,
+// whether it exists or not.
+func (s *Server) executionNotFound(w http.ResponseWriter, r *http.Request, id string) {
+	s.writeError(w, r, http.StatusNotFound, protocol.CategoryProtocol, protocol.ReasonNotFound, "no such execution: "+strconv.Quote(id))
+}
+
+// visibleRecords keeps the records principal may read, in place: all of
+// them for an admin; otherwise those it made itself (Record.Principal is
+// the authenticated principal of the request), never a system record
+// (startup, shutdown, policy loads: principal "runtime", which a token
+// could also be named) and never an unauthenticated rejection (principal
+// "", which no authenticated caller has).
+func visibleRecords(recs []journal.Record, principal string, admin bool) []journal.Record {
+	if admin {
+		return recs
+	}
+	out := recs[:0]
+	for _, rec := range recs {
+		if rec.Kind != journal.KindSystem && principal != "" && rec.Principal == principal {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// isAdmin reports whether principal is one of ServerConfig.AdminPrincipals.
+func (s *Server) isAdmin(principal string) bool {
+	return principal != "" && slices.Contains(s.cfg.AdminPrincipals, principal)
 }

@@ -17,7 +17,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -62,7 +64,7 @@ rules:
   - id: allow-tests
     effect: allow
     principals: [tester, "mtls:client1"]
-    capabilities: [t.fail, t.block, t.slow, t.whoami, t.pooled, t.off]
+    capabilities: [t.fail, t.block, t.slow, t.whoami, t.pooled, t.off, t.big]
   - id: small-n-only
     effect: allow
     principals: [tester]
@@ -72,6 +74,12 @@ rules:
 `
 
 const testToken = "test-token-1"
+
+// bigResult is t.big's answer: a JSON string of 64 KiB.
+var bigResult = []byte(`{"s":"` + strings.Repeat("x", 64<<10) + `"}`)
+
+// bigCalls counts t.big's calls (tests using it do not run in parallel).
+var bigCalls atomic.Int64
 
 // blocker coordinates t.block: each call signals started, then waits for
 // release (or its deadline).
@@ -92,7 +100,6 @@ type env struct {
 	client *Client
 	blk    *blocker
 	logs   *syncBuffer
-	sec    *secRecorder
 }
 
 type envOpts struct {
@@ -106,26 +113,6 @@ type envOpts struct {
 	dir         string // reuse a data directory (restart)
 	keepServer  bool   // the test shuts the server down itself
 	quiet       bool   // no access log (benchmarks)
-}
-
-// secRecorder wraps the runtime and implements SecurityRecorder.
-type secRecorder struct {
-	*pipeline.Runtime
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (s *secRecorder) RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer {
-	s.mu.Lock()
-	s.reasons = append(s.reasons, string(reason)+"/"+transport)
-	s.mu.Unlock()
-	return s.Runtime.RecordSecurityRejection(reason, remote, transport)
-}
-
-func (s *secRecorder) got() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]string(nil), s.reasons...)
 }
 
 type syncBuffer struct {
@@ -177,13 +164,18 @@ func testCaps(blk *blocker) []capability.Capability {
 		&testCap{name: "t.off", effects: capability.EffectsNone, fn: func(context.Context, *capability.Request) ([]byte, error) {
 			return []byte(`{}`), nil
 		}},
+		// a small request with a big answer (64 KiB), counting its calls
+		&testCap{name: "t.big", effects: capability.EffectsNone, fn: func(context.Context, *capability.Request) ([]byte, error) {
+			bigCalls.Add(1)
+			return bigResult, nil
+		}},
 	}
 }
 
 func testSettings() map[string]capability.Settings {
 	on := capability.Settings{Enabled: true}
 	return map[string]capability.Settings{
-		"noop": on, "echo": on, "t.fail": on, "t.block": on, "t.whoami": on, "t.pooled": on, "t.arg": on,
+		"noop": on, "echo": on, "t.fail": on, "t.block": on, "t.whoami": on, "t.pooled": on, "t.arg": on, "t.big": on,
 		"t.slow": {Enabled: true, Timeout: 30 * time.Millisecond, MaxTimeout: time.Second},
 		"t.off":  {Enabled: false},
 	}
@@ -229,7 +221,6 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	e.rt = rt
-	e.sec = &secRecorder{Runtime: rt}
 	scfg := ServerConfig{
 		Addrs:  []string{"127.0.0.1:0"},
 		TLSDir: filepath.Join(e.dir, "tls"),
@@ -242,7 +233,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.server != nil {
 		o.server(&scfg)
 	}
-	srv, err := NewServer(scfg, e.sec, lookup)
+	srv, err := NewServer(scfg, rt, lookup)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -57,7 +58,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	principal, fail := s.authenticate(r)
 	if fail != "" {
-		s.log.Warn("unauthenticated request rejected", "category", string(protocol.CategorySecurity), "reason", string(fail),
+		// With a RejectionLog the per-request line is Debug: the log logs
+		// each source once per window, so a flood cannot fill the disk
+		// through the log either.
+		level := slog.LevelWarn
+		if s.rej != nil {
+			level = slog.LevelDebug
+		}
+		s.log.Log(r.Context(), level, "unauthenticated request rejected", "category", string(protocol.CategorySecurity), "reason", string(fail),
 			"remote", r.RemoteAddr, "path", path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="femtoclaw"`)
 		if s.sec != nil {

@@ -38,7 +38,13 @@ const (
 	DefaultReadTimeout        = 10 * time.Second
 	DefaultIdleTimeout        = 120 * time.Second
 	DefaultDrainTimeout       = 5 * time.Second
-	DefaultMaxIncomingStreams = 4096
+	DefaultMaxIncomingStreams = 1024
+	// DefaultMaxHeaderBytes bounds one request's header section (the
+	// QPACK-encoded HEADERS frame, and the decoded fields).
+	DefaultMaxHeaderBytes = 16 << 10
+	// DefaultStreamMaxUnsentBytes bounds the answer bytes one /v1/stream
+	// holds for a client that does not read them.
+	DefaultStreamMaxUnsentBytes = 1 << 20
 	// MaxIdempotencyKeyLen bounds the Idempotency-Key header (bytes).
 	MaxIdempotencyKeyLen = 256
 )
@@ -62,6 +68,12 @@ type ServerConfig struct {
 	ClientCAFile string
 	// Tokens are the accepted bearer tokens (hashes only).
 	Tokens []Token
+	// AdminPrincipals may read every execution with GET
+	// /v1/executions/{id}, system records included. Any other principal
+	// reads only the executions it made itself. If empty (the default),
+	// no principal reads another's executions over HTTP/3; the journal
+	// files remain readable on the host (`femtoclaw journal`).
+	AdminPrincipals []string
 	// MaxBodyBytes bounds a request body (and a /v1/stream frame); past
 	// it the answer is 413. If zero, defaults to 1 MiB + 4 KiB.
 	MaxBodyBytes int64
@@ -79,12 +91,37 @@ type ServerConfig struct {
 	// MaxIncomingStreams is the number of concurrent request streams one
 	// connection may open (quic.Config). quic-go's default of 100 caps a
 	// single busy client at 100 in flight; 1 connection × 256 in flight
-	// stalls with it. If zero, defaults to 4096; see the package doc.
+	// stalls with it. With MaxHeaderBytes it bounds what stalled streams
+	// can pin per connection (1024 × 16 KiB = 16 MiB of header bytes). If
+	// zero, defaults to 1024; see the package doc.
 	MaxIncomingStreams int64
+	// MaxHeaderBytes bounds a request's header section: a HEADERS frame
+	// that declares more is refused before it is read. If zero, defaults
+	// to 16 KiB (quic-go's own default is 1 MiB).
+	MaxHeaderBytes int
+	// StreamMaxUnsentBytes bounds the answer bytes a /v1/stream holds
+	// that the client has not taken: past it the server stops reading
+	// frames until the client reads answers. Messages still running count
+	// with the size of the stream's largest answer so far (at least 4 KiB).
+	// If zero, defaults to 1 MiB.
+	StreamMaxUnsentBytes int64
 	// Logger receives errors, security rejections and (at Debug) one
 	// access line per request with its protocol. If nil, defaults to
 	// slog.Default().
 	Logger *slog.Logger
+
+	// RejectionWindow and RejectionMaxSources configure how
+	// unauthenticated requests are journaled when the Executor can keep a
+	// pipeline.RejectionLog (pipeline.Runtime can): one aggregate record
+	// per source per window, at most RejectionMaxSources sources per
+	// window plus one overflow record. If zero, pipeline's defaults (one
+	// minute, 1024 sources).
+	RejectionWindow     time.Duration
+	RejectionMaxSources int
+
+	// testOnStreamFull, if set (tests only), runs when a /v1/stream reader
+	// stops reading because StreamMaxUnsentBytes is reached.
+	testOnStreamFull func()
 }
 
 func (c ServerConfig) withDefaults() ServerConfig {
@@ -94,6 +131,7 @@ func (c ServerConfig) withDefaults() ServerConfig {
 		c.Addrs = append([]string(nil), c.Addrs...)
 	}
 	c.Tokens = append([]Token(nil), c.Tokens...)
+	c.AdminPrincipals = append([]string(nil), c.AdminPrincipals...)
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -108,6 +146,12 @@ func (c ServerConfig) withDefaults() ServerConfig {
 	}
 	if c.MaxIncomingStreams <= 0 {
 		c.MaxIncomingStreams = DefaultMaxIncomingStreams
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.StreamMaxUnsentBytes <= 0 {
+		c.StreamMaxUnsentBytes = DefaultStreamMaxUnsentBytes
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -125,12 +169,25 @@ type Executor interface {
 
 // SecurityRecorder is optionally implemented by an Executor that journals
 // authentication failures, which never reach Execute (they have no
-// principal); *pipeline.Runtime implements it. reason is
-// "missing_credentials", "invalid_token" or "malformed_authorization";
-// remote is the client's UDP address; transport is "http3". The returned
-// answer (a SECURITY_ERROR with an execution id) is the 401's body.
+// principal). reason is "missing_credentials", "invalid_token" or
+// "malformed_authorization"; remote is the client's UDP address;
+// transport is "http3". The returned answer (a SECURITY_ERROR with an
+// execution id) is the 401's body. An Executor that implements
+// RejectionLogger (pipeline.Runtime does) is not asked: the server keeps
+// a pipeline.RejectionLog instead, which journals aggregates at a bounded
+// rate; a SecurityRecorder alone is called once per rejected request and
+// must bound its own cost.
 type SecurityRecorder interface {
 	RecordSecurityRejection(reason protocol.Reason, remote, transport string) *protocol.Answer
+}
+
+// RejectionLogger is implemented by an Executor that can aggregate
+// rejected unauthenticated traffic (*pipeline.Runtime). The Server makes
+// one RejectionLog in NewServer and closes it in Shutdown or Close, after
+// the last request and before returning, so the final window is
+// journaled while the Executor is still open.
+type RejectionLogger interface {
+	NewRejectionLog(pipeline.RejectionLogConfig) *pipeline.RejectionLog
 }
 
 // Lookup returns the journal records of one execution
@@ -145,7 +202,8 @@ type Lookup func(executionID string) ([]journal.Record, error)
 type Server struct {
 	cfg     ServerConfig
 	ex      Executor
-	sec     SecurityRecorder // nil unless ex implements it
+	sec     SecurityRecorder       // rej, or ex if it implements it; else nil
+	rej     *pipeline.RejectionLog // nil unless ex implements RejectionLogger
 	lookup  Lookup
 	tokens  []tokenEntry
 	log     *slog.Logger
@@ -198,7 +256,6 @@ func NewServer(cfg ServerConfig, ex Executor, lookup Lookup) (*Server, error) {
 	for _, der := range cert.Certificate {
 		s.certPEM = append(s.certPEM, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
-	s.sec, _ = ex.(SecurityRecorder)
 	s.debug = s.log.Enabled(context.Background(), slog.LevelDebug)
 	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}
 	if cfg.ClientCAFile != "" {
@@ -218,9 +275,18 @@ func NewServer(cfg ServerConfig, ex Executor, lookup Lookup) (*Server, error) {
 			MaxIdleTimeout:        cfg.IdleTimeout,
 			Allow0RTT:             false,
 		},
-		Handler:     s,
-		IdleTimeout: cfg.IdleTimeout,
-		Logger:      s.log,
+		Handler:        s,
+		IdleTimeout:    cfg.IdleTimeout,
+		MaxHeaderBytes: cfg.MaxHeaderBytes,
+		Logger:         s.log,
+	}
+	// Last: nothing after this can fail, so the log's goroutine always
+	// has an owner that closes it.
+	if rl, ok := ex.(RejectionLogger); ok {
+		s.rej = rl.NewRejectionLog(pipeline.RejectionLogConfig{Window: cfg.RejectionWindow, MaxSources: cfg.RejectionMaxSources})
+		s.sec = s.rej
+	} else {
+		s.sec, _ = ex.(SecurityRecorder)
 	}
 	return s, nil
 }
@@ -358,7 +424,15 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.h3.Close()
 	closeAll(conns)
 	s.serveWG.Wait()
+	s.closeRejections()
 	return err
+}
+
+// closeRejections journals the last window of rejected requests.
+func (s *Server) closeRejections() {
+	if s.rej != nil {
+		s.rej.Close()
+	}
 }
 
 // Close stops the server now: it closes every connection (requests in
@@ -374,6 +448,7 @@ func (s *Server) Close() error {
 	err := s.h3.Close()
 	closeAll(conns)
 	s.serveWG.Wait()
+	s.closeRejections()
 	return err
 }
 

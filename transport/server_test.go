@@ -215,7 +215,7 @@ func TestHTTP3AndHeaders(t *testing.T) {
 
 func TestUnauthenticated(t *testing.T) {
 	committed := make(chan string, 1024)
-	e := newEnv(t, envOpts{wrapJournal: func(j pipeline.Journal) pipeline.Journal {
+	e := newEnv(t, envOpts{keepServer: true, wrapJournal: func(j pipeline.Journal) pipeline.Journal {
 		return &notifyingJournal{Journal: j, committed: committed}
 	}})
 	ctx := context.Background()
@@ -244,25 +244,36 @@ func TestUnauthenticated(t *testing.T) {
 	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" || decode(t, body).Error.Reason != "malformed_authorization" {
 		t.Fatalf("basic auth: %d %s", resp.StatusCode, body)
 	}
-	got := strings.Join(e.sec.got(), ",")
-	if !strings.Contains(got, "missing_credentials/http3") || !strings.Contains(got, "invalid_token/http3") || !strings.Contains(got, "malformed_authorization/http3") {
-		t.Fatalf("security rejections recorded: %q", got)
-	}
-	// The rejection is journaled: its execution id resolves.
+	// The rejections are journaled as one aggregate for this source and
+	// window, whose execution id every 401 names; Shutdown journals the
+	// open window.
 	id := resp.Header.Get("X-Femtoclaw-Execution-Id")
 	if id == "" || decode(t, body).ExecutionID != id {
 		t.Fatalf("401 without an execution id: %s", body)
 	}
-	// The runtime commits security rejections asynchronously: wait for
-	// this one's commit.
-	for got := range committed {
+	if err := e.srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for got := range committed { // committed asynchronously: wait for it
 		if got == id {
 			break
 		}
 	}
 	recs, err := e.j.Get(id)
-	if err != nil || len(recs) != 1 || recs[0].Kind != journal.KindRejection {
+	if err != nil || len(recs) != 1 || recs[0].Kind != journal.KindRejection || recs[0].Principal != "" {
 		t.Fatalf("journaled rejection: %v %+v", err, recs)
+	}
+	var ev struct {
+		Source  string            `json:"source"`
+		Count   uint64            `json:"count"`
+		Reasons map[string]uint64 `json:"reasons"`
+	}
+	if err := json.Unmarshal(recs[0].Args, &ev); err != nil {
+		t.Fatal(err, string(recs[0].Args))
+	}
+	// 2 Execute + 2 Capabilities calls, and the Basic one.
+	if ev.Source != "127.0.0.1" || ev.Count != 5 || ev.Reasons["missing_credentials"] != 2 || ev.Reasons["invalid_token"] != 2 || ev.Reasons["malformed_authorization"] != 1 {
+		t.Fatalf("aggregate %s", recs[0].Args)
 	}
 }
 

@@ -19,6 +19,66 @@ import (
 // queueing without bound.
 const StreamWindow = 1024
 
+// minAnswerReserve is what a submitted message reserves from its stream's
+// unsent-bytes budget before its answer exists, when the stream has not
+// yet seen a larger answer (an error answer is ~450 bytes, a noop one
+// ~400). With the default 1 MiB budget it allows 256 small messages in
+// flight per stream, the depth pipelined clients use.
+const minAnswerReserve = 4 << 10
+
+// unsentBudget bounds the answer bytes one stream holds for a client that
+// does not read them (ServerConfig.StreamMaxUnsentBytes). charged is the
+// bytes of answers ready but not yet written to the stream, plus a
+// reservation for each message still running: the largest answer frame
+// this stream has produced so far (at least minAnswerReserve), so a
+// stream whose answers are big runs few at a time. The reader stops
+// reading frames while charged is at or over the bound; the writer
+// releases each answer's bytes once the stream took them, waking it.
+type unsentBudget struct {
+	mu      sync.Mutex
+	charged int64
+	largest int64
+	wake    chan struct{} // cap 1: a release happened
+}
+
+func newUnsentBudget() *unsentBudget {
+	return &unsentBudget{largest: minAnswerReserve, wake: make(chan struct{}, 1)}
+}
+
+// reserve charges one message about to be submitted; it returns the
+// reservation for settle.
+func (b *unsentBudget) reserve() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.charged += b.largest
+	return b.largest
+}
+
+// settle replaces a reservation by the answer frame's actual size.
+func (b *unsentBudget) settle(reserved, actual int64) {
+	b.mu.Lock()
+	b.charged += actual - reserved
+	b.largest = max(b.largest, actual)
+	b.mu.Unlock()
+}
+
+// release returns n bytes the stream has taken.
+func (b *unsentBudget) release(n int64) {
+	b.mu.Lock()
+	b.charged -= n
+	b.mu.Unlock()
+	select {
+	case b.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (b *unsentBudget) over(limit int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.charged >= limit
+}
+
 // streamSlot is one submitted message awaiting its answer; slots are
 // written out strictly in submission order.
 type streamSlot struct {
@@ -71,14 +131,29 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal s
 	defer stop()
 
 	pending := make(chan *streamSlot, StreamWindow)
+	budget := newUnsentBudget()
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		s.streamWriter(w, rc, pending, stopReading)
+		s.streamWriter(w, rc, pending, budget, stopReading)
 	}()
 
 	var endFrame []byte // an error answer to send last, if the stream broke
 	for {
+		// Past the unsent-bytes bound, read nothing until the client
+		// takes answers: QUIC flow control then slows the sender.
+		if budget.over(s.cfg.StreamMaxUnsentBytes) {
+			if s.cfg.testOnStreamFull != nil {
+				s.cfg.testOnStreamFull()
+			}
+			for budget.over(s.cfg.StreamMaxUnsentBytes) && !isDrained(&mu, &drained) {
+				select {
+				case <-budget.wake:
+				case <-s.drainCtx.Done():
+					stopReading()
+				}
+			}
+		}
 		mu.Lock()
 		if drained {
 			mu.Unlock()
@@ -113,17 +188,21 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal s
 		}
 		sl := slotPool.Get().(*streamSlot)
 		pending <- sl // blocks when StreamWindow answers are outstanding
+		reserved := budget.reserve()
 		req := &pipeline.Request{Message: msg, Principal: principal, IdempotencyKey: key, Transport: "http3-stream", Timeout: timeout}
 		s.ex.Submit(req, func(a *protocol.Answer) {
 			op := getBuf()
 			*op = appendFrame((*op)[:0], a.AppendJSON(nil))
+			budget.settle(reserved, int64(len(*op)))
 			sl.ans <- *op
 			putBufSlice(op)
 		})
 	}
 	if endFrame != nil {
 		sl := slotPool.Get().(*streamSlot)
-		sl.ans <- appendFrame(nil, endFrame)
+		f := appendFrame(nil, endFrame)
+		budget.settle(0, int64(len(f)))
+		sl.ans <- f
 		pending <- sl
 	}
 	close(pending)
@@ -149,7 +228,7 @@ func isDrained(mu *sync.Mutex, drained *bool) bool {
 // IdleTimeout (a client that stops reading is cut off). After a write
 // error it stops the reader and keeps draining (answers must still be
 // collected so Submit's callbacks never block).
-func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController, pending <-chan *streamSlot, stopReading func()) {
+func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController, pending <-chan *streamSlot, budget *unsentBudget, stopReading func()) {
 	var werr error
 	unflushed := false
 	defer func() {
@@ -184,6 +263,7 @@ func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController
 			}
 			unflushed = true
 		}
+		budget.release(int64(len(b)))
 		if len(pending) == 0 && unflushed && werr == nil {
 			werr = rc.Flush()
 			unflushed = false

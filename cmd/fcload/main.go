@@ -21,7 +21,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
@@ -29,6 +29,7 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/perf"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/policy"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
@@ -60,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: data directory; the journal goes in DATA_DIR/journal (default: a temporary one, removed after)")
 	fs.StringVar(&o.adminAddr, "admin", "", "inproc: serve metrics and /v1/stats here while running (e.g. 127.0.0.1:9465)")
 	fs.StringVar(&o.principal, "principal", "fcload", "inproc: principal of every request")
-	fs.StringVar(&o.ackedFile, "acked-file", "", "inproc: keep the highest acknowledged journal seq in this file (for crash tests)")
+	fs.StringVar(&o.ackedFile, "acked-file", "", "inproc: append a line \"seq execution_id state status\" to this file for every acknowledged execution (for crash tests)")
 	fs.StringVar(&o.token, "token", "", "server: bearer token")
 	fs.StringVar(&o.tokenFile, "token-file", "", "server: file holding the bearer token")
 	fs.StringVar(&o.pin, "pin", "", "server: SPKI pin (base64 SHA-256) of the server certificate")
@@ -118,6 +119,11 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			}
 			defer os.RemoveAll(dir)
 		}
+		lock, err := journal.LockDir(dir, "fcload -target inproc")
+		if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		defer lock.Unlock()
 		dir = filepath.Join(dir, "journal")
 		j, err = journal.Open(journal.Config{Dir: dir, Durability: journal.Durability(o.journalMode), Logger: log})
 		if err != nil {
@@ -144,13 +150,12 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	msg := []byte(o.msg)
 	name := fmt.Sprintf("Fcload/target=inproc/journal=%s/workers=%d", o.journalMode, o.workers)
-	var acked atomic.Uint64
+	var acked *ackLog
 	if o.ackedFile != "" {
-		stopAcked, err := trackAcked(o.ackedFile, &acked)
-		if err != nil {
+		if acked, err = openAckLog(o.ackedFile); err != nil {
 			return err
 		}
-		defer stopAcked()
+		defer acked.close()
 	}
 	for range o.count {
 		r := perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(int) perf.Op {
@@ -163,7 +168,8 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				if cfg.Journal != nil && a.Journal.Seq == 0 {
 					return fmt.Errorf("answer without a journal sequence")
 				}
-				for s := acked.Load(); a.Journal.Seq > s && !acked.CompareAndSwap(s, a.Journal.Seq); s = acked.Load() {
+				if acked != nil {
+					acked.add(a)
 				}
 				return nil
 			}
@@ -183,39 +189,32 @@ func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// trackAcked writes the highest acknowledged seq into path every few
-// milliseconds (the page cache survives a SIGKILL of this process, so a
-// crash test can compare it with the journal after restart).
-func trackAcked(path string, acked *atomic.Uint64) (stop func(), err error) {
-	f, err := os.Create(path)
+// ackLog appends one line per acknowledged execution to a file, with one
+// write(2) each: the page cache keeps every line across a SIGKILL of this
+// process, so a crash test can check each acknowledged record, by seq,
+// execution id and content, against the journal after a restart.
+type ackLog struct {
+	mu  sync.Mutex
+	f   *os.File
+	buf []byte
+}
+
+func openAckLog(path string) (*ackLog, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(2 * time.Millisecond)
-		defer t.Stop()
-		var last uint64
-		for {
-			select {
-			case <-done:
-			case <-t.C:
-			}
-			if v := acked.Load(); v != last {
-				last = v
-				f.WriteAt([]byte(fmt.Sprintf("%020d\n", v)), 0)
-			}
-			select {
-			case <-done:
-				return
-			default:
-			}
-		}
-	}()
-	return func() { close(done); <-finished; f.Close() }, nil
+	return &ackLog{f: f}, nil
 }
+
+func (l *ackLog) add(a *protocol.Answer) {
+	l.mu.Lock()
+	l.buf = fmt.Appendf(l.buf[:0], "%d %s %s %s\n", a.Journal.Seq, a.ExecutionID, a.State, a.Status)
+	l.f.Write(l.buf)
+	l.mu.Unlock()
+}
+
+func (l *ackLog) close() { l.f.Close() }
 
 // readToken returns the token from -token or -token-file.
 func readToken(o options) (string, error) {

@@ -74,7 +74,11 @@ const minTokenLen = 16
 // first start (stored 0600 in the data directory). generated is the token
 // itself when it was just created, so the caller can print it once.
 func ensureToken(c *Config) (sum string, generated string, err error) {
-	path := c.path(c.Auth.TokenFile)
+	return ensureTokenFile(c.path(c.Auth.TokenFile))
+}
+
+// ensureTokenFile is ensureToken for the token file at path.
+func ensureTokenFile(path string) (sum string, generated string, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		var b [32]byte

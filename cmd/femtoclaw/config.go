@@ -37,6 +37,7 @@ type Config struct {
 	DataDir      string             `yaml:"data_dir"`
 	Runtime      RuntimeConfig      `yaml:"runtime"`
 	Listen       ListenConfig       `yaml:"listen"`
+	HTTP3        HTTP3Config        `yaml:"http3"`
 	Execution    ExecutionConfig    `yaml:"execution"`
 	Capabilities CapabilitiesConfig `yaml:"capabilities"`
 	Policy       PolicyConfig       `yaml:"policy"`
@@ -46,6 +47,12 @@ type Config struct {
 	Auth         AuthConfig         `yaml:"auth"`
 	TLS          TLSConfig          `yaml:"tls"`
 	Log          LogConfig          `yaml:"log"`
+	Redaction    RedactionConfig    `yaml:"redaction"`
+}
+
+// RedactionConfig keys the digests shown for secret arguments.
+type RedactionConfig struct {
+	KeyFile string `yaml:"key_file"` // relative to data_dir; 32 random bytes generated on first start (0600)
 }
 
 // RuntimeConfig identifies this runtime (spec document 16 §7).
@@ -64,9 +71,46 @@ type ListenConfig struct {
 	HTTP3 []string `yaml:"http3"` // UDP addresses of the HTTP/3 data plane
 	Admin string   `yaml:"admin"` // TCP address of the admin listener ("" = off)
 	// AllowNonLoopback permits http3 and admin addresses that are not
-	// loopback. Off by default: the admin listener serves /debug/pprof and
-	// /metrics without authentication.
+	// loopback. Off by default. A non-loopback admin listener also needs
+	// AdminTokenFile.
 	AllowNonLoopback bool `yaml:"allow_non_loopback"`
+	// AdminHosts are names, besides the admin listener's own address (and
+	// localhost for a loopback one), accepted in a request's Host header:
+	// the names a proxy or operators use. Any other Host is refused (421)
+	// so a DNS-rebinding page cannot reach the listener. Empty by default.
+	AdminHosts []string `yaml:"admin_hosts"`
+	// AdminTokenFile holds the admin bearer token (relative to data_dir;
+	// generated 0600 on first start when missing). When set, every admin
+	// request but /healthz must carry it; `femtoclaw stats` sends it.
+	// Required when listen.admin is not loopback. Empty by default: a
+	// loopback admin listener asks for no token.
+	AdminTokenFile string `yaml:"admin_token_file"`
+	// AdminPprof serves /debug/pprof on the admin listener. Off by default:
+	// profiles expose heap contents, stacks and the command line.
+	AdminPprof bool `yaml:"admin_pprof"`
+}
+
+// HTTP3Config bounds what one client of the HTTP/3 data plane can make
+// the server hold (transport.ServerConfig). Zero values take the
+// transport's defaults, given here.
+type HTTP3Config struct {
+	// MaxHeaderBytes bounds one request's header section; a larger one is
+	// refused (431) before it is read. Default 16384.
+	MaxHeaderBytes int `yaml:"max_header_bytes"`
+	// MaxStreamsPerConnection bounds the request streams one connection
+	// may have open at once (QUIC MAX_STREAMS). Default 1024.
+	MaxStreamsPerConnection int `yaml:"max_streams_per_connection"`
+	// StreamMaxUnsentBytes bounds the answer bytes a /v1/stream holds for
+	// a client that does not read them; past it the server stops reading
+	// the stream. Default 1048576.
+	StreamMaxUnsentBytes int64 `yaml:"stream_max_unsent_bytes"`
+	// RejectionWindow is the period of the aggregate journal records of
+	// unauthenticated requests: one record per source per window.
+	// Default 1m.
+	RejectionWindow time.Duration `yaml:"rejection_window"`
+	// RejectionMaxSources bounds the sources tracked per window; further
+	// sources share one overflow record. Default 1024.
+	RejectionMaxSources int `yaml:"rejection_max_sources"`
 }
 
 // ExecutionConfig bounds the execution cycle.
@@ -114,6 +158,28 @@ type ShellConfig struct {
 	Dir              string   `yaml:"dir"`
 	Env              []string `yaml:"env"`
 	MaxOutputBytes   int      `yaml:"max_output_bytes"`
+	// Limits, Landlock and RunAs confine every process (Linux); see
+	// capability.ShellLimits and capability.LandlockConfig.
+	Limits   ShellLimitsConfig   `yaml:"limits"`
+	Landlock ShellLandlockConfig `yaml:"landlock"`
+	RunAs    string              `yaml:"run_as"`
+}
+
+// ShellLimitsConfig is capability.ShellLimits: 0 takes the default, -1
+// keeps the runtime's own limit.
+type ShellLimitsConfig struct {
+	CPUSeconds        int64 `yaml:"cpu_seconds"`
+	AddressSpaceBytes int64 `yaml:"address_space_bytes"`
+	Processes         int64 `yaml:"processes"`
+	FileSizeBytes     int64 `yaml:"file_size_bytes"`
+	OpenFiles         int64 `yaml:"open_files"`
+}
+
+// ShellLandlockConfig is capability.LandlockConfig.
+type ShellLandlockConfig struct {
+	Disabled bool     `yaml:"disabled"`
+	Read     []string `yaml:"read"`
+	Write    []string `yaml:"write"`
 }
 
 // FSReadConfig configures fs.read.
@@ -121,6 +187,7 @@ type FSReadConfig struct {
 	CapabilityConfig `yaml:",inline"`
 	Root             string `yaml:"root"`
 	MaxBytes         int64  `yaml:"max_bytes"`
+	MaxReaders       int    `yaml:"max_readers"`
 }
 
 // HTTPGetConfig configures http.get.
@@ -165,6 +232,11 @@ type AuthConfig struct {
 	TokenPrincipal string        `yaml:"token_principal"` // the principal the generated token authenticates
 	Tokens         []TokenConfig `yaml:"tokens"`          // additional tokens, stored as SHA-256 only
 	ClientCA       string        `yaml:"client_ca"`       // enables mTLS
+	// AdminPrincipals may read every execution (system records included)
+	// with GET /v1/executions/{id}; every other principal reads only its
+	// own. Empty by default: nobody reads another's executions over
+	// HTTP/3 (the journal stays readable on the host: femtoclaw journal).
+	AdminPrincipals []string `yaml:"admin_principals"`
 }
 
 // TLSConfig names the HTTP/3 certificate. Empty: a self-signed one is
@@ -394,10 +466,13 @@ func (c *Config) validate() error {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("listen.admin %q: want host:port: %v", a, err))
 		case !loopback && !c.Listen.AllowNonLoopback:
-			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: the admin listener serves /debug/pprof and /metrics without authentication; set listen.allow_non_loopback: true to expose it anyway", a))
+			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: set listen.allow_non_loopback: true (and listen.admin_token_file) to expose the admin listener beyond this host", a))
+		case !loopback && c.Listen.AdminTokenFile == "":
+			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: set listen.admin_token_file so the admin listener requires a bearer token", a))
 		}
 	}
 	errs = append(errs, c.validateRanges()...)
+	errs = append(errs, c.validateConfinement()...)
 	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
 			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
@@ -469,10 +544,12 @@ func (c *Config) validateRanges() []error {
 		}
 		inRange(&errs, key+".pool_size", int64(k.c.PoolSize), 0, 100_000)
 	}
+	inRange(&errs, "capabilities.fs.read.max_readers", int64(cc.FSRead.MaxReaders), 0, 100_000)
 	if c.Auth.TokenFile == "" {
 		errs = append(errs, errors.New("auth.token_file is empty: want a path (relative to data_dir)"))
 	}
 	inRange(&errs, "telemetry.queue", int64(c.Telemetry.Queue), 0, 16*mib)
+	errs = append(errs, c.HTTP3.validate()...)
 	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
 		errs = append(errs, fmt.Errorf("journal.sync_interval %v: want at least 100µs when journal.durability is interval", c.Journal.SyncInterval))
 	}
@@ -542,8 +619,8 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		cidrs = append(cidrs, p)
 	}
 	caps, err := capability.Builtins(capability.BuiltinConfig{
-		Shell:   capability.ShellConfig{AllowedBins: cc.Shell.AllowedBins, Dir: cc.Shell.Dir, Env: cc.Shell.Env, MaxOutputBytes: cc.Shell.MaxOutputBytes},
-		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes},
+		Shell:   c.shellConfig(),
+		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes, MaxReaders: cc.FSRead.MaxReaders},
 		HTTPGet: capability.HTTPGetConfig{AllowPrivate: cc.HTTPGet.AllowPrivate, AllowedCIDRs: cidrs, Timeout: cc.HTTPGet.Timeout, MaxBodyBytes: cc.HTTPGet.MaxBodyBytes, MaxRedirects: cc.HTTPGet.MaxRedirects},
 	})
 	if err != nil {
@@ -557,4 +634,37 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		"http.get": cc.HTTPGet.settings(),
 	}
 	return caps, settings, nil
+}
+
+// validate checks the http3 bounds: 0 takes the default; a bound too
+// small to serve a real request, or too large to be a bound, is refused.
+func (h HTTP3Config) validate() []error {
+	var errs []error
+	if v := h.MaxHeaderBytes; v != 0 {
+		inRange(&errs, "http3.max_header_bytes", int64(v), 1024, 1*mib)
+	}
+	if v := h.MaxStreamsPerConnection; v != 0 {
+		inRange(&errs, "http3.max_streams_per_connection", int64(v), 1, 1<<16)
+	}
+	if v := h.StreamMaxUnsentBytes; v != 0 {
+		inRange(&errs, "http3.stream_max_unsent_bytes", v, 64<<10, 1*gib)
+	}
+	if d := h.RejectionWindow; d != 0 && (d < time.Second || d > 24*time.Hour) {
+		errs = append(errs, fmt.Errorf("http3.rejection_window %v: want 1s..24h", d))
+	}
+	if v := h.RejectionMaxSources; v != 0 {
+		inRange(&errs, "http3.rejection_max_sources", int64(v), 1, 1<<20)
+	}
+	return errs
+}
+
+// shellConfig maps the shell section onto capability.ShellConfig.
+func (c *Config) shellConfig() capability.ShellConfig {
+	sh := c.Capabilities.Shell
+	l := sh.Limits
+	return capability.ShellConfig{AllowedBins: sh.AllowedBins, Dir: sh.Dir, Env: sh.Env, MaxOutputBytes: sh.MaxOutputBytes,
+		Limits: capability.ShellLimits{CPUSeconds: l.CPUSeconds, AddressSpaceBytes: l.AddressSpaceBytes,
+			Processes: l.Processes, FileSizeBytes: l.FileSizeBytes, OpenFiles: l.OpenFiles},
+		Landlock: capability.LandlockConfig{Disabled: sh.Landlock.Disabled, Read: sh.Landlock.Read, Write: sh.Landlock.Write},
+		RunAs:    sh.RunAs}
 }

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/transport"
@@ -21,7 +22,7 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	var c commonFlags
 	fs := newFlagSet("exec", &c)
 	principal := fs.String("principal", "local", "principal for an in-process execution (the operator's identity; a server takes it from authentication)")
-	withJournal := fs.Bool("journal", false, "journal the execution into the data directory (fails while a server holds it)")
+	withJournal := fs.Bool("journal", false, "journal the execution into the data directory (refused while another writer, such as a server, holds it)")
 	compact := fs.Bool("compact", false, "print the answer on one line")
 	timeout := fs.Duration("timeout", 0, "capability deadline to ask for (clamped to the capability's maximum)")
 	server := fs.String("server", "", "send the message to a running server (https://127.0.0.1:4433) instead of running it in process")
@@ -61,10 +62,18 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if !*withJournal {
 		log = slog.New(slog.NewJSONHandler(io.Discard, nil)) // "not persisted" is in the answer itself
 	}
+	var lock *journal.DirLock
+	if *withJournal {
+		if lock, err = lockDataDir(cfg, "femtoclaw exec --journal"); err != nil {
+			return err
+		}
+	}
 	n, err := openNode(cfg, log, *withJournal, nil)
 	if err != nil {
+		lock.Unlock()
 		return err
 	}
+	n.lock = lock
 	a := n.rt.Execute(ctx, &pipeline.Request{Message: msg, Principal: *principal, IdempotencyKey: *idem, Transport: "inproc", Timeout: *timeout})
 	out := a.AppendJSON(nil)
 	closeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

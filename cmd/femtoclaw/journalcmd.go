@@ -12,7 +12,7 @@ import (
 
 func cmdJournal(args []string, stdout io.Writer, environ []string) error {
 	if len(args) == 0 {
-		return fmt.Errorf("usage: femtoclaw journal verify|inspect|tail|get|export [flags]")
+		return fmt.Errorf("usage: femtoclaw journal verify|inspect|tail|get|export|repair [flags]")
 	}
 	sub := args[0]
 	var c commonFlags
@@ -22,6 +22,9 @@ func cmdJournal(args []string, stdout io.Writer, environ []string) error {
 	capName := fs.String("capability", "", "export: only this capability")
 	from := fs.String("from", "", "export: from this time (RFC 3339)")
 	to := fs.String("to", "", "export: before this time (RFC 3339)")
+	expectHead := fs.String("expect-head", "", "verify: a head recorded earlier (seq or hex chain hash) the journal must still reach")
+	toSeq := fs.Uint64("to-seq", 0, "repair: keep records up to this seq (default: up to the last valid block)")
+	backup := fs.String("backup", "", "repair: copy the journal here first (default: DIR.repair-TIME)")
 	pos, err := parseArgs(fs, args[1:])
 	if err != nil {
 		return err
@@ -35,23 +38,27 @@ func cmdJournal(args []string, stdout io.Writer, environ []string) error {
 	}
 	switch sub {
 	case "verify":
-		rep, err := journal.Verify(*dir)
-		if err != nil {
+		rep, err := journal.VerifyAnchored(*dir, *expectHead)
+		if err != nil && rep.Failure == nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "segments %d  blocks %d  records %d  bytes %d  seq %d..%d  in %s (%.0f MB/s)\n",
 			rep.Segments, rep.Blocks, rep.Records, rep.Bytes, rep.FirstSeq, rep.HeadSeq, rep.Duration.Round(time.Microsecond),
 			float64(rep.Bytes)/1e6/max(rep.Duration.Seconds(), 1e-9))
-		fmt.Fprintf(stdout, "genesis   %s\nhead hash %s\n", rep.Genesis, rep.HeadHash)
+		fmt.Fprintf(stdout, "genesis   %s\nhead      seq %d hash %s\n", rep.Genesis, rep.HeadSeq, rep.HeadHash)
 		if rep.Failure != nil {
 			fmt.Fprintf(stdout, "FAILED: %v\n", rep.Failure)
 			return exitError(1)
+		}
+		if *expectHead != "" {
+			fmt.Fprintf(stdout, "ok: every block's CRC and the hash chain verify, and the journal reaches the expected head %s\n", *expectHead)
+			return nil
 		}
 		fmt.Fprintln(stdout, "ok: every block's CRC and the hash chain verify")
 		return nil
 	case "inspect":
 		rep, err := journal.Inspect(*dir)
-		if err != nil {
+		if err != nil && rep.Segments == nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%-28s %10s %10s %8s %10s %20s %8s\n", "SEGMENT", "SIZE", "USED", "BLOCKS", "RECORDS", "SEQ", "RATIO")
@@ -59,9 +66,32 @@ func cmdJournal(args []string, stdout io.Writer, environ []string) error {
 			fmt.Fprintf(stdout, "%-28s %10d %10d %8d %10d %9d..%-9d %8.2f\n", s.Name, s.Size, s.Used, s.Blocks, s.Records, s.FirstSeq, s.LastSeq, s.Ratio)
 		}
 		fmt.Fprintf(stdout, "total: blocks %d  records %d  bytes %d  raw %d  ratio %.2f  codecs %v\n", rep.Blocks, rep.Records, rep.Bytes, rep.RawBytes, rep.Ratio(), rep.Codecs)
+		fmt.Fprintf(stdout, "head: seq %d hash %s\n", rep.HeadSeq, rep.HeadHash)
 		if rep.Tail != nil {
-			fmt.Fprintf(stdout, "torn tail: %v (Open will truncate it)\n", rep.Tail)
+			fmt.Fprintf(stdout, "damaged tail: %v (Open truncates it when nothing durable vouches for it; see verify)\n", rep.Tail)
 		}
+		return err
+	case "repair":
+		rep, err := journal.Repair(*dir, journal.RepairOptions{ToSeq: *toSeq, Backup: *backup})
+		if rep.Backup != "" {
+			fmt.Fprintf(stdout, "copied the journal to %s first\n", rep.Backup)
+		}
+		if err != nil {
+			return err
+		}
+		if rep.Cause != nil {
+			fmt.Fprintf(stdout, "damage: %v\n", rep.Cause)
+		}
+		fmt.Fprintf(stdout, "kept seq ..%d (head hash %s); cut %s at offset %d\n", rep.HeadSeq, rep.HeadHash, rep.CutSegment, rep.CutOffset)
+		fmt.Fprintf(stdout, "dropped: %d bytes of %s, from seq %d (%d readable records)", rep.DroppedBytes, rep.CutSegment, rep.DroppedFromSeq, rep.DroppedRecords)
+		if len(rep.RemovedSegments) > 0 {
+			fmt.Fprintf(stdout, ", segments %s", strings.Join(rep.RemovedSegments, " "))
+		}
+		if rep.RemovedCheckpoint {
+			fmt.Fprintf(stdout, ", the checkpoint")
+		}
+		fmt.Fprintln(stdout)
+		fmt.Fprintln(stdout, "nothing was rewritten or re-chained; run `femtoclaw journal verify` next")
 		return nil
 	case "tail":
 		var last []journal.Record
@@ -108,7 +138,7 @@ func cmdJournal(args []string, stdout io.Writer, environ []string) error {
 		}
 		return journal.ExportJSONL(*dir, q, stdout)
 	}
-	return fmt.Errorf("unknown journal command %q (verify, inspect, tail, get, export)", sub)
+	return fmt.Errorf("unknown journal command %q (verify, inspect, tail, get, export, repair)", sub)
 }
 
 func printRecords(w io.Writer, recs []journal.Record) error {

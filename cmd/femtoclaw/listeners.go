@@ -9,7 +9,7 @@ import (
 )
 
 // startListeners starts the network faces of a node: the admin listener
-// (metrics, health, readiness, pprof, stats) and the HTTP/3 data plane.
+// (metrics, health, readiness, stats, pprof when enabled) and the HTTP/3 data plane.
 func (n *node) startListeners(tokenSum string) error {
 	if n.cfg.Listen.Admin != "" {
 		if err := n.startAdmin(); err != nil {
@@ -29,14 +29,21 @@ func (n *node) startListeners(tokenSum string) error {
 		lookup = n.j.Get
 	}
 	srv, err := transport.NewServer(transport.ServerConfig{
-		Addrs:        n.cfg.Listen.HTTP3,
-		CertFile:     n.cfg.TLS.CertFile,
-		KeyFile:      n.cfg.TLS.KeyFile,
-		TLSDir:       n.cfg.path("tls"),
-		ClientCAFile: n.cfg.Auth.ClientCA,
-		Tokens:       tokens,
-		MaxBodyBytes: int64(n.cfg.Execution.MaxMessageBytes) + 4096,
-		Logger:       n.log.With("subsystem", "http3"),
+		Addrs:           n.cfg.Listen.HTTP3,
+		CertFile:        n.cfg.TLS.CertFile,
+		KeyFile:         n.cfg.TLS.KeyFile,
+		TLSDir:          n.cfg.path("tls"),
+		ClientCAFile:    n.cfg.Auth.ClientCA,
+		Tokens:          tokens,
+		AdminPrincipals: n.cfg.Auth.AdminPrincipals,
+		// The bounds of one client (http3 section).
+		MaxHeaderBytes:       n.cfg.HTTP3.MaxHeaderBytes,
+		MaxIncomingStreams:   int64(n.cfg.HTTP3.MaxStreamsPerConnection),
+		StreamMaxUnsentBytes: n.cfg.HTTP3.StreamMaxUnsentBytes,
+		RejectionWindow:      n.cfg.HTTP3.RejectionWindow,
+		RejectionMaxSources:  n.cfg.HTTP3.RejectionMaxSources,
+		MaxBodyBytes:         int64(n.cfg.Execution.MaxMessageBytes) + 4096,
+		Logger:               n.log.With("subsystem", "http3"),
 	}, n.rt, lookup)
 	if err != nil {
 		return fmt.Errorf("http3: %w", err)
@@ -55,10 +62,24 @@ func (n *node) startListeners(tokenSum string) error {
 
 func (n *node) startAdmin() error {
 	regHash := n.rt.Registry().Hash()
+	var tokenSum string
+	if f := n.cfg.Listen.AdminTokenFile; f != "" {
+		sum, generated, err := ensureTokenFile(n.cfg.path(f))
+		if err != nil {
+			return fmt.Errorf("admin token: %w", err)
+		}
+		if generated != "" {
+			n.log.Info("admin token generated", "file", n.cfg.path(f))
+		}
+		tokenSum = sum
+	}
 	a, err := admin.New(admin.Config{
-		Addr:    n.cfg.Listen.Admin,
-		Metrics: n.metrics,
-		Logger:  n.log.With("subsystem", "admin"),
+		Addr:        n.cfg.Listen.Admin,
+		Hosts:       n.cfg.Listen.AdminHosts,
+		TokenSHA256: tokenSum,
+		Pprof:       n.cfg.Listen.AdminPprof,
+		Metrics:     n.metrics,
+		Logger:      n.log.With("subsystem", "admin"),
 		Checks: func() []admin.Check {
 			checks := []admin.Check{
 				{Name: "not_shutting_down", OK: !n.rt.Closing()},

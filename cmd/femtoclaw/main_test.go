@@ -393,7 +393,7 @@ func TestConfigAcceptsEdgeValues(t *testing.T) {
 		{"listen.admin=localhost:0", "listen.http3=[::1]:0,127.0.0.2:0"},
 		{"listen.admin=[::1]:9464"},
 		{"listen.admin="}, // off
-		{"listen.allow_non_loopback=true", "listen.admin=0.0.0.0:9464", "listen.http3=0.0.0.0:4433,[::]:4433"},
+		{"listen.allow_non_loopback=true", "listen.admin=0.0.0.0:9464", "listen.admin_token_file=admin-token", "listen.http3=0.0.0.0:4433,[::]:4433"},
 	} {
 		if _, err := loadConfig("", nil, sets); err != nil {
 			t.Errorf("%v rejected: %v", sets, err)

@@ -27,6 +27,7 @@ type node struct {
 	rt         *pipeline.Runtime
 	metrics    *stats.Registry
 	events     io.Closer
+	lock       *journal.DirLock // the data directory's writer lock, released last
 	adminAddr  string
 	http3Addrs []string
 	closers    []func(context.Context) error // transports, admin listener
@@ -52,6 +53,11 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	pcfg.Telemetry.Queue = cfg.Telemetry.Queue
 	pcfg.Telemetry.TransitionSample = cfg.Telemetry.TransitionSample
 	pcfg.Telemetry.Output = eventsOut
+	key, err := redactionKey(cfg, withJournal)
+	if err != nil {
+		return nil, err
+	}
+	pcfg.RedactionKey = key
 	if withJournal && cfg.Journal.Durability != "off" {
 		j, err := journal.Open(journal.Config{
 			Dir:          cfg.path("journal"),
@@ -71,7 +77,7 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 			"interrupted", len(rep.Interrupted), "recovery", rep.Duration.String())
 		for _, in := range rep.Interrupted {
 			log.Warn("execution INTERRUPTED: its intent was journaled but no outcome; it will not be re-run",
-				"execution_id", in.ExecutionID, "seq", in.Seq)
+				"execution_id", in.ExecutionID, "seq", in.Seq, "interrupted_record_seq", in.RecordSeq)
 		}
 		n.j = j
 		n.metrics.GaugeFunc("femtoclaw_journal_bytes_written", "Bytes the journal has written (compressed blocks).", func() float64 { return float64(j.Stats().BytesWritten) })
@@ -124,7 +130,9 @@ func (n *node) close(ctx context.Context) error {
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		errs = append(errs, n.closers[i](ctx))
 	}
-	errs = append(errs, n.rt.Shutdown(ctx))
+	if n.rt != nil {
+		errs = append(errs, n.rt.Shutdown(ctx))
+	}
 	n.audit("runtime_shutdown", nil)
 	if n.j != nil {
 		errs = append(errs, n.j.Close())
@@ -132,6 +140,7 @@ func (n *node) close(ctx context.Context) error {
 	if n.events != nil {
 		errs = append(errs, n.events.Close())
 	}
+	errs = append(errs, n.lock.Unlock())
 	return errors.Join(errs...)
 }
 
@@ -188,11 +197,13 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 	if cfg.Runtime.GCPercent > 0 && os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(cfg.Runtime.GCPercent)
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	lock, err := lockDataDir(cfg, "femtoclaw serve")
+	if err != nil {
+		return err
 	}
 	tokenSum, generated, err := ensureToken(cfg)
 	if err != nil {
+		lock.Unlock()
 		return err
 	}
 	if generated != "" {
@@ -200,6 +211,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 	}
 	eventsOut, eventsCloser, err := openEvents(cfg, stderr)
 	if err != nil {
+		lock.Unlock()
 		return err
 	}
 	t := mark("config", start)
@@ -208,13 +220,26 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 		if eventsCloser != nil {
 			eventsCloser.Close()
 		}
+		lock.Unlock()
 		return err
 	}
 	n.events = eventsCloser
+	n.lock = lock
+	logShellConfinement(log, n.rt.Registry())
 	t = mark("runtime_journal_registry_policy", t)
 	if err := n.startListeners(tokenSum); err != nil {
 		n.close(context.Background())
 		return err
+	}
+	var listening []string
+	for _, a := range n.http3Addrs {
+		listening = append(listening, "udp "+a)
+	}
+	if n.adminAddr != "" {
+		listening = append(listening, "tcp "+n.adminAddr+" (admin)")
+	}
+	if err := lock.SetListeners(listening); err != nil {
+		log.Warn("could not record the listeners in the data directory's lock file", "err", err)
 	}
 	t = mark("listeners", t)
 	n.audit("runtime_startup", map[string]any{"config_sha256": cfg.Hash(), "policy_sha256": fmt.Sprintf("%x", n.rt.Policy().Hash())})
@@ -245,10 +270,35 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 }
 
 func (n *node) shutdown(log *slog.Logger) error {
+	return n.shutdownWithin(log, shutdownTimeout)
+}
+
+// Shutdown bounds: the drain gets shutdownTimeout; whatever ignores its
+// context (a transport, a journal stuck on a dying disk) gets
+// shutdownGrace more, then serve returns anyway and the process exits.
+const (
+	shutdownTimeout = 5 * time.Second
+	shutdownGrace   = time.Second
+)
+
+// shutdownWithin closes the node within d. It returns by d plus
+// shutdownGrace even when a part of the close never returns (a capability
+// stuck in the kernel holds its execution, never serve): the error then
+// says so, and the caller exits the process.
+func (n *node) shutdownWithin(log *slog.Logger, d time.Duration) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
-	err := n.close(ctx)
+	done := make(chan error, 1) // buffered: a close that returns late never blocks
+	go func() { done <- n.close(ctx) }()
+	timer := time.NewTimer(d + shutdownGrace)
+	defer timer.Stop()
+	var err error
+	select {
+	case err = <-done:
+	case <-timer.C:
+		err = fmt.Errorf("shutdown did not finish within %v; exiting with it unfinished", d+shutdownGrace)
+	}
 	log.Info("femtoclaw stopped", "shutdown", time.Since(start).String(), "err", err)
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -25,16 +26,20 @@ func cmdStats(ctx context.Context, args []string, stdout io.Writer, environ []st
 	if _, err := parseArgs(fs, args); err != nil {
 		return err
 	}
+	cfg, err := loadConfig(c.config, environ, c.sets)
+	if err != nil {
+		return err
+	}
 	if *addr == "" {
-		cfg, err := loadConfig(c.config, environ, c.sets)
-		if err != nil {
-			return err
-		}
 		*addr = cfg.Listen.Admin
+	}
+	token, err := adminToken(cfg)
+	if err != nil {
+		return err
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
 	for {
-		r, err := fetchStats(ctx, client, *addr)
+		r, err := fetchStats(ctx, client, *addr, token)
 		if err != nil {
 			return err
 		}
@@ -53,16 +58,36 @@ func cmdStats(ctx context.Context, args []string, stdout io.Writer, environ []st
 	}
 }
 
-func fetchStats(ctx context.Context, c *http.Client, addr string) (*admin.Report, error) {
+// adminToken reads listen.admin_token_file ("" when none is configured).
+func adminToken(cfg *Config) (string, error) {
+	f := cfg.Listen.AdminTokenFile
+	if f == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(cfg.path(f))
+	if err != nil {
+		return "", fmt.Errorf("admin token (listen.admin_token_file): %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+func fetchStats(ctx context.Context, c *http.Client, addr, token string) (*admin.Report, error) {
 	req, err := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/v1/stats", nil)
 	if err != nil {
 		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("admin listener at %s: %w (is `femtoclaw serve` running?)", addr, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return nil, fmt.Errorf("admin listener at %s: %s: %s", addr, resp.Status, strings.TrimSpace(string(body)))
+	}
 	var r admin.Report
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		return nil, fmt.Errorf("decoding /v1/stats: %w", err)

@@ -2,7 +2,9 @@ package admin
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,6 +52,20 @@ type Config struct {
 	Now func() time.Time
 	// Tick is the monitor period. If zero, one second.
 	Tick time.Duration
+	// Hosts are the names, besides the listener's own address, that a
+	// request's Host may carry ("metrics.internal", "admin.example:9464";
+	// without a port a name matches with the listener's port or none).
+	// Matching ignores case and one trailing dot. If empty, only the
+	// address itself (and localhost, for a loopback listener) is accepted.
+	Hosts []string
+	// TokenSHA256 is the hex SHA-256 of the admin bearer token. When set,
+	// every request but GET /healthz must send Authorization: Bearer
+	// <token>. Required (New fails without it) when Addr is not a loopback
+	// address. If empty on loopback, no token is asked for.
+	TokenSHA256 string
+	// Pprof serves /debug/pprof/ (heap contents, goroutine stacks and the
+	// command line, CPU profiles on demand). Off unless set.
+	Pprof bool
 }
 
 // Server is the admin listener. Safe for concurrent use. Lifecycle: New →
@@ -65,6 +81,8 @@ type Server struct {
 	// fed by the monitor from the pipeline's executions counters.
 	throughput *stats.Throughput
 	start      time.Time
+	hosts      []string           // Config.Hosts
+	token      *[sha256.Size]byte // nil: no admin token configured
 	stop       chan struct{}
 	done       chan struct{}
 	serveErr   chan error
@@ -101,7 +119,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Tick <= 0 {
 		cfg.Tick = time.Second
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, start: cfg.Now(), stop: make(chan struct{}), done: make(chan struct{}), serveErr: make(chan error, 1)}
+	token, err := compileToken(cfg.TokenSHA256)
+	if err != nil {
+		return nil, err
+	}
+	if token == nil && !loopbackAddr(cfg.Addr) {
+		return nil, fmt.Errorf("admin: listener %s is not loopback: an admin token is required (Config.TokenSHA256)", cfg.Addr)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, start: cfg.Now(), hosts: append([]string(nil), cfg.Hosts...), token: token,
+		stop: make(chan struct{}), done: make(chan struct{}), serveErr: make(chan error, 1)}
 	s.throughput = stats.NewThroughput(cfg.Now)
 	s.detector = cfg.Detector
 	if s.detector == nil {
@@ -116,12 +142,14 @@ func New(cfg Config) (*Server, error) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "alive"}) })
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /v1/stats", s.statsJSON)
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
+	if cfg.Pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	s.srv = &http.Server{Handler: s.guard(mux), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 60 * time.Second,
 		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)}
 	return s, nil
 }
