@@ -127,7 +127,11 @@ func (s *Shell) run(ctx context.Context, path string, argv []string, stdout, std
 // reports. It returns the supervisor's own exit code.
 func supervise(spec *launchSpec) int {
 	status := os.NewFile(3, "status")
-	_ = unix.CloseRange(4, ^uint(0), 0) // nothing the runtime leaked stays open here
+	// Nothing the runtime leaked reaches the exec stage: mark it all
+	// close-on-exec. Closing it instead would also close the descriptors
+	// this process's own Go runtime opened by now (its netpoller's epoll
+	// fd among them), which made the supervisor crash now and then.
+	_ = cloexecFrom(4)
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return report(status, launchStatus{Error: "cannot become a subreaper: " + err.Error()})
 	}
