@@ -135,6 +135,7 @@ type keyIndex struct {
 	snapErr error         // the snapshot could not be used (set before loaded closes)
 	stop    atomic.Bool   // ends the rebuild early (shutdown)
 	whole   bool          // set before loaded closes: the rebuild read the whole window
+	scanned int           // journal records the rebuild read (set before loaded closes)
 
 	genesis    [32]byte // the journal's identity, for snapshots
 	hasGenesis bool
@@ -200,6 +201,7 @@ func (ix *keyIndex) rebuild() {
 		if ix.stop.Load() {
 			return false
 		}
+		ix.scanned++
 		if r.IdempotencyKey == "" || r.Kind == journal.KindReplay || r.Kind == journal.KindSystem {
 			return true
 		}

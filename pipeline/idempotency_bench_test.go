@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -61,7 +62,8 @@ func BenchmarkIdempotency(b *testing.B) {
 
 // BenchmarkIdempotencyRebuild measures the key index rebuilt from a
 // journal of keyed executions (FEMTOCLAW_BENCH_KEYS of them, default
-// 200000) on open: ns/key and the heap it holds per key.
+// 200000) on open, from the journal alone and from a snapshot that covers
+// it: ns/key, journal records read, and the heap the index holds per key.
 func BenchmarkIdempotencyRebuild(b *testing.B) {
 	n := 200_000
 	if v, err := strconv.Atoi(os.Getenv("FEMTOCLAW_BENCH_KEYS")); err == nil && v > 0 {
@@ -85,28 +87,43 @@ func BenchmarkIdempotencyRebuild(b *testing.B) {
 	for range min(n, 1000) {
 		<-done
 	}
+	snap := filepath.Join(dir, "idempotency.snap")
+	genesis, _ := journalIdentity(j)
+	covered, _ := j.Head()
+	if _, err := rt.keys.writeSnapshot(snap, genesis, covered); err != nil {
+		b.Fatal(err)
+	}
 	rt.Shutdown(context.Background())
 	j.Close()
-	b.ResetTimer()
-	for b.Loop() {
-		b.StopTimer()
-		j, err := journal.Open(journal.Config{Dir: dir, Durability: journal.DurabilityInterval, Logger: quiet})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var before, after runtimeMemStats
-		readMem(&before)
-		b.StartTimer()
-		ix := newKeyIndex(IdempotencyConfig{MaxKeys: n + 1}, j, time.Now)
-		ix.rebuild()
-		b.StopTimer()
-		readMem(&after)
-		if ix.size() != n || !ix.whole {
-			b.Fatalf("rebuilt %d keys, want %d", ix.size(), n)
-		}
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/key")
-		j.Close()
-		b.StartTimer()
+	for _, from := range []string{"journal", "snapshot"} {
+		b.Run("from="+from, func(b *testing.B) {
+			cfg := IdempotencyConfig{MaxKeys: n + 1}
+			if from == "snapshot" {
+				cfg.SnapshotFile = snap
+			}
+			for b.Loop() {
+				b.StopTimer()
+				j, err := journal.Open(journal.Config{Dir: dir, Durability: journal.DurabilityInterval, Logger: quiet})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var before, after runtimeMemStats
+				readMem(&before)
+				ix := newKeyIndex(cfg, j, time.Now)
+				ix.genesis, ix.hasGenesis = journalIdentity(j)
+				b.StartTimer()
+				ix.rebuild()
+				b.StopTimer()
+				readMem(&after)
+				if ix.size() != n || !ix.whole {
+					b.Fatalf("rebuilt %d keys, want %d (%v)", ix.size(), n, ix.snapErr)
+				}
+				b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(n), "heap-B/key")
+				b.ReportMetric(float64(ix.scanned), "records-read")
+				j.Close()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/key")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/key")
 }

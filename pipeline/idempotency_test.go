@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -363,3 +364,69 @@ type protoAnswer = protocol.Answer
 type runtimeMemStats = runtime.MemStats
 
 func readMem(m *runtime.MemStats) { runtime.GC(); runtime.ReadMemStats(m) }
+
+// TestIdempotencySnapshot: shutdown saves the key index; a restart loads
+// it and reads only the journal records after it; a damaged or foreign
+// snapshot is ignored and the journal read whole, with the same keys.
+func TestIdempotencySnapshot(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "journal")
+	snap := filepath.Join(base, "idempotency.snap")
+	var n atomic.Int64
+	caps, s := basicCaps(counterCap(&n))
+	withSnap := func(c *Config) { c.Idempotency.SnapshotFile = snap }
+	j := openTestJournal(t, dir)
+	rt := journalEnv(t, j, caps, s, withSnap)
+	firsts := map[string]*protocol.Answer{}
+	for i := range 50 {
+		k := "k-" + strconv.Itoa(i)
+		firsts[k] = execKey(rt, k, countCall)
+	}
+	if err := rt.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if _, err := os.Stat(snap); err != nil {
+		t.Fatalf("no snapshot at shutdown: %v", err)
+	}
+	check := func(name string, wantScannedAtMost int) {
+		t.Helper()
+		j := openTestJournal(t, dir)
+		defer j.Close()
+		rt := journalEnv(t, j, caps, s, withSnap)
+		defer rt.Shutdown(context.Background())
+		<-rt.keys.loaded
+		if rt.keys.size() != 50 || !rt.keys.whole {
+			t.Fatalf("%s: %d keys rebuilt, whole %v", name, rt.keys.size(), rt.keys.whole)
+		}
+		if wantScannedAtMost >= 0 && rt.keys.scanned > wantScannedAtMost {
+			t.Errorf("%s: the rebuild read %d journal records, want at most %d", name, rt.keys.scanned, wantScannedAtMost)
+		}
+		for k, first := range firsts {
+			if a := execKey(rt, k, countCall); !a.Replayed || a.ExecutionID != first.ExecutionID {
+				t.Fatalf("%s: key %s: %s", name, k, a.AppendJSON(nil))
+			}
+		}
+	}
+	// The snapshot covers all 100+ records (intents and outcomes): only the
+	// system records written after it, if any, are read.
+	check("from the snapshot", 5)
+	if n.Load() != 50 {
+		t.Fatalf("capability called %d times, want 50", n.Load())
+	}
+	b, _ := os.ReadFile(snap)
+	b[len(b)/2] ^= 0xff
+	os.WriteFile(snap, b, 0o600)
+	check("damaged snapshot", -1)
+	// Another journal's snapshot is ignored too.
+	other := filepath.Join(t.TempDir(), "journal")
+	oj := openTestJournal(t, other)
+	ort := journalEnv(t, oj, caps, s, withSnap)
+	execKey(ort, "elsewhere", countCall)
+	ort.Shutdown(context.Background())
+	oj.Close()
+	check("foreign snapshot", -1)
+	if n.Load() != 51 {
+		t.Fatalf("capability called %d times, want 51", n.Load())
+	}
+}

@@ -185,11 +185,19 @@ func (ix *keyIndex) readSnapshot(path string, genesis [32]byte, cutoff int64) (u
 	// Oldest first, so that the index forgets in arrival order.
 	sortSnapEntries(ents)
 	ix.mu.Lock()
-	for _, e := range ents {
+	if len(ix.keys) == 0 {
+		ix.keys = make(map[keyID]*keyEntry, len(ents))
+	}
+	ix.order = slices.Grow(ix.order, len(ents))
+	all := make([]keyEntry, len(ents)) // one allocation for every entry
+	for i, e := range ents {
 		if ix.keys[e.id] == nil {
-			ix.insertLocked(e.id, &keyEntry{id: e.id, call: e.call, at: e.at, execID: e.execID})
+			all[i] = keyEntry{id: e.id, call: e.call, at: e.at, execID: e.execID}
+			ix.keys[e.id] = &all[i]
+			ix.order = append(ix.order, e.id)
 		}
 	}
+	ix.expireLocked()
 	ix.mu.Unlock()
 	return covered, nil
 }

@@ -71,7 +71,7 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 			if keys.loadErr != nil {
 				rt.log.Error("idempotency key index: rebuild from the journal failed; keyed requests are refused", "err", keys.loadErr)
 			}
-			rt.log.Info("idempotency key index rebuilt", "keys", keys.size(), "duration", time.Since(start).String())
+			rt.log.Info("idempotency key index rebuilt", "keys", keys.size(), "journal_records_read", keys.scanned, "duration", time.Since(start).String())
 		}()
 		if cfg.Idempotency.SnapshotFile != "" && keys.hasGenesis {
 			rt.snapStop, rt.snapDone = make(chan struct{}), make(chan struct{})
