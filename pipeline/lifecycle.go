@@ -162,14 +162,8 @@ func (rt *Runtime) Reload(reg *capability.Registry, pol *policy.Policy) error {
 // released when the last of them finishes. A second call returns
 // ErrClosed.
 func (rt *Runtime) Shutdown(ctx context.Context) error {
-	if rt.closing.Swap(true) {
+	if !rt.beginClosing() {
 		return ErrClosed
-	}
-	if rt.keys != nil {
-		rt.keys.stop.Store(true)
-	}
-	if rt.onClosing != nil {
-		rt.onClosing()
 	}
 	drained := make(chan struct{})
 	go func() { // owned by the Runtime: ends when the last execution releases the gate
@@ -190,14 +184,8 @@ func (rt *Runtime) Shutdown(ctx context.Context) error {
 // them releases the bulkheads, caches and sink; telemetry events not yet
 // exported are dropped. A second call returns ErrClosed.
 func (rt *Runtime) Close() error {
-	if rt.closing.Swap(true) {
+	if !rt.beginClosing() {
 		return ErrClosed
-	}
-	if rt.keys != nil {
-		rt.keys.stop.Store(true)
-	}
-	if rt.onClosing != nil {
-		rt.onClosing()
 	}
 	if rt.gate.TryLock() {
 		rt.freeResources(nil)
@@ -208,6 +196,22 @@ func (rt *Runtime) Close() error {
 		rt.freeResources(nil)
 	}()
 	return nil
+}
+
+// beginClosing turns new arrivals away (they are answered
+// "shutting_down") and stops the key index's rebuild; false means closing
+// had already begun.
+func (rt *Runtime) beginClosing() bool {
+	if rt.closing.Swap(true) {
+		return false
+	}
+	if rt.keys != nil {
+		rt.keys.stop.Store(true)
+	}
+	if rt.onClosing != nil {
+		rt.onClosing()
+	}
+	return true
 }
 
 // freeResources frees what executions use, once none can touch it again (the
