@@ -46,6 +46,12 @@ func (r *recorder) RecordSecurityRejection(reason protocol.Reason, remote, trans
 	return r.Runtime.RecordSecurityRejection(reason, remote, transport)
 }
 
+// idleFlush is the runtime's telemetry poll period in these tests. The
+// runtime's exporter polls its queue every 50 ms by default, which alone
+// costs ~0.5% of a core on the project's machine; TestIdleCPU measures
+// the ring, so the runtime here polls once a second.
+const idleFlush = time.Second
+
 func newRuntime(t testing.TB) *recorder {
 	t.Helper()
 	caps, err := capability.Builtins(capability.BuiltinConfig{})
@@ -56,7 +62,8 @@ func newRuntime(t testing.TB) *recorder {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := pipeline.Open(pipeline.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableTelemetry: true}, reg, policy.Default())
+	rt, err := pipeline.Open(pipeline.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DisableTelemetry: true,
+		Telemetry: pipeline.TelemetryConfig{FlushEvery: idleFlush}}, reg, policy.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,6 +222,13 @@ func runChild(role, sock string, args []string) int {
 			return fail("over the max frame: %v", err)
 		}
 		fmt.Println("ok large")
+	case "idle": // connect, do one request, then nothing
+		if _, err := c.Execute(ctx, []byte(noop)); err != nil {
+			return fail("execute: %v", err)
+		}
+		fmt.Println("connected")
+		var b [1]byte
+		os.Stdin.Read(b[:]) // until the parent closes our stdin
 	case "wait": // connect, say so, then do requests until the server goes away
 		fmt.Println("connected", c.Principal())
 		for {
