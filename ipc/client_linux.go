@@ -61,6 +61,9 @@ type Client struct {
 	space    chan struct{}
 	waiters  atomic.Int32
 
+	stream bool   // frames over the socket (ClientConfig.SocketFrames)
+	wbuf   []byte // stream: the writer's batch
+
 	err         atomic.Pointer[error] // first terminal error
 	closing     atomic.Bool
 	readerDone  chan struct{}
@@ -96,7 +99,11 @@ func Dial(ctx context.Context, path string, cfg ClientConfig) (*Client, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		uc.SetDeadline(dl)
 	}
-	if _, err := uc.Write(encodeHello(knownFeatures)); err != nil {
+	features := knownFeatures &^ FeatureSocketFrames
+	if cfg.SocketFrames {
+		features |= FeatureSocketFrames
+	}
+	if _, err := uc.Write(encodeHello(features)); err != nil {
 		uc.Close()
 		return nil, fmt.Errorf("ipc: handshake: %w", err)
 	}
@@ -116,6 +123,13 @@ func Dial(ctx context.Context, path string, cfg ClientConfig) (*Client, error) {
 		}
 		return nil, fmt.Errorf("%w: %s", kind, text)
 	}
+	if cfg.SocketFrames {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		uc.SetDeadline(time.Time{})
+		return newStreamClient(cfg, uc, text), nil
+	}
 	if fd < 0 {
 		uc.Close()
 		return nil, fmt.Errorf("%w: the server accepted but passed no region", ErrBadRegion)
@@ -134,15 +148,30 @@ func Dial(ctx context.Context, path string, cfg ClientConfig) (*Client, error) {
 	c.peer = newDoorbell(mem, offServerBell)
 	c.wait = waiter{bell: newDoorbell(mem, offClientBell), spin: cfg.Spin, timeout: cfg.parkTimeout}
 	c.state = (*atomic.Uint32)(unsafe.Pointer(&mem[offServerState]))
+	c.initSlots()
+	go c.read()  // owned by the Client: ends on a terminal error; Close waits
+	go c.watch() // owned by the Client: ends at EOF or Close; Close waits
+	return c, nil
+}
+
+func (c *Client) initSlots() {
 	n := uint64(1)
-	for n < 2*uint64(cfg.MaxInFlight) {
+	for n < 2*uint64(c.cfg.MaxInFlight) {
 		n <<= 1
 	}
 	c.slots = make([]atomic.Pointer[call], n)
 	c.mask = n - 1
-	go c.read()  // owned by the Client: ends on a terminal error; Close waits
-	go c.watch() // owned by the Client: ends at EOF or Close; Close waits
-	return c, nil
+}
+
+// newStreamClient is a client whose frames travel over the socket.
+func newStreamClient(cfg ClientConfig, uc *net.UnixConn, principal string) *Client {
+	c := &Client{cfg: cfg, uc: uc, principal: principal, max: int64(cfg.MaxInFlight), stream: true,
+		g:     geometry{maxFrame: streamMaxFrame},
+		space: make(chan struct{}, 1), readerDone: make(chan struct{}), watcherDone: make(chan struct{})}
+	close(c.watcherDone) // the reader sees EOF itself
+	c.initSlots()
+	go c.readStream() // owned by the Client: ends at EOF or Close; Close waits
+	return c
 }
 
 // Principal returns the principal the server mapped this process to.
@@ -187,7 +216,7 @@ func (c *Client) start(ctx context.Context, k *call) error {
 	if len(k.msg) > int(c.g.maxFrame) {
 		return fmt.Errorf("%w: %d bytes, max frame %d", ErrTooLarge, len(k.msg), c.g.maxFrame)
 	}
-	if st := c.state.Load(); st != serverServing {
+	if c.state != nil && c.state.Load() != serverServing {
 		return fmt.Errorf("%w: the server is shutting down", ErrPeerGone)
 	}
 	if err := c.acquire(ctx); err != nil {
@@ -262,6 +291,14 @@ func (c *Client) writeAll() {
 			next := list.next
 			list.next = rev
 			rev, list = list, next
+		}
+		if c.stream {
+			c.writeStream(rev)
+			c.writing.Store(false)
+			if c.head.Load() == nil || c.err.Load() != nil {
+				return
+			}
+			continue
 		}
 		for k := rev; k != nil; k = k.next {
 			if !c.writeOne(k) {
@@ -379,7 +416,9 @@ func (c *Client) sweep(err error) {
 // fail records the first terminal error and wakes every waiter.
 func (c *Client) fail(err error) {
 	if c.err.CompareAndSwap(nil, &err) {
-		c.wait.bell.wake()
+		if !c.stream {
+			c.wait.bell.wake()
+		}
 		select {
 		case c.space <- struct{}{}:
 		default:
@@ -440,7 +479,9 @@ func (c *Client) Close() error {
 		runtime.Gosched()
 	}
 	c.sweep(ErrClosed)
-	unix.Munmap(c.mem)
+	if c.mem != nil {
+		unix.Munmap(c.mem)
+	}
 	return nil
 }
 

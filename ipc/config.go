@@ -164,6 +164,11 @@ type ClientConfig struct {
 	Spin time.Duration
 	// HandshakeTimeout bounds Dial. If zero, defaults to 5 s.
 	HandshakeTimeout time.Duration
+	// SocketFrames carries the frames over the unix socket itself instead
+	// of a shared region (feature bit 1): the same client and server logic
+	// with the kernel's socket in place of the rings. It exists to measure
+	// what the rings save, and for a peer that cannot map memory.
+	SocketFrames bool
 
 	// parkTimeout bounds one futex wait (tests); zero: one second.
 	parkTimeout time.Duration

@@ -46,42 +46,41 @@ type waiter struct {
 	bell    doorbell
 	spin    time.Duration
 	timeout time.Duration
-	// local, if set, mirrors parked in process memory for in-process wakers
-	// that must not trust the shared word.
-	local *atomic.Int32
-	parks atomic.Uint64 // futex sleeps taken (tests, metrics)
+	parks   atomic.Uint64 // futex sleeps taken (tests, metrics)
 }
 
-// wait returns when ready() holds, or after at most one futex sleep
-// (bounded by timeout). It spins for w.spin first, yielding the processor
-// every few rounds so goroutines of this process (the journal, a
-// completion) can run on it.
-func (w *waiter) wait(ready func() bool) {
-	if w.spin > 0 {
-		start := time.Now()
-		for i := 1; ; i++ {
-			if ready() {
-				return
-			}
-			if i%16 == 0 {
-				runtime.Gosched()
-				if i%64 == 0 && time.Since(start) > w.spin {
-					break
-				}
+// spinFor polls ready for w.spin and reports whether it held, yielding
+// the processor every few rounds so goroutines of this process (the
+// journal, a completion, a caller waiting for its answer) run on it.
+func (w *waiter) spinFor(ready func() bool) bool {
+	if w.spin <= 0 {
+		return ready()
+	}
+	start := time.Now()
+	for i := 1; ; i++ {
+		if ready() {
+			return true
+		}
+		if i%16 == 0 {
+			runtime.Gosched()
+			if i%64 == 0 && time.Since(start) > w.spin {
+				return false
 			}
 		}
 	}
+}
+
+// wait returns when ready() holds, or after at most one futex sleep
+// (bounded by timeout).
+func (w *waiter) wait(ready func() bool) {
+	if w.spinFor(ready) {
+		return
+	}
 	seq := w.bell.seq.Load()
 	w.bell.parked.Add(1)
-	if w.local != nil {
-		w.local.Add(1)
-	}
 	if !ready() {
 		w.parks.Add(1)
 		futexWait(w.bell.seq, seq, w.timeout)
-	}
-	if w.local != nil {
-		w.local.Add(-1)
 	}
 	w.bell.parked.Add(^uint32(0))
 }

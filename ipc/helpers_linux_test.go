@@ -323,7 +323,7 @@ func rawDial(t *testing.T, path string) *rawClient {
 		t.Fatal(err)
 	}
 	uc := nc.(*net.UnixConn)
-	uc.Write(encodeHello(knownFeatures))
+	uc.Write(encodeHello(FeatureDoorbells))
 	status, text, fd, err := readReply(uc)
 	if err != nil || status != statusAccepted {
 		t.Fatalf("handshake: %d %q %v", status, text, err)

@@ -157,6 +157,12 @@ const (
 	// this version; a client that does not implement them must refuse.
 	FeatureDoorbells uint64 = 1 << 0
 
+	// FeatureSocketFrames, requested in the hello: no region; the frames
+	// (same 16-byte header, payload padded to 16) travel over the socket
+	// itself, both ways, after the reply. The server passes no descriptor.
+	// Max frame is then streamMaxFrame.
+	FeatureSocketFrames uint64 = 1 << 1
+
 	// FlagTransport marks a response the ipc layer made itself.
 	FlagTransport uint32 = 1 << 0
 
@@ -166,7 +172,10 @@ const (
 )
 
 // knownFeatures is every feature bit this package implements.
-const knownFeatures = FeatureDoorbells
+const knownFeatures = FeatureDoorbells | FeatureSocketFrames
+
+// streamMaxFrame is the max frame of socket framing, both ways.
+const streamMaxFrame = 1<<20 + 4096
 
 // geometry is a region's shape: what the header says, validated.
 type geometry struct {

@@ -36,6 +36,9 @@ import (
 //     request-ring consumer and response-ring producer;
 //  3. per client, a socket watcher that reads until EOF: the liveness
 //     signal. It ends before the poller unmaps the region.
+//  4. per client, a sleeper that sleeps on the server doorbell's futex
+//     while the poller is parked (see conn.park). Stopped and waited for
+//     before the region is unmapped.
 //
 // Invariants:
 //
@@ -48,9 +51,10 @@ import (
 //     a client that stops reading fills its response ring, the poller
 //     stops reading its requests past MaxInFlight, and no other client,
 //     nor the pipeline, waits for it.
-//  3. Submit callbacks never block: they encode the answer, push it on the
-//     connection's lock-free completion stack and wake the poller if it is
-//     parked (conn.wait.local, process memory: a peer cannot hide it).
+//  3. Submit callbacks never block and never touch the region: they
+//     encode the answer, push it on the connection's lock-free completion
+//     stack and, if the poller is parked (conn.local), wake it through a
+//     channel.
 //  4. Memory held for one client is bounded: its region, plus at most
 //     MaxInFlight requests and answers of at most MaxFrame bytes each.
 type Server struct {
@@ -256,7 +260,11 @@ func (s *Server) serve(uc *net.UnixConn) {
 		uc.Close()
 		return
 	}
-	c.run()
+	if c.stream {
+		s.serveStream(uc, c.principal, c.remote)
+	} else {
+		c.run()
+	}
 	s.forget(c)
 	if s.cfg.onClientGone != nil {
 		s.cfg.onClientGone()
@@ -289,8 +297,9 @@ func (s *Server) handshake(uc *net.UnixConn) (*conn, bool) {
 		s.refuse(uc, statusVersion, fmt.Sprintf("version %d is not served: this server speaks version %d", v, Version))
 		return nil, false
 	}
-	if f := binary.LittleEndian.Uint64(hello[8:]); f&FeatureDoorbells == 0 {
-		s.refuse(uc, statusVersion, fmt.Sprintf("the client's features %#x lack doorbells (bit 0), which this server requires", f))
+	features := binary.LittleEndian.Uint64(hello[8:])
+	if features&FeatureDoorbells == 0 {
+		s.refuse(uc, statusVersion, fmt.Sprintf("the client's features %#x lack doorbells (bit 0), which this server requires", features))
 		return nil, false
 	}
 	principal := s.principalOf(cred.Uid, cred.Gid)
@@ -306,7 +315,8 @@ func (s *Server) handshake(uc *net.UnixConn) (*conn, bool) {
 	}
 	g := newGeometry(uint64(s.cfg.RequestRing), uint64(s.cfg.ResponseRing), uint32(s.cfg.MaxFrame))
 	c := &conn{s: s, uc: uc, principal: principal, remote: remote, max: s.cfg.MaxInFlight, maxFrame: s.cfg.MaxFrame,
-		drained: make(chan struct{}), watcherDone: make(chan struct{})}
+		drained: make(chan struct{}), watcherDone: make(chan struct{}),
+		wakeCh: make(chan struct{}, 1), rearm: make(chan uint32, 1), sleeperStop: make(chan struct{}), sleeperDone: make(chan struct{})}
 	s.mu.Lock()
 	switch {
 	case s.mu.closed:
@@ -320,6 +330,16 @@ func (s *Server) handshake(uc *net.UnixConn) (*conn, bool) {
 	}
 	s.mu.conns[c] = struct{}{}
 	s.mu.Unlock()
+	if features&FeatureSocketFrames != 0 {
+		if _, err := uc.Write(encodeReply(statusAccepted, principal)); err != nil {
+			s.forget(c)
+			return nil, false
+		}
+		uc.SetDeadline(time.Time{})
+		s.accepted.Add(1)
+		c.stream = true
+		return c, true
+	}
 	fd, mem, err := createRegion(g)
 	if err != nil {
 		s.forget(c)
@@ -390,20 +410,25 @@ type conn struct {
 	req   *ring // consumer
 	resp  *ring // producer
 	peer  doorbell
-	wait  waiter
-	local atomic.Int32 // wait.local
+	wait  waiter       // spin settings, the server doorbell, the park count
+	local atomic.Int32 // > 0 while the poller is parked (process memory)
 	state *atomic.Uint32
 
 	cq          atomic.Pointer[completion] // pushed by callbacks, taken by the poller
 	outq        []*completion              // poller only: answers waiting for ring space
 	inflight    int                        // poller only: submitted, answer not yet in the ring
 	announced   bool                       // poller only: the draining state is in the header
+	stream      bool                       // socket framing: no region, no poller
 	outstanding atomic.Int64               // Submit callbacks not yet returned
 	dead        atomic.Bool                // the poller is tearing down
 	drained     chan struct{}              // closed when outstanding reaches 0 with dead set
 	gone        atomic.Bool                // socket EOF, Close, or a violation
 	draining    atomic.Bool
 	watcherDone chan struct{}
+	wakeCh      chan struct{} // wakes a parked poller
+	rearm       chan uint32   // the seq a parking poller read, for the sleeper
+	sleeperStop chan struct{}
+	sleeperDone chan struct{}
 }
 
 type completion struct {
@@ -418,12 +443,16 @@ func (c *conn) attach(mem []byte, g geometry) {
 	c.req = newRing(mem, g.reqCtl, g.reqData, g.reqSize, g.maxFrame)
 	c.resp = newRing(mem, g.respCtl, g.respData, g.respSize, g.maxFrame)
 	c.peer = newDoorbell(mem, offClientBell)
-	c.wait = waiter{bell: newDoorbell(mem, offServerBell), spin: c.s.cfg.Spin, timeout: c.s.cfg.parkTimeout, local: &c.local}
+	c.wait = waiter{bell: newDoorbell(mem, offServerBell), spin: c.s.cfg.Spin, timeout: c.s.cfg.parkTimeout}
 	c.state = (*atomic.Uint32)(unsafe.Pointer(&mem[offServerState]))
 }
 
 // drain asks the poller to finish in-flight work and close.
 func (c *conn) drain() {
+	if c.stream {
+		c.uc.CloseRead() // the reader stops; answers in flight are still written
+		return
+	}
 	c.draining.Store(true)
 	c.wakeLocal()
 }
@@ -434,11 +463,62 @@ func (c *conn) kill() {
 	c.uc.Close()
 }
 
-// wakeLocal wakes the poller if it is parked. The caller guarantees the
-// mapping is alive (invariant 1).
+// wakeLocal wakes the poller if it is parked, through process memory
+// only: a peer can neither hide nor fake it.
 func (c *conn) wakeLocal() {
 	if c.local.Load() > 0 {
-		c.wait.bell.wake()
+		select {
+		case c.wakeCh <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// park is the poller's wait: spin, then sleep until the client rings the
+// doorbell or a completion arrives. The futex sleep is the sleeper
+// goroutine's, on the poller's behalf; the poller itself blocks on a
+// channel, so a completion (from the journal's goroutine, say) wakes it
+// with a goroutine hand-off instead of a futex wake of another thread
+// (~35 µs on the project's machine).
+//
+// The doorbell protocol is unchanged for the client: seq is read before
+// parked is raised, the rings are re-checked, and the sleeper waits on
+// that seq value, so a ring between the check and the sleep is not lost.
+func (c *conn) park(ready func() bool) {
+	if c.wait.spinFor(ready) {
+		return
+	}
+	bell := c.wait.bell
+	seq := bell.seq.Load()
+	bell.parked.Add(1)
+	c.local.Add(1)
+	if !ready() {
+		select {
+		case c.rearm <- seq: // full: the sleeper holds an older seq, which wakes it at least as early
+		default:
+		}
+		c.wait.parks.Add(1)
+		<-c.wakeCh
+	}
+	c.local.Add(-1)
+	bell.parked.Add(^uint32(0))
+}
+
+// sleep is the sleeper goroutine: it sleeps on the server doorbell for
+// each park of the poller and wakes it.
+func (c *conn) sleep() {
+	defer close(c.sleeperDone)
+	for {
+		select {
+		case <-c.sleeperStop:
+			return
+		case seq := <-c.rearm:
+			futexWait(c.wait.bell.seq, seq, c.s.cfg.parkTimeout)
+			select {
+			case c.wakeCh <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -457,10 +537,15 @@ func (c *conn) watch() {
 	}
 	c.gone.Store(true)
 	c.wait.bell.wake()
+	select {
+	case c.wakeCh <- struct{}{}:
+	default:
+	}
 }
 
 func (c *conn) run() {
 	c.s.wg.Go(c.watch)
+	c.s.wg.Go(c.sleep)
 	defer c.teardown()
 	var f frame
 	ready := func() bool {
@@ -520,7 +605,7 @@ func (c *conn) run() {
 			return
 		}
 		if !progress {
-			c.wait.wait(ready)
+			c.park(ready)
 		}
 	}
 }
@@ -616,6 +701,9 @@ func (c *conn) teardown() {
 	c.gone.Store(true)
 	c.uc.Close()
 	<-c.watcherDone
+	close(c.sleeperStop)
+	c.wait.bell.wake() // out of its futex sleep, if it is in one
+	<-c.sleeperDone
 	c.dead.Store(true)
 	if c.outstanding.Load() != 0 {
 		<-c.drained

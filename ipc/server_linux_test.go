@@ -450,3 +450,38 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestSocketFrames: the same client over the socket alone (no region):
+// concurrent callers, large frames, over-max refused, server gone.
+func TestSocketFrames(t *testing.T) {
+	s := startServer(t, ServerConfig{})
+	c, err := Dial(context.Background(), s.path, ClientConfig{SocketFrames: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				text := fmt.Sprintf("g%d-%d-%s", g, i, strings.Repeat("y", i*40))
+				b, err := c.Execute(context.Background(), echoMsg(text))
+				if err != nil || !strings.Contains(string(b), `"text":"`+text+`"`) {
+					t.Errorf("%d/%d: %v %.100s", g, i, err, b)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := c.Execute(context.Background(), make([]byte, c.MaxFrame()+1)); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("over the max frame: %v", err)
+	}
+	s.Close()
+	for err == nil {
+		_, err = c.Execute(context.Background(), []byte(noop))
+	}
+	if !errors.Is(err, ErrPeerGone) {
+		t.Fatalf("after the server closed: %v", err)
+	}
+}
