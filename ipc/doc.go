@@ -101,7 +101,21 @@
 //	          within what head published) before it is used
 //
 // cclient/femtoclaw_ring.c is such a client, written from this
-// documentation; the tests build it with cc.
+// documentation (one file, libc only); the tests build it with cc and run
+// it against rings small enough to wrap on every few frames:
+//
+//	cc -O2 -o femtoclaw_ring ipc/cclient/femtoclaw_ring.c
+//	./femtoclaw_ring femtoclaw-data/femtoclaw.sock '{"tool_call":{"tool":"noop","args":{}}}'
+//
+// # Socket framing
+//
+// A client that sets feature bit 1 (FeatureSocketFrames) in its hello
+// gets no region: after the reply (status 0, no descriptor) the same
+// frames — 16-byte header, payload padded to 16 — travel over the socket
+// itself, both ways, with a max frame of 1 MiB + 4 KiB. Trust, principal
+// mapping, answers and Transport ("ring") are the same. It exists to
+// measure what the rings save (ClientConfig.SocketFrames, fcload
+// -frames socket), and for a peer that cannot map memory.
 //
 // # Requests and answers
 //
@@ -125,7 +139,14 @@
 // parks on its doorbell. The peer rings the doorbell only when the parked
 // word says someone sleeps, so a busy connection makes no system calls at
 // all, and an idle one costs nothing: connected idle clients keep the
-// server below 1% of a core.
+// server below 1% of a core (a parked side wakes once a second, a safety
+// net the protocol does not need).
+//
+// On the server the futex sleep is taken by a sleeper goroutine on the
+// poller's behalf, and the poller itself waits on a channel: a completion
+// from the pipeline (the journal's goroutine, in the common case) then
+// wakes the poller with a goroutine hand-off on the same thread, not a
+// futex wake of another one.
 //
 // # Bounds and hostile peers
 //
