@@ -15,7 +15,7 @@ const (
 	DefaultMode             os.FileMode = 0o660
 	DefaultMaxFrame                     = 1<<20 + 4096 // a 1 MiB message plus room for its answer's envelope
 	DefaultRingSize                     = 4 << 20      // bytes, each ring
-	DefaultMaxInFlight                  = 256          // per client
+	DefaultMaxInFlight                  = 1024         // per client
 	DefaultMaxClients                   = 64
 	DefaultSpin                         = 30 * time.Microsecond
 	DefaultOwnerPrincipal               = "local-admin"
@@ -66,7 +66,7 @@ type ServerConfig struct {
 	// MaxInFlight bounds the requests of one client that are submitted and
 	// not yet answered into its response ring; past it the server stops
 	// reading that client's ring (back-pressure, never rejection). If zero,
-	// defaults to 256.
+	// defaults to 1024.
 	MaxInFlight int
 	// MaxClients bounds connected clients; more are refused. If zero,
 	// defaults to 64.

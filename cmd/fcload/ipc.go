@@ -33,7 +33,7 @@ func runIPC(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	conns := max(o.conns, 1)
 	clients := make([]*ipc.Client, conns)
 	for i := range clients {
-		c, err := ipc.Dial(ctx, path, ipc.ClientConfig{MaxInFlight: max(o.workers, 1), SocketFrames: o.frames == "socket"})
+		c, err := ipc.Dial(ctx, path, ipc.ClientConfig{MaxInFlight: max(o.workers, 1), SocketFrames: o.frames == "socket", Spin: o.spin})
 		if err != nil {
 			return err
 		}

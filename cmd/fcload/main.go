@@ -48,7 +48,7 @@ type options struct {
 	ackedFile, socket, frames                               string
 	token, tokenFile, pin, caFile                           string
 	workers, conns, count                                   int
-	duration, warmup                                        time.Duration
+	duration, warmup, spin                                  time.Duration
 	rate                                                    float64
 	stream                                                  bool
 }
@@ -59,6 +59,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.target, "target", "inproc", "inproc, ipc (a server's shared-memory ring), or the base URL of a server (https://127.0.0.1:4433)")
 	fs.StringVar(&o.frames, "frames", "ring", "ipc: ring (shared memory) or socket (the same frames over the unix socket, for comparison)")
+	fs.DurationVar(&o.spin, "spin", 0, "ipc: how long the client polls before parking on the futex (0: the ipc default)")
 	fs.StringVar(&o.socket, "socket", "", "ipc: the server's ring socket (default: DATA_DIR/femtoclaw.sock, DATA_DIR from -data-dir or ./femtoclaw-data)")
 	fs.StringVar(&o.msg, "msg", `{"tool_call":{"tool":"noop","args":{}}}`, "protocol message to send")
 	fs.StringVar(&o.journalMode, "journal", "always", "inproc: journal durability always | interval | none")
