@@ -204,3 +204,35 @@ func TestRingRejectsLies(t *testing.T) {
 		t.Fatalf("tail ahead of head: %v", err)
 	}
 }
+
+// TestParseHeaderRefusals: a region of another version, with a feature
+// this package does not know, or whose sizes disagree, is refused with
+// the right class of error.
+func TestParseHeaderRefusals(t *testing.T) {
+	fresh := func() []byte {
+		mem := make([]byte, headerSize+2*4096)
+		newGeometry(4096, 4096, 1024).writeHeader(mem)
+		return mem
+	}
+	if _, err := parseHeader(fresh()); err != nil {
+		t.Fatalf("a good header: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		edit func([]byte) []byte
+		want error
+	}{
+		"version 2":        {func(m []byte) []byte { m[offVersion] = 2; return m }, ErrVersion},
+		"unknown feature":  {func(m []byte) []byte { m[offFeatures+2] = 1; return m }, ErrVersion},
+		"no doorbells":     {func(m []byte) []byte { m[offFeatures] = 0; return m }, ErrVersion},
+		"magic":            {func(m []byte) []byte { m[0] = 'X'; return m }, ErrBadRegion},
+		"short mapping":    {func(m []byte) []byte { return m[:len(m)-16] }, ErrBadRegion},
+		"ring not pow2":    {func(m []byte) []byte { m[offReqSize] = 0xf0; return m }, ErrBadRegion},
+		"rings overlap":    {func(m []byte) []byte { copy(m[offRespData:offRespData+8], m[offReqData:offReqData+8]); return m }, ErrBadRegion},
+		"data in header":   {func(m []byte) []byte { m[offReqData], m[offReqData+1] = 0, 0; return m }, ErrBadRegion},
+		"max frame > half": {func(m []byte) []byte { m[offMaxFrame+1] = 0x20; return m }, ErrBadRegion},
+	} {
+		if _, err := parseHeader(tc.edit(fresh())); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+}

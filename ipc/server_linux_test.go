@@ -485,3 +485,26 @@ func TestSocketFrames(t *testing.T) {
 		t.Fatalf("after the server closed: %v", err)
 	}
 }
+
+// TestExecuteAbandoned: a context that ends first abandons the wait; the
+// slot is freed and the late answer dropped, and the client goes on.
+func TestExecuteAbandoned(t *testing.T) {
+	s := startServer(t, ServerConfig{})
+	c, err := Dial(context.Background(), s.path, ClientConfig{MaxInFlight: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 10 { // each abandons (or, raced, completes) and frees the only slot
+		if _, err := c.Execute(ctx, []byte(noop)); err != nil && !errors.Is(err, context.Canceled) {
+			t.Fatal(err)
+		}
+	}
+	for range 10 {
+		if _, err := c.Execute(context.Background(), []byte(noop)); err != nil {
+			t.Fatalf("after abandoned requests: %v", err)
+		}
+	}
+}
