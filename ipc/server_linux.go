@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	"unsafe"
 
@@ -63,10 +62,11 @@ type Server struct {
 	log *slog.Logger
 	uid uint32
 
-	closing  atomic.Bool
-	accepted atomic.Uint64
-	refused  atomic.Uint64
-	logGate  logLimiter
+	closing    atomic.Bool
+	accepted   atomic.Uint64
+	refused    atomic.Uint64
+	violations atomic.Uint64
+	logGate    logLimiter
 
 	mu struct {
 		sync.Mutex
@@ -110,11 +110,11 @@ func (s *Server) Start() error {
 	if err := removeStale(s.cfg.Path); err != nil {
 		return err
 	}
-	// The socket is created 0600 and widened to Mode after bind, so there
-	// is no moment when it is more open than configured.
-	old := syscall.Umask(0o177)
+	// bind creates the socket with the process umask; it is set to Mode
+	// at once. (Connecting needs write permission, which a usual umask
+	// withholds from group and others until then; peer credentials decide
+	// the principal either way.)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: s.cfg.Path, Net: "unix"})
-	syscall.Umask(old)
 	if err != nil {
 		return fmt.Errorf("ipc: listen %s: %w", s.cfg.Path, err)
 	}
@@ -224,11 +224,13 @@ func (s *Server) stop() ([]*conn, error) {
 	return conns, nil
 }
 
-// ServerStats counts handshakes.
+// ServerStats counts handshakes and disconnections for protocol
+// violations.
 type ServerStats struct {
-	Accepted uint64 // handshakes that got a region
-	Refused  uint64 // handshakes refused (unmapped peer, version, busy, closing)
-	Clients  int    // connected now
+	Accepted   uint64 // handshakes that got a region (or socket framing)
+	Refused    uint64 // handshakes refused (unmapped peer, version, busy, closing)
+	Violations uint64 // clients disconnected for breaking the ring protocol
+	Clients    int    // connected now
 }
 
 // Stats returns the server's counters.
@@ -236,7 +238,7 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.mu.conns)
 	s.mu.Unlock()
-	return ServerStats{Accepted: s.accepted.Load(), Refused: s.refused.Load(), Clients: n}
+	return ServerStats{Accepted: s.accepted.Load(), Refused: s.refused.Load(), Violations: s.violations.Load(), Clients: n}
 }
 
 // principalOf maps peer credentials to a principal ("" when unmapped).
@@ -692,6 +694,7 @@ func (c *conn) flush() (bool, error) {
 }
 
 func (c *conn) violation(err error) {
+	c.s.violations.Add(1)
 	c.s.log.Warn("ipc: client broke the ring protocol; connection closed", "category", string(protocol.CategorySecurity),
 		"remote", c.remote, "principal", c.principal, "err", err)
 }

@@ -326,6 +326,9 @@ func TestHostileFrames(t *testing.T) {
 			if _, err := r.uc.Read(b[:]); err == nil {
 				t.Fatalf("after %s the server should have closed the socket", name)
 			}
+			if v := s.Stats().Violations; v != 1 {
+				t.Fatalf("%d violations counted, want 1", v)
+			}
 			other := dial(t, s.path)
 			if _, err := other.Execute(context.Background(), []byte(noop)); err != nil {
 				t.Fatalf("another client after %s: %v", name, err)
