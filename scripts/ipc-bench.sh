@@ -7,13 +7,14 @@
 #   pipelined throughput (ring and socket: -stream; HTTP/3: -stream too)
 #
 # over the ring (frames=ring), the same frames over the unix socket
-# (frames=socket) and HTTP/3 (target=h3). COUNT runs of D each.
+# (frames=socket) and HTTP/3 (target=h3), on one connection and on two
+# (INFLIGHT requests in flight in all). COUNT runs of D each.
 #   scripts/ipc-bench.sh            COUNT=3 D=3s
 #   CEILING=1 scripts/ipc-bench.sh  also the bare ring echo ceiling, if the
 #                                   harness is given in CEILINGS_DIR
 set -euo pipefail
 cd "$(dirname "$0")/.."
-COUNT="${COUNT:-3}"; D="${D:-3s}"; INFLIGHT="${INFLIGHT:-1024}"
+COUNT="${COUNT:-3}"; D="${D:-3s}"; INFLIGHT="${INFLIGHT:-512}"
 work=$(mktemp -d /tmp/femtoclaw-ipcbench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
@@ -39,10 +40,12 @@ for mode in interval always; do
     "$work/fcload" -target ipc -frames "$f" -data-dir "$dir" -workers 1 -count "$COUNT" -d "$D" -warmup 500ms | tag
   done
   "$work/fcload" -target "$url" -data-dir "$dir" -token-file "$dir/token" -workers 1 -count "$COUNT" -d "$D" -warmup 500ms | tag
-  for f in ring socket; do
-    "$work/fcload" -target ipc -frames "$f" -data-dir "$dir" -stream -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
+  for conns in 1 2; do
+    for f in ring socket; do
+      "$work/fcload" -target ipc -frames "$f" -data-dir "$dir" -stream -conns "$conns" -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
+    done
+    "$work/fcload" -target "$url" -data-dir "$dir" -token-file "$dir/token" -stream -conns "$conns" -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
   done
-  "$work/fcload" -target "$url" -data-dir "$dir" -token-file "$dir/token" -stream -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
 done
 if [ -n "${CEILING:-}" ] && [ -x "${CEILINGS_DIR:-/nonexistent}/run.sh" ]; then
   echo "# ring echo ceiling ($(cut -d' ' -f1-3 /proc/loadavg))"
