@@ -202,8 +202,8 @@ func (c *Client) Execute(ctx context.Context, msg []byte) ([]byte, error) {
 
 // Submit sends one protocol message and returns without waiting; done is
 // called exactly once with the answer or an error, on the client's reader
-// goroutine (it must not block). msg must not be modified until done
-// runs. Submit blocks only while the client has MaxInFlight unanswered
+// goroutine (it must not block, nor call Close or Shutdown, which wait for
+// that goroutine). msg must not be modified until done runs. Submit blocks only while the client has MaxInFlight unanswered
 // requests, or the request ring is full.
 func (c *Client) Submit(msg []byte, done func(answer []byte, err error)) error {
 	return c.start(context.Background(), &call{msg: msg, done: done})
