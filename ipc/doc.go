@@ -185,11 +185,11 @@
 //
 //	                           ring      same frames, unix socket   HTTP/3
 //	round trip, interval       p50 6.4 µs, p99 154 µs   81 µs / 232 µs   276 µs / 700 µs
-//	round trip, no journal     p50 3.3 µs, p99 69 µs    71 µs / 184 µs
+//	round trip, no journal¹    p50 3.3 µs, p99 69 µs    71 µs / 184 µs
 //	pipelined, interval        284k/s    191k/s                     74k/s
 //	pipelined, always          150k/s    113k/s                     36k/s
 //
-// Of the 6.4 µs, ~4 µs is the journal's asynchronous append in interval
+// (¹ a separate run, durability off.) Of the 6.4 µs, ~4 µs is the journal's asynchronous append in interval
 // mode (the same call in process costs ~4.6 µs p50 at one in flight);
 // the ring itself is two cache-line transfers (the bare ring echo
 // ceiling is 0.2 µs). One connection's throughput is bounded by its
