@@ -41,9 +41,9 @@
 // OwnerPrincipal ("local-admin") unless UIDs says otherwise. An unmapped
 // peer is refused with its reason, journaled as a SECURITY_ERROR (reason
 // "unmapped_peer", asynchronously, like HTTP/3's unauthenticated requests)
-// and logged at most once a second. The socket file is created 0600 and
-// then set to ServerConfig.Mode (0660): who may connect at all is the
-// file system's decision; who they are is the kernel's.
+// and logged at most once a second. The socket file is set to
+// ServerConfig.Mode (0660) as soon as it is bound: who may connect at all
+// is the file system's decision; who they are is the kernel's.
 //
 // Each client gets its own region: an anonymous memfd, sealed against
 // shrinking and growing, passed over the socket with SCM_RIGHTS. There is
