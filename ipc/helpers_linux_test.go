@@ -3,6 +3,7 @@ package ipc
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -218,7 +219,7 @@ func runChild(role, sock string, args []string) int {
 			}
 		}
 		big := make([]byte, c.MaxFrame()+1)
-		if _, err := c.Execute(ctx, big); !isTooLarge(err) {
+		if _, err := c.Execute(ctx, big); !errors.Is(err, ErrTooLarge) {
 			return fail("over the max frame: %v", err)
 		}
 		fmt.Println("ok large")
@@ -285,25 +286,6 @@ func binaryPut(b []byte, length, flags uint32, id uint64) {
 	b[4], b[5], b[6], b[7] = byte(flags), byte(flags>>8), byte(flags>>16), byte(flags>>24)
 	for i := range 8 {
 		b[8+i] = byte(id >> (8 * i))
-	}
-}
-
-func isTooLarge(err error) bool {
-	return err != nil && strings.Contains(err.Error(), ErrTooLarge.Error())
-}
-
-// eventually polls cond (no sleeping: it yields) until it holds or the
-// test's deadline budget d passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	end := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(end) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		select {
-		case <-time.After(time.Millisecond):
-		}
 	}
 }
 
