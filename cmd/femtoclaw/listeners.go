@@ -135,7 +135,6 @@ func (n *node) startIPC() error {
 	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Accepted) }, stats.Label{Name: "result", Value: "accepted"})
 	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Refused) }, stats.Label{Name: "result", Value: "refused"})
 	n.metrics.CounterFunc("femtoclaw_ipc_violations_total", "Ring clients disconnected for breaking the ring protocol.", func() float64 { return float64(srv.Stats().Violations) })
-	n.ipcPath = srv.Path()
 	n.closers = append(n.closers, srv.Shutdown)
 	return nil
 }

@@ -29,7 +29,6 @@ type node struct {
 	events     io.Closer
 	adminAddr  string
 	http3Addrs []string
-	ipcPath    string
 	closers    []func(context.Context) error // transports, admin listener
 }
 
