@@ -66,6 +66,7 @@ type Server struct {
 	accepted   atomic.Uint64
 	refused    atomic.Uint64
 	violations atomic.Uint64
+	parks      atomic.Uint64
 	logGate    logLimiter
 
 	mu struct {
@@ -230,6 +231,7 @@ type ServerStats struct {
 	Accepted   uint64 // handshakes that got a region (or socket framing)
 	Refused    uint64 // handshakes refused (unmapped peer, version, busy, closing)
 	Violations uint64 // clients disconnected for breaking the ring protocol
+	Parks      uint64 // times a connected client's poller went to sleep (spin exhausted)
 	Clients    int    // connected now
 }
 
@@ -238,7 +240,7 @@ func (s *Server) Stats() ServerStats {
 	s.mu.Lock()
 	n := len(s.mu.conns)
 	s.mu.Unlock()
-	return ServerStats{Accepted: s.accepted.Load(), Refused: s.refused.Load(), Violations: s.violations.Load(), Clients: n}
+	return ServerStats{Accepted: s.accepted.Load(), Refused: s.refused.Load(), Violations: s.violations.Load(), Parks: s.parks.Load(), Clients: n}
 }
 
 // principalOf maps peer credentials to a principal ("" when unmapped).
@@ -500,6 +502,7 @@ func (c *conn) park(ready func() bool) {
 		default:
 		}
 		c.wait.parks.Add(1)
+		c.s.parks.Add(1)
 		<-c.wakeCh
 	}
 	c.local.Add(-1)

@@ -28,8 +28,8 @@ func (s *Server) Close() error { return ErrUnsupported }
 
 // ServerStats counts handshakes.
 type ServerStats struct {
-	Accepted, Refused, Violations uint64
-	Clients                       int
+	Accepted, Refused, Violations, Parks uint64
+	Clients                              int
 }
 
 // Stats returns zero.

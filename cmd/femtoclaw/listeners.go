@@ -134,6 +134,7 @@ func (n *node) startIPC() error {
 	const hsHelp = "Ring handshakes, accepted or refused (unmapped peer, version, busy, closing)."
 	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Accepted) }, stats.Label{Name: "result", Value: "accepted"})
 	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Refused) }, stats.Label{Name: "result", Value: "refused"})
+	n.metrics.CounterFunc("femtoclaw_ipc_parks_total", "Times a ring poller slept on its futex after its spin found nothing to do.", func() float64 { return float64(srv.Stats().Parks) })
 	n.metrics.CounterFunc("femtoclaw_ipc_violations_total", "Ring clients disconnected for breaking the ring protocol.", func() float64 { return float64(srv.Stats().Violations) })
 	n.closers = append(n.closers, srv.Shutdown)
 	return nil
