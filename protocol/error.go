@@ -65,11 +65,13 @@ const (
 )
 
 // Authentication reasons: why a transport refused a request before it
-// reached the runtime (SECURITY_ERROR, HTTP 401).
+// reached the runtime (SECURITY_ERROR, HTTP 401; on the shared-memory
+// ring, a refused handshake).
 const (
 	ReasonMissingCredentials     Reason = "missing_credentials"     // no bearer token and no client certificate
 	ReasonInvalidToken           Reason = "invalid_token"           // a bearer token that matches no principal
 	ReasonMalformedAuthorization Reason = "malformed_authorization" // an Authorization header that is not "Bearer <token>"
+	ReasonUnmappedPeer           Reason = "unmapped_peer"           // a local-socket peer whose uid and gid map to no principal
 )
 
 // Transport reasons: refusals of a request's framing rather than its

@@ -43,6 +43,10 @@ done
 short=()
 [ -n "${FEMTOCLAW_SHORT:-}" ] && short=(-short)
 
+if ! command -v cc >/dev/null 2>&1; then
+  echo "NOTE: no C compiler (cc): the C shared-memory ring client (ipc/cclient) is not built or tested"
+fi
+
 echo "== go test -race"
 go test -race -count=1 -timeout 20m "${short[@]}" ./...
 

@@ -3,6 +3,9 @@
 //
 //	fcload -target inproc -journal always -workers 256 -d 10s     # the runtime in this process
 //	fcload -target https://127.0.0.1:4433 -token-file femtoclaw-data/token -pin SPKI -conns 4 -workers 256
+//	fcload -target ipc -socket femtoclaw-data/femtoclaw.sock -workers 1          # ring round trip
+//	fcload -target ipc -stream -workers 256                                        # ring, pipelined
+//	fcload -target ipc -frames socket -workers 1                                   # the same over the unix socket
 //
 // With -target inproc the runtime runs in this process, with a journal in
 // a temporary directory (or -data-dir), and -admin serves its metrics so
@@ -43,10 +46,10 @@ func main() {
 
 type options struct {
 	target, msg, journalMode, dataDir, adminAddr, principal string
-	ackedFile                                               string
+	ackedFile, socket, frames                               string
 	token, tokenFile, pin, caFile                           string
 	workers, conns, count                                   int
-	duration, warmup                                        time.Duration
+	duration, warmup, spin                                  time.Duration
 	rate                                                    float64
 	stream                                                  bool
 }
@@ -55,7 +58,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("fcload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.target, "target", "inproc", "inproc, or the base URL of a server (https://127.0.0.1:4433)")
+	fs.StringVar(&o.target, "target", "inproc", "inproc, ipc (a server's shared-memory ring), or the base URL of a server (https://127.0.0.1:4433)")
+	fs.StringVar(&o.frames, "frames", "ring", "ipc: ring (shared memory) or socket (the same frames over the unix socket, for comparison)")
+	fs.DurationVar(&o.spin, "spin", 0, "ipc: how long the client polls before parking on the futex (0: the ipc default)")
+	fs.StringVar(&o.socket, "socket", "", "ipc: the server's ring socket (default: DATA_DIR/femtoclaw.sock, DATA_DIR from -data-dir or ./femtoclaw-data)")
 	fs.StringVar(&o.msg, "msg", `{"tool_call":{"tool":"noop","args":{}}}`, "protocol message to send")
 	fs.StringVar(&o.journalMode, "journal", "always", "inproc: journal durability always | interval | none")
 	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: data directory; the journal goes in DATA_DIR/journal (default: a temporary one, removed after)")
@@ -72,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&o.duration, "d", 5*time.Second, "measured duration of each run")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each run (not measured)")
 	fs.Float64Var(&o.rate, "rate", 0, "open loop: requests per second (0: closed loop)")
-	fs.BoolVar(&o.stream, "stream", false, "server: use the streaming endpoint")
+	fs.BoolVar(&o.stream, "stream", false, "server: use the streaming endpoint; ipc: pipeline with Submit from one goroutine per connection")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -94,6 +100,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	defer stop()
 	if o.target == "inproc" {
 		return runInproc(ctx, o, stdout, stderr)
+	}
+	if o.target == "ipc" {
+		return runIPC(ctx, o, stdout, stderr)
 	}
 	return runRemote(ctx, o, stdout, stderr)
 }

@@ -45,6 +45,7 @@ type Config struct {
 	Telemetry    TelemetryConfig    `yaml:"telemetry"`
 	Cache        CacheConfig        `yaml:"cache"`
 	Auth         AuthConfig         `yaml:"auth"`
+	IPC          IPCConfig          `yaml:"ipc"`
 	TLS          TLSConfig          `yaml:"tls"`
 	Log          LogConfig          `yaml:"log"`
 	Redaction    RedactionConfig    `yaml:"redaction"`
@@ -237,6 +238,28 @@ type AuthConfig struct {
 	// own. Empty by default: nobody reads another's executions over
 	// HTTP/3 (the journal stays readable on the host: femtoclaw journal).
 	AdminPrincipals []string `yaml:"admin_principals"`
+}
+
+// IPCConfig configures the shared-memory ring for local processes
+// (package ipc; linux only). The runtime's own uid is the principal
+// auth.token_principal unless a peer entry maps it.
+type IPCConfig struct {
+	Enabled      bool          `yaml:"enabled"`
+	Socket       string        `yaml:"socket"`        // relative to data_dir; mode 0660
+	Peers        []IPCPeer     `yaml:"peers"`         // uid/gid → principal; the rest are refused
+	MaxFrame     int           `yaml:"max_frame"`     // bytes, both ways
+	RequestRing  int           `yaml:"request_ring"`  // bytes, a power of two
+	ResponseRing int           `yaml:"response_ring"` // bytes, a power of two
+	MaxInFlight  int           `yaml:"max_in_flight"` // per client
+	MaxClients   int           `yaml:"max_clients"`
+	Spin         time.Duration `yaml:"spin"` // poll this long before parking on the futex
+}
+
+// IPCPeer maps a local peer, by uid or by gid (exactly one), to a principal.
+type IPCPeer struct {
+	UID       *uint32 `yaml:"uid"`
+	GID       *uint32 `yaml:"gid"`
+	Principal string  `yaml:"principal"`
 }
 
 // TLSConfig names the HTTP/3 certificate. Empty: a self-signed one is
@@ -550,6 +573,24 @@ func (c *Config) validateRanges() []error {
 	}
 	inRange(&errs, "telemetry.queue", int64(c.Telemetry.Queue), 0, 16*mib)
 	errs = append(errs, c.HTTP3.validate()...)
+	if ip := c.IPC; ip.Enabled {
+		if ip.Socket == "" {
+			errs = append(errs, errors.New("ipc.socket is empty: want a path (relative to data_dir)"))
+		}
+		inRange(&errs, "ipc.max_frame", int64(ip.MaxFrame), 1024, 64*mib)
+		inRange(&errs, "ipc.request_ring", int64(ip.RequestRing), 4096, gib)
+		inRange(&errs, "ipc.response_ring", int64(ip.ResponseRing), 4096, gib)
+		inRange(&errs, "ipc.max_in_flight", int64(ip.MaxInFlight), 1, 1<<20)
+		inRange(&errs, "ipc.max_clients", int64(ip.MaxClients), 1, 100_000)
+		if ip.Spin < 0 || ip.Spin > time.Second {
+			errs = append(errs, fmt.Errorf("ipc.spin %v: want 0..1s", ip.Spin))
+		}
+		for i, p := range ip.Peers {
+			if (p.UID == nil) == (p.GID == nil) || p.Principal == "" {
+				errs = append(errs, fmt.Errorf("ipc.peers[%d]: want exactly one of uid and gid, and a principal", i))
+			}
+		}
+	}
 	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
 		errs = append(errs, fmt.Errorf("journal.sync_interval %v: want at least 100µs when journal.durability is interval", c.Journal.SyncInterval))
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/ipc"
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -30,6 +31,8 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	pin := fs.String("pin", "", "--server: SPKI pin of the server certificate (default: computed from DATA_DIR/tls/cert.pem)")
 	caFile := fs.String("ca", "", "--server: CA bundle to verify the server certificate instead of a pin")
 	idem := fs.String("idempotency-key", "", "idempotency key: a retry with the same key and call replays the first answer (--server: the Idempotency-Key header; in process it needs --journal to outlive this process)")
+	var ipcPath optionalPath
+	fs.Var(&ipcPath, "ipc", "send the message over the shared-memory ring of a running server: --ipc (DATA_DIR/femtoclaw.sock, ipc.socket), --ipc=PATH or --ipc PATH MESSAGE")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: femtoclaw exec [flags] [MESSAGE | -]\n\nRuns one protocol message and prints the answer. Exit status 0 when the answer's status is success, 1 otherwise.")
 		fs.PrintDefaults()
@@ -37,6 +40,9 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return err
+	}
+	if ipcPath.set && ipcPath.path == "" && len(pos) == 2 {
+		ipcPath.path, pos = pos[0], pos[1:] // --ipc PATH MESSAGE
 	}
 	var msg []byte
 	switch {
@@ -57,6 +63,13 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	}
 	if *server != "" {
 		return execRemote(ctx, cfg, *server, *token, *pin, *caFile, *idem, msg, *compact, stdout)
+	}
+	if ipcPath.set {
+		path := ipcPath.path
+		if path == "" {
+			path = cfg.path(cfg.IPC.Socket)
+		}
+		return execIPC(ctx, path, msg, *compact, stdout)
 	}
 	log := newLogger(cfg, stderr)
 	if !*withJournal {
@@ -141,4 +154,35 @@ func execRemote(ctx context.Context, cfg *Config, url, token, pin, caFile, idem 
 		return exitError(1)
 	}
 	return nil
+}
+
+// optionalPath is a flag that may be given alone (--ipc) or with a value
+// (--ipc=PATH).
+type optionalPath struct {
+	set  bool
+	path string
+}
+
+func (o *optionalPath) String() string { return o.path }
+func (o *optionalPath) Set(v string) error {
+	o.set = true
+	if v != "true" {
+		o.path = v
+	}
+	return nil
+}
+func (o *optionalPath) IsBoolFlag() bool { return true }
+
+// execIPC sends msg to a running server over its shared-memory ring.
+func execIPC(ctx context.Context, path string, msg []byte, compact bool, stdout io.Writer) error {
+	c, err := ipc.Dial(ctx, path, ipc.ClientConfig{Spin: -1}) // one request: nothing to gain from spinning
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	body, err := c.Execute(ctx, msg)
+	if err != nil {
+		return err
+	}
+	return printAnswer(stdout, body, compact)
 }

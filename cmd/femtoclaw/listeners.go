@@ -1,18 +1,26 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
+	"github.com/femtoclaw/femtoclaw-go/ipc"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
 
-// startListeners starts the network faces of a node: the admin listener
-// (metrics, health, readiness, stats, pprof when enabled) and the HTTP/3 data plane.
+// startListeners starts the faces of a node: the admin listener
+// (metrics, health, readiness, pprof, stats), the HTTP/3 data plane and
+// the shared-memory ring's socket.
 func (n *node) startListeners(tokenSum string) error {
 	if n.cfg.Listen.Admin != "" {
 		if err := n.startAdmin(); err != nil {
+			return err
+		}
+	}
+	if n.cfg.IPC.Enabled {
+		if err := n.startIPC(); err != nil {
 			return err
 		}
 	}
@@ -111,5 +119,44 @@ func (n *node) startAdmin() error {
 	}
 	n.adminAddr = a.Addr().String()
 	n.closers = append(n.closers, a.Shutdown)
+	return nil
+}
+
+// startIPC starts the shared-memory ring's socket (package ipc). On a
+// platform without it, serve logs that and goes on.
+func (n *node) startIPC() error {
+	ic := n.cfg.IPC
+	uids, gids := map[uint32]string{}, map[uint32]string{}
+	for _, p := range ic.Peers {
+		if p.UID != nil {
+			uids[*p.UID] = p.Principal
+		} else {
+			gids[*p.GID] = p.Principal
+		}
+	}
+	srv, err := ipc.NewServer(ipc.ServerConfig{
+		Path: n.cfg.path(ic.Socket), UIDs: uids, GIDs: gids, OwnerPrincipal: n.cfg.Auth.TokenPrincipal,
+		MaxFrame: ic.MaxFrame, RequestRing: ic.RequestRing, ResponseRing: ic.ResponseRing,
+		MaxInFlight: ic.MaxInFlight, MaxClients: ic.MaxClients, Spin: ic.Spin,
+		Logger: n.log.With("subsystem", "ipc"),
+	}, n.rt)
+	if errors.Is(err, ipc.ErrUnsupported) {
+		n.log.Warn("ipc disabled on this platform", "err", err.Error())
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ipc: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	n.log.Info("ring listening", "socket", srv.Path())
+	n.metrics.GaugeFunc("femtoclaw_ipc_clients", "Clients connected to the shared-memory ring.", func() float64 { return float64(srv.Stats().Clients) })
+	const hsHelp = "Ring handshakes, accepted or refused (unmapped peer, version, busy, closing)."
+	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Accepted) }, stats.Label{Name: "result", Value: "accepted"})
+	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Refused) }, stats.Label{Name: "result", Value: "refused"})
+	n.metrics.CounterFunc("femtoclaw_ipc_parks_total", "Times a ring poller slept on its futex after its spin found nothing to do.", func() float64 { return float64(srv.Stats().Parks) })
+	n.metrics.CounterFunc("femtoclaw_ipc_violations_total", "Ring clients disconnected for breaking the ring protocol.", func() float64 { return float64(srv.Stats().Violations) })
+	n.closers = append(n.closers, srv.Shutdown)
 	return nil
 }

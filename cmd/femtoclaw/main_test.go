@@ -138,6 +138,14 @@ func TestEmbeddedDefaultsAreSafe(t *testing.T) {
 	if cfg.Journal.Durability != "always" {
 		t.Errorf("default durability %q", cfg.Journal.Durability)
 	}
+	if ic := cfg.IPC; !ic.Enabled || ic.Socket != "femtoclaw.sock" || len(ic.Peers) != 0 {
+		t.Errorf("default ipc %+v: want the ring on, DATA_DIR/femtoclaw.sock, no peers beyond the owner", ic)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte("ipc:\n  peers: [{uid: 5, gid: 6, principal: x}, {principal: y}]\n"), 0o600)
+	if _, err := loadConfig(bad, nil, nil); err == nil || !strings.Contains(err.Error(), "ipc.peers[0]") || !strings.Contains(err.Error(), "ipc.peers[1]") {
+		t.Errorf("ipc peers with both or neither of uid and gid: %v", err)
+	}
 }
 
 func TestTokenGeneratedOnceWithMode0600(t *testing.T) {
@@ -238,6 +246,7 @@ func TestServeStartsOnDefaults(t *testing.T) {
 		}
 		checkAdmin(t, w.String())
 		checkHTTP3(t, w.String(), env)
+		checkIPC(t, w.String(), env)
 		cancel()
 		if code := <-done; code != 0 {
 			t.Fatalf("serve exit %d:\n%s", code, w.String())
@@ -323,6 +332,29 @@ func checkHTTP3(t *testing.T, log string, env []string) {
 	code, out, _ = runCLI(t, env, "", "exec", "--server", "https://"+addr, "--token", "wrong", `{"tool_call":{"tool":"echo","args":{}}}`)
 	if a = answer(t, out); code != 1 || a.Error == nil || a.Error.Category != protocol.CategorySecurity {
 		t.Fatalf("bad token: %d %+v", code, a)
+	}
+}
+
+// checkIPC runs exec --ipc against the ring socket the log names, by
+// its path and by the data directory's default.
+func checkIPC(t *testing.T, log string, env []string) {
+	t.Helper()
+	var sock string
+	for _, line := range strings.Split(log, "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["msg"] == "ring listening" {
+			sock, _ = rec["socket"].(string)
+		}
+	}
+	if sock == "" {
+		t.Fatalf("no ring socket in the log:\n%s", log)
+	}
+	for _, args := range [][]string{{"exec", "--ipc", sock}, {"exec", "--ipc"}, {"exec", "--ipc=" + sock}} {
+		code, out, errOut := runCLI(t, env, "", append(args, `{"tool_call":{"tool":"echo","args":{"text":"ring"}}}`)...)
+		a := answer(t, out)
+		if code != 0 || a.Status != protocol.StatusSuccess || !a.Journal.Durable || string(a.Result) != `{"text":"ring"}` {
+			t.Fatalf("%v: %d %s %s", args, code, a.AppendJSON(nil), errOut)
+		}
 	}
 }
 

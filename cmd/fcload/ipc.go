@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/ipc"
+	"github.com/femtoclaw/femtoclaw-go/perf"
+	"github.com/femtoclaw/femtoclaw-go/stats"
+)
+
+// runIPC drives a server over its shared-memory ring (package ipc), or
+// with -frames socket over the same socket with the same frames and no
+// ring (the comparison the ring is measured against):
+// -conns connections (one region each). Closed loop: -workers goroutines
+// share them, each calling Execute. With -stream: one goroutine per
+// connection keeps -workers/-conns requests in flight with Submit, the
+// pipelined shape; latency is from a request's submission to its answer.
+func runIPC(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	path := o.socket
+	if path == "" {
+		dir := o.dataDir
+		if dir == "" {
+			dir = "femtoclaw-data"
+		}
+		path = filepath.Join(dir, "femtoclaw.sock")
+	}
+	conns := max(o.conns, 1)
+	clients := make([]*ipc.Client, conns)
+	for i := range clients {
+		c, err := ipc.Dial(ctx, path, ipc.ClientConfig{MaxInFlight: max(o.workers, 1), SocketFrames: o.frames == "socket", Spin: o.spin})
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		clients[i] = c
+	}
+	msg := []byte(o.msg)
+	mode := "execute"
+	if o.stream {
+		mode = "pipelined"
+	}
+	if o.frames != "ring" && o.frames != "socket" {
+		return fmt.Errorf("-frames %q: want ring or socket", o.frames)
+	}
+	name := fmt.Sprintf("Fcload/target=ipc/frames=%s/mode=%s/conns=%d/inflight=%d", o.frames, mode, conns, o.workers)
+	for range o.count {
+		var r perf.Result
+		if o.stream {
+			r = runIPCPipelined(ctx, o, name, clients, msg)
+		} else {
+			r = perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(i int) perf.Op {
+				c := clients[i%conns]
+				return func(ctx context.Context) error {
+					ans, err := c.Execute(ctx, msg)
+					if err != nil {
+						return err
+					}
+					return answerErr(ans)
+				}
+			})
+		}
+		r.WriteBench(stdout)
+		if r.FirstError != nil {
+			fmt.Fprintf(stderr, "first error: %v\n", r.FirstError)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil
+}
+
+// runIPCPipelined keeps workers/conns requests in flight per connection,
+// from one submitting goroutine each.
+func runIPCPipelined(ctx context.Context, o options, name string, clients []*ipc.Client, msg []byte) perf.Result {
+	window := max(o.workers/len(clients), 1)
+	h := stats.NewHistogram(stats.HistogramConfig{SigFigs: 3})
+	var n, errs atomic.Int64
+	var first atomic.Value
+	var measure atomic.Bool
+	phaseCtx, cancel := context.WithTimeout(ctx, o.warmup+o.duration)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Go(func() {
+			credits := make(chan struct{}, window)
+			for range window {
+				credits <- struct{}{}
+			}
+			for phaseCtx.Err() == nil {
+				select {
+				case <-credits:
+				case <-phaseCtx.Done():
+					continue
+				}
+				t := time.Now()
+				err := c.Submit(msg, func(ans []byte, err error) {
+					if err == nil {
+						err = answerErr(ans)
+					}
+					if measure.Load() {
+						if err != nil {
+							first.CompareAndSwap(nil, err)
+							errs.Add(1)
+						} else {
+							h.Record(int64(time.Since(t)))
+							n.Add(1)
+						}
+					}
+					credits <- struct{}{}
+				})
+				if err != nil {
+					first.CompareAndSwap(nil, err)
+					errs.Add(1)
+					return
+				}
+			}
+			for range window { // wait for the answers still out
+				<-credits
+			}
+		})
+	}
+	if o.warmup > 0 {
+		select {
+		case <-time.After(o.warmup):
+		case <-phaseCtx.Done():
+		}
+	}
+	start := time.Now()
+	measure.Store(true)
+	<-phaseCtx.Done()
+	el := time.Since(start)
+	measure.Store(false)
+	wg.Wait()
+	r := perf.Result{Name: name, Ops: n.Load(), Errors: errs.Load(), Elapsed: el, Throughput: float64(n.Load()) / el.Seconds(), Latency: h.Snapshot().Summary()}
+	if e, ok := first.Load().(error); ok {
+		r.FirstError = e
+	}
+	return r
+}
