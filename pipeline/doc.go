@@ -63,7 +63,8 @@
 //	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
 //	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled
 //	commit (intent, record)   commit.go      execution.commitIntent, journalRecord, commit, commitAsync
-//	idempotency (keyed only)  replay.go      execution.claimKey, claimKeyAsync, replay (index: idempotency.go, idemsnap.go)
+//	idempotency (keyed only)  replay.go      execution.claimKey, claimKeyAsync, replay (index: idempotency.go,
+//	                                         answers read back: idemanswer.go, snapshots: idemsnap.go)
 //	respond                   respond.go     execution.respond
 //	telemetry                 telemetry.go   Event, sink (exporter goroutine)
 //	metrics                   metrics.go     metrics (histograms, counters), outcome

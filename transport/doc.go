@@ -226,13 +226,13 @@
 //
 // # Where things live
 //
-//	server.go    Server, ServerConfig and its defaults, NewServer, Start,
-//	             Shutdown, Close; the Executor, SecurityRecorder and Lookup
-//	             interfaces the server is built on
+//	server.go    Server, NewServer, Start, Shutdown, Close; the Executor,
+//	             SecurityRecorder and Lookup interfaces the server is built on
+//	config.go    ServerConfig and its defaults
 //	routes.go    ServeHTTP: protocol check, routing, methods, authentication
 //	handlers.go  the endpoint handlers: /v1/execute, /v1/capabilities,
 //	             /v1/executions/{id}
-//	stream.go    the /v1/stream handler
+//	stream.go    the /v1/stream and /v1/stream/keyed handler
 //	body.go      reading a request body under MaxBodyBytes and ReadTimeout;
 //	             request headers (X-Femtoclaw-Timeout-Ms)
 //	respond.go   writing responses: headers, answer-shaped transport errors,
@@ -241,8 +241,9 @@
 //	status.go    StatusOf, the answer → HTTP status mapping
 //	auth.go      bearer tokens and the mTLS principal
 //	tls.go       certificate loading and generation, SPKI pins
-//	frame.go     the stream frame codec
-//	client.go    the Go client
+//	frame.go     the stream frame codec (plain and keyed)
+//	client.go    the Go client: Execute, Capabilities, Execution
+//	client_stream.go  the client's Stream and KeyedStream
 //
 // # Concurrency
 //
