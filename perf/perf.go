@@ -140,6 +140,9 @@ func phase(ctx context.Context, cfg Config, ops []Op, done func(err error, laten
 				case <-ctx.Done():
 					return
 				case due := <-slots:
+					if ctx.Err() != nil {
+						return // an arrival the phase's end overtook: not run
+					}
 					err := op(ctx)
 					if ctx.Err() != nil && err != nil {
 						return
@@ -153,12 +156,19 @@ func phase(ctx context.Context, cfg Config, ops []Op, done func(err error, laten
 	}
 	interval := time.Duration(float64(time.Second) / cfg.Rate)
 	next := time.Now()
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = next.Add(1<<62 - 1)
+	}
 	for ctx.Err() == nil {
 		if d := time.Until(next); d > 0 {
 			select {
 			case <-ctx.Done():
 			case <-time.After(d):
 			}
+		}
+		if ctx.Err() != nil || !next.Before(deadline) {
+			break // an arrival due at or after the end is not scheduled
 		}
 		select {
 		case slots <- next:
