@@ -81,9 +81,8 @@ func (x *execution) invoke(ctx context.Context) {
 		res, err = x.entry.Cap.Execute(ctx, x.request())
 	}()
 	end := rt.mono()
-	x.execNs = end - start
-	x.ans.Timings.Execute = x.execNs
-	rt.observe(x.cr.latency, x.execNs)
+	x.ans.Timings.Execute = end - start
+	rt.observe(x.cr.latency, x.ans.Timings.Execute)
 	x.capabilityOutcome(res, err, ctx.Err())
 	x.mark(protocol.StateMemoryCommitting, end)
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
 	"github.com/femtoclaw/femtoclaw-go/journal"
@@ -221,5 +222,16 @@ func TestRegressionJournalQueueFullIsOverload(t *testing.T) {
 	a := e.exec("p", `{"tool_call":{"tool":"noop","args":{}}}`)
 	if a.Error == nil || a.Error.Category != protocol.CategoryRuntime || a.Error.Reason != protocol.ReasonOverloaded || a.Journal.Seq != 0 || a.Journal.Durable {
 		t.Fatalf("journal queue full: %s", a.AppendJSON(nil))
+	}
+}
+
+// The per-execution carrier is the cycle's one big allocation. An object
+// with pointers over 512 bytes carries an 8-byte allocation header, so past
+// 1016 bytes it moves from the 1024-byte size class to the 1152-byte one
+// and every execution pays for it (Execute B/op +14 % when it did). Grow it
+// knowingly.
+func TestRegressionExecutionFitsItsSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(execution{}); n > 1024-8 {
+		t.Fatalf("execution is %d bytes: with its allocation header it is over the 1024-byte size class", n)
 	}
 }

@@ -21,7 +21,7 @@ func (x *execution) respond(seq uint64, jerr error, commitStart int64) {
 		x.ans.Timings.Commit = end - commitStart
 		rt.observe(rt.m.commit, x.ans.Timings.Commit)
 	}
-	wrote := x.entry != nil && x.entry.Cap.Effects() == capability.EffectsWrite && x.execNs > 0
+	wrote := x.entry != nil && x.entry.Cap.Effects() == capability.EffectsWrite && x.ans.Timings.Execute > 0
 	overloaded := jerr != nil && errors.Is(jerr, journal.ErrOverloaded) && x.ans.Error == nil && !wrote
 	if overloaded {
 		// The journal's queue is full and nothing that changed the world
