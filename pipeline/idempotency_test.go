@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -428,5 +429,31 @@ func TestIdempotencySnapshot(t *testing.T) {
 	check("foreign snapshot", -1)
 	if n.Load() != 51 {
 		t.Fatalf("capability called %d times, want 51", n.Load())
+	}
+}
+
+// The journal (a leaf package) writes the INTERRUPTED record's error object
+// itself; it must speak protocol's vocabulary, since replays and lookups
+// hand it to clients.
+func TestJournalInterruptedRecordSpeaksProtocol(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "journal")
+	j := openTestJournal(t, dir)
+	if _, err := j.Append(&journal.Record{Kind: journal.KindIntent, ExecutionID: "exec-x", Principal: "p", State: "CAPABILITY_EXECUTING"}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	// Close leaves the intent open: the next Open journals the verdict.
+	j = openTestJournal(t, dir)
+	defer j.Close()
+	recs, err := j.Get("exec-x")
+	if err != nil || len(recs) != 2 || recs[1].Kind != journal.KindInterrupted {
+		t.Fatalf("records %+v, %v", recs, err)
+	}
+	e, err := protocol.ParseError(recs[1].Error)
+	if err == nil && (e.Reason != protocol.ReasonInterrupted || e.Category != protocol.CategoryMemory) {
+		t.Fatalf("interrupted record error %s: reason %q category %q", recs[1].Error, e.Reason, e.Category)
+	}
+	if err != nil && !strings.Contains(string(recs[1].Error), `"reason":"`+string(protocol.ReasonInterrupted)+`"`) {
+		t.Fatalf("interrupted record error %s does not carry reason %q", recs[1].Error, protocol.ReasonInterrupted)
 	}
 }
