@@ -71,11 +71,12 @@ type Client struct {
 }
 
 type call struct {
-	id   uint64
-	msg  []byte
-	done func(answer []byte, err error)
-	ch   chan result
-	next *call
+	id    uint64
+	flags uint32 // FlagKeyed when msg carries a key prefix
+	msg   []byte
+	done  func(answer []byte, err error)
+	ch    chan result
+	next  *call
 }
 
 type result struct {
@@ -185,7 +186,17 @@ func (c *Client) MaxFrame() int { return int(c.g.maxFrame) }
 // the wait (the request may still run; its answer is dropped). msg is not
 // retained after Execute returns.
 func (c *Client) Execute(ctx context.Context, msg []byte) ([]byte, error) {
+	return c.ExecuteKey(ctx, "", msg)
+}
+
+// ExecuteKey is Execute with an idempotency key (none when key is empty):
+// a retry with the same key and the same call gets the first answer again,
+// marked "replayed":true, and runs nothing (see package pipeline).
+func (c *Client) ExecuteKey(ctx context.Context, key string, msg []byte) ([]byte, error) {
 	k := &call{msg: msg, ch: make(chan result, 1)}
+	if err := k.setKey(key); err != nil {
+		return nil, err
+	}
 	if err := c.start(ctx, k); err != nil {
 		return nil, err
 	}
@@ -206,7 +217,29 @@ func (c *Client) Execute(ctx context.Context, msg []byte) ([]byte, error) {
 // that goroutine). msg must not be modified until done runs. Submit blocks only while the client has MaxInFlight unanswered
 // requests, or the request ring is full.
 func (c *Client) Submit(msg []byte, done func(answer []byte, err error)) error {
-	return c.start(context.Background(), &call{msg: msg, done: done})
+	return c.SubmitKey("", msg, done)
+}
+
+// SubmitKey is Submit with an idempotency key (none when key is empty).
+func (c *Client) SubmitKey(key string, msg []byte, done func(answer []byte, err error)) error {
+	k := &call{msg: msg, done: done}
+	if err := k.setKey(key); err != nil {
+		return err
+	}
+	return c.start(context.Background(), k)
+}
+
+// setKey puts key's prefix before the message (a copy: the caller's msg
+// is not touched).
+func (k *call) setKey(key string) error {
+	if key == "" {
+		return nil
+	}
+	if len(key) > maxKeyLen {
+		return fmt.Errorf("%w: an idempotency key of %d bytes (at most %d)", ErrTooLarge, len(key), maxKeyLen)
+	}
+	k.msg, k.flags = appendKeyed(make([]byte, 0, 2+len(key)+len(k.msg)), key, k.msg), FlagKeyed
+	return nil
 }
 
 func (c *Client) start(ctx context.Context, k *call) error {
@@ -322,7 +355,7 @@ func (c *Client) writeOne(k *call) bool {
 		if c.err.Load() != nil {
 			return false
 		}
-		ok, err := c.req.write(k.id, 0, k.msg)
+		ok, err := c.req.write(k.id, k.flags, k.msg)
 		if err != nil {
 			c.fail(fmt.Errorf("%w: %v", ErrPeerGone, err))
 			return false

@@ -83,7 +83,10 @@
 // lines), then the request ring's data, then the response ring's. Frames
 // are 16-byte headers (length u32, flags u32, request id u64) followed by
 // the payload padded to 16 bytes; the payload may wrap around the end of
-// the data area.
+// the data area. A request with an idempotency key sets FlagKeyed and
+// starts its payload with the key (u16 big-endian length, the key), then
+// the message: a retry with the same key and call gets the first answer
+// again, "replayed":true (Client.ExecuteKey, SubmitKey).
 //
 // A client in another language needs exactly this:
 //

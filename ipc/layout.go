@@ -76,13 +76,18 @@ package ipc
 //	+--------+--------+----------------+--------------------------------+
 //
 //	length     payload bytes, 0 ≤ length ≤ max frame
-//	flags      requests: zero. Responses: FlagTransport when the ipc layer
-//	           made the answer itself (frame too large, server draining)
+//	flags      requests: zero, or FlagKeyed when the payload starts with
+//	           an idempotency key (below); any other bit is refused.
+//	           Responses: FlagTransport when the ipc layer made the answer
+//	           itself (frame too large, server draining, a bad key prefix)
 //	           and the pipeline never saw the request.
 //	request id chosen by the client, echoed in the answer; answers come
 //	           back in completion order, not request order
-//	payload    request: the protocol message (UTF-8 JSON). Response: the
-//	           answer, the JSON object every transport returns.
+//	payload    request: the protocol message (UTF-8 JSON); with FlagKeyed,
+//	           first a key prefix — key length (u16, big-endian, 1 to 256),
+//	           the key bytes — then the message. Response: the answer, the
+//	           JSON object every transport returns ("replayed":true when a
+//	           key's first answer is served again; see package pipeline).
 //
 // The header never straddles the end of the data area (everything is
 // 16-aligned and the size a multiple of 16); the payload may: it continues
@@ -165,6 +170,13 @@ const (
 
 	// FlagTransport marks a response the ipc layer made itself.
 	FlagTransport uint32 = 1 << 0
+	// FlagKeyed marks a request whose payload starts with an idempotency
+	// key: u16 big-endian length, then the key, then the message.
+	FlagKeyed uint32 = 1 << 1
+	// maxKeyLen bounds a key (protocol.MaxIdempotencyKeyLen; the package
+	// test holds the two equal, since this file imports nothing of the
+	// project).
+	maxKeyLen = 256
 
 	serverServing  = 0
 	serverDraining = 1
@@ -292,3 +304,33 @@ func frameSize(n uint64) uint64 { return frameHeaderSize + (n+frameAlign-1)&^(fr
 // errViolation is the cause of a protocol violation by the peer (an index
 // or length read from shared memory that breaks the ring's invariants).
 var errViolation = errors.New("ipc: peer broke the ring protocol")
+
+// errBadKeyPrefix is a FlagKeyed request whose key prefix does not fit.
+var errBadKeyPrefix = errors.New("ipc: keyed request: the key length is 0, over 256, or runs past the payload, or no message follows")
+
+// requestOf returns the idempotency key and the message of a request
+// frame's payload, by its flags (see the frame layout above).
+func requestOf(flags uint32, p []byte) (key string, msg []byte, err error) {
+	if flags&^FlagKeyed != 0 {
+		return "", nil, fmt.Errorf("ipc: request flags %#x: only FlagKeyed is defined for requests", flags)
+	}
+	if flags&FlagKeyed == 0 {
+		return "", p, nil
+	}
+	if len(p) < 2 {
+		return "", nil, errBadKeyPrefix
+	}
+	n := int(binary.BigEndian.Uint16(p))
+	p = p[2:]
+	if n == 0 || n > maxKeyLen || n >= len(p) {
+		return "", nil, errBadKeyPrefix
+	}
+	return string(p[:n]), p[n:], nil
+}
+
+// appendKeyed appends a FlagKeyed request payload: the key prefix, then msg.
+func appendKeyed(b []byte, key string, msg []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, uint16(len(key)))
+	b = append(b, key...)
+	return append(b, msg...)
+}

@@ -628,9 +628,14 @@ func (c *conn) handle(f *frame) {
 			"the server is shutting down; retry on another instance"))
 		return
 	}
+	key, msg, err := requestOf(f.flags, f.payload)
+	if err != nil {
+		c.outq = append(c.outq, transportCompletion(f.id, protocol.CategoryProtocol, protocol.ReasonInvalidFrame, err.Error()))
+		return
+	}
 	id := f.id
 	c.outstanding.Add(1)
-	c.s.ex.Submit(&pipeline.Request{Message: f.payload, Principal: c.principal, Transport: "ring"}, func(a *protocol.Answer) {
+	c.s.ex.Submit(&pipeline.Request{Message: msg, Principal: c.principal, IdempotencyKey: key, Transport: "ring"}, func(a *protocol.Answer) {
 		body := a.AppendJSON(make([]byte, 0, 512))
 		k := &completion{id: id, body: body}
 		if len(body) > c.maxFrame {

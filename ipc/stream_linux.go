@@ -87,8 +87,14 @@ func (s *Server) serveStream(uc *net.UnixConn, principal, remote string) {
 			<-sem
 			continue
 		}
+		key, msg, err := requestOf(f.flags, f.payload)
+		if err != nil {
+			out <- transportCompletion(f.id, protocol.CategoryProtocol, protocol.ReasonInvalidFrame, err.Error())
+			<-sem
+			continue
+		}
 		id := f.id
-		s.ex.Submit(&pipeline.Request{Message: f.payload, Principal: principal, Transport: "ring"}, func(a *protocol.Answer) {
+		s.ex.Submit(&pipeline.Request{Message: msg, Principal: principal, IdempotencyKey: key, Transport: "ring"}, func(a *protocol.Answer) {
 			out <- &completion{id: id, body: a.AppendJSON(make([]byte, 0, 512))}
 			<-sem
 		})
@@ -106,7 +112,7 @@ func (s *Server) serveStream(uc *net.UnixConn, principal, remote string) {
 func (c *Client) writeStream(list *call) {
 	b := c.wbuf[:0]
 	for k := list; k != nil; k = k.next {
-		b = appendFrame(b, k.id, 0, k.msg)
+		b = appendFrame(b, k.id, k.flags, k.msg)
 		k.msg = nil
 	}
 	c.wbuf = b

@@ -59,6 +59,16 @@ func (c *Client) Execute(ctx context.Context, msg []byte) ([]byte, error) { retu
 // Submit returns ErrUnsupported.
 func (c *Client) Submit(msg []byte, done func(answer []byte, err error)) error { return ErrUnsupported }
 
+// ExecuteKey returns ErrUnsupported.
+func (c *Client) ExecuteKey(ctx context.Context, key string, msg []byte) ([]byte, error) {
+	return nil, ErrUnsupported
+}
+
+// SubmitKey returns ErrUnsupported.
+func (c *Client) SubmitKey(key string, msg []byte, done func(answer []byte, err error)) error {
+	return ErrUnsupported
+}
+
 // Shutdown returns ErrUnsupported.
 func (c *Client) Shutdown(ctx context.Context) error { return ErrUnsupported }
 

@@ -78,8 +78,8 @@
 // # Idempotency keys
 //
 // A request may carry an idempotency key (HTTP/3: the Idempotency-Key
-// header; /v1/stream/keyed: one per frame; in process: Request
-// .IdempotencyKey). The rules, in the manner of Stripe's API:
+// header; /v1/stream/keyed: one per frame; the shared-memory ring: a frame
+// with FlagKeyed; in process: Request.IdempotencyKey). The rules, in the manner of Stripe's API:
 //
 //   - A key is scoped to its principal: two principals' equal keys are
 //     unrelated.

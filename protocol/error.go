@@ -57,6 +57,10 @@ const (
 	ReasonOutputTooLarge     Reason = "OutputTooLarge"     // output exceeded a hard cap
 )
 
+// MaxIdempotencyKeyLen bounds an idempotency key, in bytes, on every
+// transport (HTTP/3's Idempotency-Key header, keyed stream and ring frames).
+const MaxIdempotencyKeyLen = 256
+
 // Idempotency reasons: a repeated Idempotency-Key that cannot be replayed.
 const (
 	ReasonIdempotencyConflict Reason = "idempotency_conflict" // the key was used for a different call (PROTOCOL_ERROR, HTTP 422)

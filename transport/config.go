@@ -23,7 +23,7 @@ const (
 	// holds for a client that does not read them.
 	DefaultStreamMaxUnsentBytes = 1 << 20
 	// MaxIdempotencyKeyLen bounds the Idempotency-Key header (bytes).
-	MaxIdempotencyKeyLen = 256
+	MaxIdempotencyKeyLen = protocol.MaxIdempotencyKeyLen
 )
 
 // ServerConfig configures a Server. The caller's struct is never modified.

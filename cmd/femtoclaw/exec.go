@@ -30,7 +30,7 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	token := fs.String("token", "", "--server: bearer token (default: read from the data directory's token file)")
 	pin := fs.String("pin", "", "--server: SPKI pin of the server certificate (default: computed from DATA_DIR/tls/cert.pem)")
 	caFile := fs.String("ca", "", "--server: CA bundle to verify the server certificate instead of a pin")
-	idem := fs.String("idempotency-key", "", "idempotency key: a retry with the same key and call replays the first answer (--server: the Idempotency-Key header; in process it needs --journal to outlive this process)")
+	idem := fs.String("idempotency-key", "", "idempotency key: a retry with the same key and call replays the first answer (--server: the Idempotency-Key header; --ipc: a keyed ring frame; in process it needs --journal to outlive this process)")
 	var ipcPath optionalPath
 	fs.Var(&ipcPath, "ipc", "send the message over the shared-memory ring of a running server: --ipc (DATA_DIR/femtoclaw.sock, ipc.socket), --ipc=PATH or --ipc PATH MESSAGE")
 	fs.Usage = func() {
@@ -69,7 +69,7 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		if path == "" {
 			path = cfg.path(cfg.IPC.Socket)
 		}
-		return execIPC(ctx, path, msg, *compact, stdout)
+		return execIPC(ctx, path, *idem, msg, *compact, stdout)
 	}
 	log := newLogger(cfg, stderr)
 	if !*withJournal {
@@ -174,13 +174,13 @@ func (o *optionalPath) Set(v string) error {
 func (o *optionalPath) IsBoolFlag() bool { return true }
 
 // execIPC sends msg to a running server over its shared-memory ring.
-func execIPC(ctx context.Context, path string, msg []byte, compact bool, stdout io.Writer) error {
+func execIPC(ctx context.Context, path, idem string, msg []byte, compact bool, stdout io.Writer) error {
 	c, err := ipc.Dial(ctx, path, ipc.ClientConfig{Spin: -1}) // one request: nothing to gain from spinning
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	body, err := c.Execute(ctx, msg)
+	body, err := c.ExecuteKey(ctx, idem, msg)
 	if err != nil {
 		return err
 	}

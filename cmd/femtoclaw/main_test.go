@@ -357,6 +357,21 @@ func checkIPC(t *testing.T, log string, env []string) {
 			t.Fatalf("%v: %d %s %s", args, code, a.AppendJSON(nil), errOut)
 		}
 	}
+	// A keyed call over the ring, twice: the second is the first's answer.
+	// (A fresh key each time: the data directory outlives one serve.)
+	key := "ring-key-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	var ids []string
+	for i := range 2 {
+		code, out, errOut := runCLI(t, env, "", "exec", "--ipc", sock, "--idempotency-key", key, `{"tool_call":{"tool":"echo","args":{"text":"k"}}}`)
+		a := answer(t, out)
+		if code != 0 || a.Replayed != (i == 1) {
+			t.Fatalf("keyed ring call %d: %d %s %s", i, code, a.AppendJSON(nil), errOut)
+		}
+		ids = append(ids, a.ExecutionID)
+	}
+	if ids[0] != ids[1] {
+		t.Fatalf("a replay over the ring answered another execution: %v", ids)
+	}
 }
 
 func TestConfigRejectsOutOfRangeValues(t *testing.T) {
