@@ -36,11 +36,17 @@ func procCPU(t *testing.T, pid int) time.Duration {
 // safety timeout. The window is 10 s (2 s with -short, where process
 // start-up noise gets a 2% bound); it is a CPU measurement, so it waits
 // on a timer rather than a fake clock. The figure is the whole process,
-// the runtime included (see idleFlush).
+// the runtime included (see idleFlush). Under the race detector, whose
+// runtime inflates every background wake-up, the bound is 2%; the 1% bound
+// is checked on a normal build (scripts/test.sh runs this test once
+// without -race).
 func TestIdleCPU(t *testing.T) {
 	window, bound := 10*time.Second, 0.01
 	if testing.Short() {
 		window, bound = 2*time.Second, 0.02
+	}
+	if raceEnabled {
+		bound = 0.02
 	}
 	s := startServer(t, ServerConfig{})
 	var kids []*child

@@ -50,6 +50,9 @@ fi
 echo "== go test -race"
 go test -race -count=1 -timeout 20m "${short[@]}" ./...
 
+echo "== idle CPU of the shared-memory ring (normal build: the race detector inflates it)"
+go test -count=1 "${short[@]}" -run '^TestIdleCPU$' ./ipc
+
 echo "== journal mutations"
 scripts/mutate-journal.sh
 
