@@ -5,13 +5,10 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/ipc"
 	"github.com/femtoclaw/femtoclaw-go/perf"
-	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
 // runIPC drives a server over its shared-memory ring (package ipc), or
@@ -80,67 +77,33 @@ func runIPC(ctx context.Context, o options, stdout, stderr io.Writer) error {
 // from one submitting goroutine each.
 func runIPCPipelined(ctx context.Context, o options, name string, clients []*ipc.Client, msg []byte) perf.Result {
 	window := max(o.workers/len(clients), 1)
-	h := stats.NewHistogram(stats.HistogramConfig{SigFigs: 3})
-	var n, errs atomic.Int64
-	var first atomic.Value
-	var measure atomic.Bool
-	phaseCtx, cancel := context.WithTimeout(ctx, o.warmup+o.duration)
-	defer cancel()
-	var wg sync.WaitGroup
-	for _, c := range clients {
-		wg.Go(func() {
-			credits := make(chan struct{}, window)
-			for range window {
-				credits <- struct{}{}
-			}
-			for phaseCtx.Err() == nil {
-				select {
-				case <-credits:
-				case <-phaseCtx.Done():
-					continue
-				}
-				t := time.Now()
-				err := c.Submit(msg, func(ans []byte, err error) {
-					if err == nil {
-						err = answerErr(ans)
-					}
-					if measure.Load() {
-						if err != nil {
-							first.CompareAndSwap(nil, err)
-							errs.Add(1)
-						} else {
-							h.Record(int64(time.Since(t)))
-							n.Add(1)
-						}
-					}
-					credits <- struct{}{}
-				})
-				if err != nil {
-					first.CompareAndSwap(nil, err)
-					errs.Add(1)
-					return
-				}
-			}
-			for range window { // wait for the answers still out
-				<-credits
-			}
-		})
-	}
-	if o.warmup > 0 {
-		select {
-		case <-time.After(o.warmup):
-		case <-phaseCtx.Done():
+	return runPhase(ctx, o, name, len(clients), func(ctx context.Context, p *phase, i int) {
+		c := clients[i]
+		credits := make(chan struct{}, window)
+		for range window {
+			credits <- struct{}{}
 		}
-	}
-	start := time.Now()
-	measure.Store(true)
-	<-phaseCtx.Done()
-	el := time.Since(start)
-	measure.Store(false)
-	wg.Wait()
-	r := perf.Result{Name: name, Ops: n.Load(), Errors: errs.Load(), Elapsed: el, Throughput: float64(n.Load()) / el.Seconds(), Latency: h.Snapshot().Summary()}
-	if e, ok := first.Load().(error); ok {
-		r.FirstError = e
-	}
-	return r
+		for ctx.Err() == nil {
+			select {
+			case <-credits:
+			case <-ctx.Done():
+				continue
+			}
+			t := time.Now()
+			err := c.Submit(msg, func(ans []byte, err error) {
+				if err == nil {
+					err = answerErr(ans)
+				}
+				p.answered(t, err)
+				credits <- struct{}{}
+			})
+			if err != nil {
+				p.fail(err)
+				return
+			}
+		}
+		for range window { // wait for the answers still out
+			<-credits
+		}
+	})
 }

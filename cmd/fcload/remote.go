@@ -8,12 +8,10 @@ import (
 	"io"
 	"os"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/perf"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
-	"github.com/femtoclaw/femtoclaw-go/stats"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
@@ -83,82 +81,43 @@ func runRemote(ctx context.Context, o options, stdout, stderr io.Writer) error {
 // connection; latency is from a message's send to its answer.
 func runStream(ctx context.Context, o options, name string, clients []*transport.Client, msg []byte) perf.Result {
 	window := max(o.workers/len(clients), 1)
-	h := stats.NewHistogram(stats.HistogramConfig{SigFigs: 3})
-	var n, errs atomic.Int64
-	var first atomic.Value
-	measure := atomic.Bool{}
-	phaseCtx, cancel := context.WithTimeout(ctx, o.warmup+o.duration)
-	defer cancel()
-	var wg sync.WaitGroup
-	var start time.Time
-	for _, c := range clients {
-		wg.Go(func() {
-			st, err := c.Stream(phaseCtx)
-			if err != nil {
-				first.CompareAndSwap(nil, err)
-				errs.Add(1)
-				return
-			}
-			defer st.Close()
-			sent := make(chan time.Time, window)
-			var rwg sync.WaitGroup
-			rwg.Go(func() {
-				for t := range sent {
-					ans, err := st.Recv()
-					if err != nil {
-						if phaseCtx.Err() == nil {
-							first.CompareAndSwap(nil, err)
-							errs.Add(1)
-						}
-						for range sent {
-						}
-						return
-					}
-					if measure.Load() {
-						// Latency is recorded for successes only, as in perf.Run.
-						if aerr := answerErr(ans); aerr != nil {
-							first.CompareAndSwap(nil, aerr)
-							errs.Add(1)
-						} else {
-							h.Record(int64(time.Since(t)))
-							n.Add(1)
-						}
-					}
-				}
-			})
-			for phaseCtx.Err() == nil {
-				t := time.Now()
-				if err := st.Send(msg); err != nil {
-					if !errors.Is(err, context.Canceled) && phaseCtx.Err() == nil {
-						first.CompareAndSwap(nil, err)
-						errs.Add(1)
-					}
-					break
-				}
-				sent <- t
-			}
-			close(sent)
-			st.CloseSend()
-			rwg.Wait()
-		})
-	}
-	if o.warmup > 0 {
-		select {
-		case <-time.After(o.warmup):
-		case <-phaseCtx.Done():
+	return runPhase(ctx, o, name, len(clients), func(ctx context.Context, p *phase, i int) {
+		st, err := clients[i].Stream(ctx)
+		if err != nil {
+			p.fail(err)
+			return
 		}
-	}
-	start = time.Now()
-	measure.Store(true)
-	<-phaseCtx.Done()
-	el := time.Since(start)
-	measure.Store(false)
-	wg.Wait()
-	r := perf.Result{Name: name, Ops: n.Load(), Errors: errs.Load(), Elapsed: el, Throughput: float64(n.Load()) / el.Seconds(), Latency: h.Snapshot().Summary()}
-	if e, ok := first.Load().(error); ok {
-		r.FirstError = e
-	}
-	return r
+		defer st.Close()
+		sent := make(chan time.Time, window)
+		var rwg sync.WaitGroup
+		rwg.Go(func() {
+			for t := range sent {
+				ans, err := st.Recv()
+				if err != nil {
+					if ctx.Err() == nil {
+						p.fail(err)
+					}
+					for range sent {
+					}
+					return
+				}
+				p.answered(t, answerErr(ans))
+			}
+		})
+		for ctx.Err() == nil {
+			t := time.Now()
+			if err := st.Send(msg); err != nil {
+				if !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+					p.fail(err)
+				}
+				break
+			}
+			sent <- t
+		}
+		close(sent)
+		st.CloseSend()
+		rwg.Wait()
+	})
 }
 
 // answerErr returns nil when ans is a successful answer, else an error
