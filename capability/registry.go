@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
+
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
@@ -148,43 +150,17 @@ func (r *Registry) unknown(tool string) *protocol.Error {
 	return e
 }
 
-// nearMatch returns a registered name equal to name ignoring case, or
-// else one within edit distance 1 ignoring case, or "".
+// nearMatch returns the registered name most likely meant by name
+// (suggest.Closest: case or a small edit apart), or "".
 func (r *Registry) nearMatch(name string) string {
 	if len(name) > maxNameLen+1 {
 		return ""
 	}
-	low := strings.ToLower(name)
-	best := ""
-	for _, e := range r.entries {
-		n := e.Cap.Name()
-		if strings.EqualFold(n, name) {
-			return n
-		}
-		if best == "" && len(n) > 2 && withinOneEdit(strings.ToLower(n), low) {
-			best = n
-		}
+	names := make([]string, len(r.entries))
+	for i, e := range r.entries {
+		names[i] = e.Cap.Name()
 	}
-	return best
-}
-
-// withinOneEdit reports whether a and b differ by at most one insertion,
-// deletion or substitution.
-func withinOneEdit(a, b string) bool {
-	if len(a) < len(b) {
-		a, b = b, a
-	}
-	if len(a)-len(b) > 1 {
-		return false
-	}
-	i := 0
-	for i < len(b) && a[i] == b[i] {
-		i++
-	}
-	if len(a) == len(b) {
-		return a[i+min(1, len(a)-i):] == b[i+min(1, len(b)-i):]
-	}
-	return a[i+1:] == b[i:]
+	return suggest.Closest(name, names)
 }
 
 // Entries returns every entry, sorted by name. The slice is the caller's;

@@ -211,18 +211,6 @@ func TestRegistryHash(t *testing.T) {
 	}
 }
 
-func TestWithinOneEdit(t *testing.T) {
-	for _, c := range []struct {
-		a, b string
-		want bool
-	}{{"shell", "shell", true}, {"shell", "shel", true}, {"shell", "shall", true}, {"shell", "shells", true},
-		{"shell", "hsell", false}, {"shell", "sh", false}, {"", "a", true}, {"ab", "ba", false}} {
-		if got := withinOneEdit(c.a, c.b); got != c.want {
-			t.Errorf("withinOneEdit(%q, %q) = %v", c.a, c.b, got)
-		}
-	}
-}
-
 func TestErrorType(t *testing.T) {
 	err := error(&Error{Type: ErrTimeout, Msg: "x"})
 	if !errors.Is(err, &Error{Type: ErrTimeout}) || errors.Is(err, &Error{Type: ErrExecution}) {

@@ -25,11 +25,11 @@ import (
 )
 
 // childEnv selects a child-process role (see TestMain).
-const childEnv = "FEMTOCLAW_IPC_TEST_CHILD"
+const childEnv = "FEMTOCLAW_TEST_IPC_CHILD"
 
 func TestMain(m *testing.M) {
 	if role := os.Getenv(childEnv); role != "" {
-		os.Exit(runChild(role, os.Getenv("FEMTOCLAW_IPC_TEST_SOCK"), os.Args))
+		os.Exit(runChild(role, os.Getenv("FEMTOCLAW_TEST_IPC_SOCK"), os.Args))
 	}
 	os.Exit(m.Run())
 }
@@ -126,7 +126,7 @@ type child struct {
 func startChild(t *testing.T, role, sock string, configure func(*exec.Cmd), args ...string) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$"}, args...)...)
-	cmd.Env = append(os.Environ(), childEnv+"="+role, "FEMTOCLAW_IPC_TEST_SOCK="+sock)
+	cmd.Env = append(os.Environ(), childEnv+"="+role, "FEMTOCLAW_TEST_IPC_SOCK="+sock)
 	cmd.Stderr = os.Stderr
 	if configure != nil {
 		configure(cmd)

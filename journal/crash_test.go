@@ -13,7 +13,7 @@ import (
 	"testing"
 )
 
-const crashDirEnv = "FEMTOCLAW_JOURNAL_CRASH_DIR"
+const crashDirEnv = "FEMTOCLAW_TEST_CRASH_DIR"
 
 // TestCrashChild is the child half of TestCrash: it appends from 16
 // goroutines in DurabilityAlways mode and prints "seq execution-id" for

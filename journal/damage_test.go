@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden (also: FEMTOCLAW_UPDATE_GOLDEN=1)")
+var update = flag.Bool("update", false, "rewrite testdata/*.golden (also: FEMTOCLAW_TEST_UPDATE_GOLDEN=1)")
 
 // TestGoldenSegment pins the exact bytes of an encoded segment. A change
 // here is a format change: bump formatVersion instead, unless the change is
@@ -43,7 +43,7 @@ func TestGoldenSegment(t *testing.T) {
 			}
 			data = data[:end]
 			golden := filepath.Join("testdata", "segment-"+string(codec)+".golden")
-			if *update || os.Getenv("FEMTOCLAW_UPDATE_GOLDEN") == "1" {
+			if *update || os.Getenv("FEMTOCLAW_TEST_UPDATE_GOLDEN") == "1" {
 				if err := os.MkdirAll("testdata", 0o755); err != nil {
 					t.Fatal(err)
 				}
@@ -63,7 +63,7 @@ func TestGoldenSegment(t *testing.T) {
 				}
 				t.Fatalf("encoded segment differs from %s at byte %d (len %d, want %d). The on-disk format changed: "+
 					"if intended, bump formatVersion and keep a decoder for the old one, then regenerate with "+
-					"`go test ./journal -run TestGoldenSegment -update` or FEMTOCLAW_UPDATE_GOLDEN=1", golden, i, len(data), len(want))
+					"`go test ./journal -run TestGoldenSegment -update` or FEMTOCLAW_TEST_UPDATE_GOLDEN=1", golden, i, len(data), len(want))
 			}
 			// The golden bytes decode to what was written.
 			gdir := t.TempDir()

@@ -43,8 +43,8 @@ func TestLockDirOneWriter(t *testing.T) {
 // TestLockDirReleasedOnKill: the kernel releases the lock of a process
 // killed with SIGKILL, so a crash never leaves a stale lock.
 func TestLockDirReleasedOnKill(t *testing.T) {
-	if os.Getenv("FEMTOCLAW_LOCK_CHILD") != "" {
-		if _, err := LockDir(os.Getenv("FEMTOCLAW_LOCK_CHILD"), "child"); err != nil {
+	if os.Getenv("FEMTOCLAW_TEST_LOCK_CHILD") != "" {
+		if _, err := LockDir(os.Getenv("FEMTOCLAW_TEST_LOCK_CHILD"), "child"); err != nil {
 			os.Exit(3)
 		}
 		os.Stdout.WriteString("locked\n")
@@ -52,7 +52,7 @@ func TestLockDirReleasedOnKill(t *testing.T) {
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestLockDirReleasedOnKill$")
-	cmd.Env = append(os.Environ(), "FEMTOCLAW_LOCK_CHILD="+dir)
+	cmd.Env = append(os.Environ(), "FEMTOCLAW_TEST_LOCK_CHILD="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

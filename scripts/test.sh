@@ -5,7 +5,7 @@
 #   scripts/test.sh            all tests (race), fuzz seeds, vet, gofmt,
 #                              cross-builds (linux/arm64, darwin/arm64, windows/amd64),
 #                              journal mutations (scripts/mutate-journal.sh), crash
-#   FEMTOCLAW_SHORT=1 scripts/test.sh   skip the long crash/soak variants
+#   FEMTOCLAW_TEST_SHORT=1 scripts/test.sh   skip the long crash/soak variants
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,7 +41,7 @@ for target in linux/amd64 linux/arm64 darwin/arm64 windows/amd64; do
 done
 
 short=()
-[ -n "${FEMTOCLAW_SHORT:-}" ] && short=(-short)
+[ -n "${FEMTOCLAW_TEST_SHORT:-}" ] && short=(-short)
 
 if ! command -v cc >/dev/null 2>&1; then
   echo "NOTE: no C compiler (cc): the C shared-memory ring client (ipc/cclient) is not built or tested"
@@ -59,7 +59,7 @@ scripts/mutate-journal.sh
 echo "== crash: kill -9 under durable load, restart, verify"
 scripts/crash.sh
 
-if [ -x scripts/interop.sh ] && [ -z "${FEMTOCLAW_SKIP_INTEROP:-}" ]; then
+if [ -x scripts/interop.sh ] && [ -z "${FEMTOCLAW_TEST_SKIP_INTEROP:-}" ]; then
   echo "== interop (real HTTP/3 clients)"
   scripts/interop.sh
 fi

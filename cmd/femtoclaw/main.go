@@ -80,6 +80,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 2
 	}
 	var ex exitError
+	var ue usageError
 	switch {
 	case err == nil:
 		return 0
@@ -87,6 +88,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return int(ex)
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "femtoclaw %s: %v\n", cmd, err)
+		return 2
 	}
 	fmt.Fprintf(stderr, "femtoclaw %s: %v\n", cmd, err)
 	return 1
@@ -96,6 +100,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 type exitError int
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// usageError is a mistake on the command line (a missing argument, a
+// flag that does not apply): the command prints it and exits 2, the
+// status of every usage error.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// usagef builds a usageError.
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
 
 // commonFlags are the flags every command shares.
 type commonFlags struct {
