@@ -1,0 +1,8 @@
+//go:build !linux
+
+package runfile
+
+import "time"
+
+// processStart is unknown off Linux: staleness rests on pid liveness.
+func processStart(int) (time.Time, bool) { return time.Time{}, false }
