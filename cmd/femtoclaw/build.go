@@ -70,6 +70,15 @@ func pipelineConfig(c *Config) pipeline.Config {
 // existing token file (generated tokens are 68 characters).
 const minTokenLen = 16
 
+// newBearerToken returns a new bearer token: "fct_" and 32 bytes from
+// crypto/rand in hex (68 characters). serve generates its token file's
+// token with it, and `femtoclaw token create` prints one.
+func newBearerToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read)
+	return "fct_" + hex.EncodeToString(b[:])
+}
+
 // ensureToken returns the bearer token's SHA-256, generating the token on
 // first start (stored 0600 in the data directory). generated is the token
 // itself when it was just created, so the caller can print it once.
@@ -81,9 +90,7 @@ func ensureToken(c *Config) (sum string, generated string, err error) {
 func ensureTokenFile(path string) (sum string, generated string, err error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		var b [32]byte
-		_, _ = rand.Read(b[:])
-		tok := "fct_" + hex.EncodeToString(b[:])
+		tok := newBearerToken()
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return "", "", err
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/internal/runfile"
 	"github.com/femtoclaw/femtoclaw-go/ipc"
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
@@ -19,27 +22,32 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
-func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) error {
+func cmdExec(ctx context.Context, inv *invocation, args []string) error {
+	stdin, stdout, stderr := inv.stdin, inv.stdout, inv.stderr
 	var c commonFlags
-	fs := newFlagSet("exec", &c)
-	principal := fs.String("principal", "local", "principal for an in-process execution (the operator's identity; a server takes it from authentication)")
-	withJournal := fs.Bool("journal", false, "journal the execution into the data directory (refused while another writer, such as a server, holds it)")
+	fs := inv.flags(&c)
+	c.withDataDir(fs)
+	principal := fs.String("principal", "local", "in process: the principal `P` of the execution (the operator's identity; a server takes it from authentication)")
+	withJournal := fs.Bool("journal", false, "in process: journal the execution into the data directory (refused while another writer, such as a server, holds it)")
 	compact := fs.Bool("compact", false, "print the answer on one line")
-	timeout := fs.Duration("timeout", 0, "capability deadline to ask for (clamped to the capability's maximum)")
-	server := fs.String("server", "", "send the message to a running server (https://127.0.0.1:4433) instead of running it in process")
-	token := fs.String("token", "", "--server: bearer token (default: read from the data directory's token file)")
-	pin := fs.String("pin", "", "--server: SPKI pin of the server certificate (default: computed from DATA_DIR/tls/cert.pem)")
-	caFile := fs.String("ca", "", "--server: CA bundle to verify the server certificate instead of a pin")
-	idem := fs.String("idempotency-key", "", "idempotency key: a retry with the same key and call replays the first answer (--server: the Idempotency-Key header; --ipc: a keyed ring frame; in process it needs --journal to outlive this process)")
+	timeout := fs.Duration("timeout", 0, "in process: the capability deadline to ask for (clamped to the capability's maximum)")
+	var server optionalPath
+	fs.Var(&server, "server", "send the message over HTTP/3 to a running server: --server (the one DATA_DIR/run.json describes), --server URL or --server=URL")
+	token := fs.String("token", "", "--server: the bearer `TOKEN` (default: read from auth.token_file in the data directory)")
+	pin := fs.String("pin", "", "--server: the SPKI `PIN` of the server certificate (default: run.json's, else computed from DATA_DIR/tls/cert.pem)")
+	caFile := fs.String("ca", "", "--server: verify the server certificate with the CA bundle `FILE` instead of a pin")
+	idem := fs.String("idempotency-key", "", "idempotency `KEY`: a retry with the same key and call replays the first answer (--server: the Idempotency-Key header; --ipc: a keyed ring frame; in process it needs --journal to outlive this process)")
 	var ipcPath optionalPath
-	fs.Var(&ipcPath, "ipc", "send the message over the shared-memory ring of a running server: --ipc (DATA_DIR/femtoclaw.sock, ipc.socket), --ipc=PATH or --ipc PATH MESSAGE")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: femtoclaw exec [flags] [MESSAGE | -]\n\nRuns one protocol message and prints the answer. Exit status 0 when the answer's status is success, 1 otherwise.")
-		fs.PrintDefaults()
-	}
-	pos, err := parseArgs(fs, args)
+	fs.Var(&ipcPath, "ipc", "send the message over the shared-memory ring of a running server: --ipc (run.json's socket, else ipc.socket in DATA_DIR), --ipc=PATH or --ipc PATH MESSAGE")
+	pos, err := inv.parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if err := execFlagsApply(fs, server.set, ipcPath.set); err != nil {
+		return err
+	}
+	if server.set && server.path == "" && len(pos) > 0 && looksLikeURL(pos[0]) {
+		server.path, pos = pos[0], pos[1:] // --server URL MESSAGE
 	}
 	if ipcPath.set && ipcPath.path == "" && len(pos) == 2 {
 		ipcPath.path, pos = pos[0], pos[1:] // --ipc PATH MESSAGE
@@ -55,19 +63,21 @@ func cmdExec(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	case len(pos) == 1:
 		msg = []byte(pos[0])
 	default:
-		return fmt.Errorf("one message expected, got %d arguments (quote the JSON)", len(pos))
+		return usagef("one message expected, got %d arguments (quote the JSON)", len(pos))
 	}
-	cfg, err := loadConfig(c.config, environ, c.sets)
+	cfg, err := c.load(inv.environ)
 	if err != nil {
 		return err
 	}
-	if *server != "" {
-		return execRemote(ctx, cfg, *server, *token, *pin, *caFile, *idem, msg, *compact, stdout)
+	if server.set {
+		return execRemote(ctx, cfg, server.path, *token, *pin, *caFile, *idem, msg, *compact, stdout)
 	}
 	if ipcPath.set {
 		path := ipcPath.path
 		if path == "" {
-			path = cfg.path(cfg.IPC.Socket)
+			if path, err = ipcSocket(cfg); err != nil {
+				return err
+			}
 		}
 		return execIPC(ctx, path, *idem, msg, *compact, stdout)
 	}
@@ -116,27 +126,93 @@ func printAnswer(stdout io.Writer, out []byte, compact bool) error {
 	return nil
 }
 
+// execFlagsApply refuses flags that do not apply to where the message
+// goes: in process, --server or --ipc.
+func execFlagsApply(fs *flag.FlagSet, server, ipc bool) error {
+	if server && ipc {
+		return usagef("--server and --ipc: choose one")
+	}
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case err != nil:
+		case (server || ipc) && (f.Name == "principal" || f.Name == "journal" || f.Name == "timeout"):
+			err = usagef("--%s applies to an in-process execution, not to a server (it authenticates the principal, journals and bounds the call itself)", f.Name)
+		case !server && (f.Name == "token" || f.Name == "pin" || f.Name == "ca"):
+			err = usagef("--%s applies only with --server", f.Name)
+		}
+	})
+	return err
+}
+
+// looksLikeURL tells a URL after a bare --server from a message (a JSON
+// object) or "-".
+func looksLikeURL(s string) bool {
+	return strings.HasPrefix(s, "https://") || strings.HasPrefix(s, "http://")
+}
+
+// ipcSocket is the ring socket of the server run.json describes, or the
+// configured one when no server has described itself.
+func ipcSocket(cfg *Config) (string, error) {
+	info, err := runfile.Read(cfg.DataDir)
+	switch {
+	case err == nil && info.Socket != "":
+		return info.Socket, nil
+	case err == nil:
+		return "", fmt.Errorf("the server on %s (pid %d) has no ring socket (ipc.enabled is false, or the platform has none)", cfg.DataDir, info.PID)
+	case errors.Is(err, runfile.ErrNoServer):
+		return cfg.path(cfg.IPC.Socket), nil
+	}
+	return "", fmt.Errorf("--ipc: %w", err)
+}
+
+// remoteTarget resolves --server: the URL (run.json's when url is "")
+// and the certificate pin (--pin or --ca; else run.json's; else, with no
+// server described, the pin of DATA_DIR/tls/cert.pem, the certificate
+// serve generates).
+func remoteTarget(cfg *Config, url, pin, caFile string) (string, string, error) {
+	info, rerr := runfile.Read(cfg.DataDir)
+	if url == "" {
+		if rerr != nil {
+			return "", "", fmt.Errorf("--server without a URL: %w (start `femtoclaw serve`, or give --server URL)", rerr)
+		}
+		if url = info.URL(); url == "" {
+			return "", "", fmt.Errorf("the server on %s (pid %d) has no HTTP/3 listener (listen.http3 is empty)", info.DataDir, info.PID)
+		}
+	}
+	if pin != "" || caFile != "" {
+		return url, pin, nil
+	}
+	if rerr == nil && info.SPKIPin != "" {
+		return url, info.SPKIPin, nil
+	}
+	certFile := cfg.path("tls/cert.pem")
+	certPEM, err := os.ReadFile(certFile)
+	if err != nil {
+		return "", "", fmt.Errorf("no --pin or --ca given, no server described in the data directory (%v), and %s is unreadable: %w", rerr, certFile, err)
+	}
+	blk, _ := pem.Decode(certPEM)
+	if blk == nil {
+		return "", "", fmt.Errorf("%s holds no PEM certificate", certFile)
+	}
+	if pin, err = transport.SPKIPin(blk.Bytes); err != nil {
+		return "", "", err
+	}
+	return url, pin, nil
+}
+
 // execRemote sends msg to a server over HTTP/3 with the Go client.
 func execRemote(ctx context.Context, cfg *Config, url, token, pin, caFile, idem string, msg []byte, compact bool, stdout io.Writer) error {
+	url, pin, err := remoteTarget(cfg, url, pin, caFile)
+	if err != nil {
+		return err
+	}
 	if token == "" {
 		b, err := os.ReadFile(cfg.path(cfg.Auth.TokenFile))
 		if err != nil {
 			return fmt.Errorf("no --token given and the token file is unreadable: %w", err)
 		}
 		token = strings.TrimSpace(string(b))
-	}
-	if pin == "" && caFile == "" {
-		certPEM, err := os.ReadFile(cfg.path("tls/cert.pem"))
-		if err != nil {
-			return fmt.Errorf("no --pin or --ca given and %s is unreadable: %w", cfg.path("tls/cert.pem"), err)
-		}
-		blk, _ := pem.Decode(certPEM)
-		if blk == nil {
-			return fmt.Errorf("%s holds no PEM certificate", cfg.path("tls/cert.pem"))
-		}
-		if pin, err = transport.SPKIPin(blk.Bytes); err != nil {
-			return err
-		}
 	}
 	cl, err := transport.NewClient(url, transport.ClientConfig{Token: token, SPKIPin: pin, CAFile: caFile})
 	if err != nil {
@@ -157,7 +233,8 @@ func execRemote(ctx context.Context, cfg *Config, url, token, pin, caFile, idem 
 }
 
 // optionalPath is a flag that may be given alone (--ipc) or with a value
-// (--ipc=PATH).
+// (--ipc=PATH); the command takes a value after it (--ipc PATH) from
+// its positional arguments.
 type optionalPath struct {
 	set  bool
 	path string

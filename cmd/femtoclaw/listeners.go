@@ -65,6 +65,7 @@ func (n *node) startListeners(tokenSum string) error {
 		addrs = append(addrs, a.String())
 	}
 	n.http3Addrs = addrs
+	n.spkiPin = srv.SPKIPin()
 	return nil
 }
 
@@ -151,6 +152,7 @@ func (n *node) startIPC() error {
 		return err
 	}
 	n.log.Info("ring listening", "socket", srv.Path())
+	n.socket = srv.Path()
 	n.metrics.GaugeFunc("femtoclaw_ipc_clients", "Clients connected to the shared-memory ring.", func() float64 { return float64(srv.Stats().Clients) })
 	const hsHelp = "Ring handshakes, accepted or refused (unmapped peer, version, busy, closing)."
 	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Accepted) }, stats.Label{Name: "result", Value: "accepted"})

@@ -90,36 +90,3 @@ func cmdPolicy(args []string, stdin io.Reader, stdout io.Writer, environ []strin
 	}
 	return fmt.Errorf("unknown policy command %q (check, eval)", args[0])
 }
-
-func cmdCapabilities(args []string, stdout io.Writer, environ []string) error {
-	var c commonFlags
-	fs := newFlagSet("capabilities", &c)
-	asJSON := fs.Bool("json", false, "print JSON with each argument schema")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(c.config, environ, c.sets)
-	if err != nil {
-		return err
-	}
-	reg, err := loadRegistry(cfg)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		var list []map[string]any
-		for _, e := range reg.Entries() {
-			list = append(list, map[string]any{"name": e.Cap.Name(), "version": e.Cap.Version(), "effects": e.Cap.Effects(),
-				"enabled": e.Settings.Enabled, "description": e.Cap.Description(), "timeout": e.Settings.Timeout.String(),
-				"schema": json.RawMessage(e.Cap.Schema())})
-		}
-		out, _ := json.MarshalIndent(list, "", "  ")
-		fmt.Fprintf(stdout, "%s\n", out)
-		return nil
-	}
-	fmt.Fprintf(stdout, "%-10s %-8s %-7s %-8s %s\n", "NAME", "VERSION", "EFFECTS", "ENABLED", "DESCRIPTION")
-	for _, e := range reg.Entries() {
-		fmt.Fprintf(stdout, "%-10s %-8s %-7s %-8v %s\n", e.Cap.Name(), e.Cap.Version(), e.Cap.Effects(), e.Settings.Enabled, e.Cap.Description())
-	}
-	return nil
-}

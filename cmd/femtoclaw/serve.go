@@ -9,10 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"syscall"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/internal/runfile"
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
@@ -30,6 +32,9 @@ type node struct {
 	lock       *journal.DirLock // the data directory's writer lock, released last
 	adminAddr  string
 	http3Addrs []string
+	spkiPin    string                        // of the certificate HTTP/3 serves
+	socket     string                        // the ring's socket, when it listens
+	runDir     string                        // the data directory whose run.json describes this node, once written
 	closers    []func(context.Context) error // transports, admin listener
 }
 
@@ -127,6 +132,11 @@ func (n *node) audit(event string, fields map[string]any) {
 // close shuts down in dependency order within ctx.
 func (n *node) close(ctx context.Context) error {
 	var errs []error
+	if n.runDir != "" {
+		// First: clients stop finding a server that is going away.
+		errs = append(errs, runfile.Remove(n.runDir))
+		n.runDir = ""
+	}
 	for i := len(n.closers) - 1; i >= 0; i-- {
 		errs = append(errs, n.closers[i](ctx))
 	}
@@ -160,27 +170,31 @@ func openEvents(cfg *Config, stderr io.Writer) (io.Writer, io.Closer, error) {
 	return f, f, nil
 }
 
-func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []string) error {
+func cmdServe(ctx context.Context, inv *invocation, args []string) error {
 	start := time.Now()
+	stderr := inv.stderr
 	var c commonFlags
-	fs := newFlagSet("serve", &c)
-	dataDir := fs.String("data-dir", "", "data directory (journal, TLS material, token)")
-	listen := fs.String("listen", "", "HTTP/3 UDP addresses, comma-separated")
-	admin := fs.String("admin", "", "admin TCP address (\"off\" disables it)")
-	durability := fs.String("durability", "", "journal durability: always | interval | off")
-	policyFile := fs.String("policy", "", "policy file")
-	if err := fs.Parse(args); err != nil {
+	fs := inv.flags(&c)
+	c.withDataDir(fs)
+	listen := fs.String("listen", "", "the HTTP/3 UDP `ADDRS`, comma-separated (listen.http3)")
+	admin := fs.String("admin", "", "the admin listener's TCP `ADDR`, or off (listen.admin)")
+	durability := fs.String("durability", "", "journal durability `MODE`: always | interval | off (journal.durability)")
+	policyFile := fs.String("policy", "", "the policy `FILE` (policy.file)")
+	pos, err := inv.parse(fs, args)
+	if err != nil {
 		return err
 	}
-	sets := c.sets
-	for k, v := range map[string]*string{"data_dir": dataDir, "listen.http3": listen, "listen.admin": admin, "journal.durability": durability, "policy.file": policyFile} {
+	if err := inv.noArgs(pos); err != nil {
+		return err
+	}
+	for k, v := range map[string]*string{"listen.http3": listen, "listen.admin": admin, "journal.durability": durability, "policy.file": policyFile} {
 		if *v != "" {
 			if k == "listen.admin" && *v == "off" {
 				*v = ""
-				sets = append(sets, k+"=")
+				c.sets = append(c.sets, k+"=")
 				continue
 			}
-			sets = append(sets, k+"="+*v)
+			c.sets = append(c.sets, k+"="+*v)
 		}
 	}
 	var phases []any // startup phase durations, logged with "ready" (FC-BENCH §5)
@@ -189,7 +203,7 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 		phases = append(phases, name, now.Sub(since).String())
 		return now
 	}
-	cfg, err := loadConfig(c.config, environ, sets)
+	cfg, err := c.load(inv.environ)
 	if err != nil {
 		return err
 	}
@@ -241,6 +255,10 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 	if err := lock.SetListeners(listening); err != nil {
 		log.Warn("could not record the listeners in the data directory's lock file", "err", err)
 	}
+	if err := n.writeRunFile(start); err != nil {
+		n.close(context.Background())
+		return err
+	}
 	t = mark("listeners", t)
 	n.audit("runtime_startup", map[string]any{"config_sha256": cfg.Hash(), "policy_sha256": fmt.Sprintf("%x", n.rt.Policy().Hash())})
 	mark("startup_record", t)
@@ -267,6 +285,33 @@ func cmdServe(ctx context.Context, args []string, stderr io.Writer, environ []st
 			return n.shutdown(log)
 		}
 	}
+}
+
+// writeRunFile describes the node in DATA_DIR/run.json for the client
+// commands (package runfile). The data directory is locked, so a run.json
+// already there was left by a server that did not shut down cleanly.
+func (n *node) writeRunFile(start time.Time) error {
+	dir, err := filepath.Abs(n.cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("run.json: %w", err)
+	}
+	if old, err := runfile.Read(dir); old != nil {
+		n.log.Warn("replacing the run.json of a server that did not shut down cleanly", "pid", old.PID, "started", old.Started, "stale", err != nil)
+	}
+	socket := n.socket
+	if socket != "" {
+		if socket, err = filepath.Abs(socket); err != nil {
+			return fmt.Errorf("run.json: %w", err)
+		}
+	}
+	info := &runfile.Info{PID: os.Getpid(), Version: version, Started: start, DataDir: dir,
+		HTTP3: n.http3Addrs, Admin: n.adminAddr, SPKIPin: n.spkiPin, Socket: socket}
+	if err := runfile.Write(dir, info); err != nil {
+		return err
+	}
+	n.runDir = dir
+	n.log.Info("run.json written", "file", runfile.Path(dir))
+	return nil
 }
 
 func (n *node) shutdown(log *slog.Logger) error {

@@ -11,41 +11,54 @@ import (
 	"strings"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/internal/runfile"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
 
 // cmdStats prints the admin listener's /v1/stats as a live table: per-stage
-// percentiles over the last second and ten seconds, and throughput.
-func cmdStats(ctx context.Context, args []string, stdout io.Writer, environ []string) error {
+// percentiles over the last second and ten seconds, and throughput. The
+// server is the one DATA_DIR/run.json describes, or --admin's.
+func cmdStats(ctx context.Context, inv *invocation, args []string) error {
 	var c commonFlags
-	fs := newFlagSet("stats", &c)
-	addr := fs.String("admin", "", "admin listener address (default: the configured listen.admin)")
+	fs := inv.flags(&c)
+	c.withDataDir(fs)
+	addr := fs.String("admin", "", "the admin listener's `ADDR` (default: the one DATA_DIR/run.json names)")
 	once := fs.Bool("once", false, "print one table and exit")
-	every := fs.Duration("every", time.Second, "refresh period")
-	if _, err := parseArgs(fs, args); err != nil {
-		return err
-	}
-	cfg, err := loadConfig(c.config, environ, c.sets)
+	every := fs.Duration("every", time.Second, "the refresh period")
+	pos, err := inv.parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if *addr == "" {
-		*addr = cfg.Listen.Admin
+	if err := inv.noArgs(pos); err != nil {
+		return err
+	}
+	if *every <= 0 && !*once {
+		return usagef("--every %v: want a positive period", *every)
+	}
+	cfg, err := c.load(inv.environ)
+	if err != nil {
+		return err
+	}
+	target, err := statsTarget(cfg, *addr)
+	if err != nil {
+		return err
 	}
 	token, err := adminToken(cfg)
 	if err != nil {
 		return err
 	}
 	client := &http.Client{Timeout: 5 * time.Second}
+	stdout := inv.stdout
 	for {
-		r, err := fetchStats(ctx, client, *addr, token)
+		r, err := fetchStats(ctx, client, target.addr, token)
 		if err != nil {
 			return err
 		}
 		if !*once {
 			fmt.Fprint(stdout, "\x1b[H\x1b[2J") // clear the terminal
 		}
+		fmt.Fprintln(stdout, target.about)
 		printStats(stdout, r)
 		if *once {
 			return nil
@@ -56,6 +69,38 @@ func cmdStats(ctx context.Context, args []string, stdout io.Writer, environ []st
 		case <-time.After(*every):
 		}
 	}
+}
+
+// statsServer is the admin listener stats shows, and a line saying whose
+// it is.
+type statsServer struct {
+	addr  string
+	about string
+}
+
+// statsTarget finds the admin listener: --admin's, or the one of the
+// server DATA_DIR/run.json describes. It never falls back to a configured
+// default address, which may be another process's.
+func statsTarget(cfg *Config, addr string) (statsServer, error) {
+	info, rerr := runfile.Read(cfg.DataDir)
+	describe := func(i *runfile.Info, a string) string {
+		return fmt.Sprintf("server pid %d  version %s  admin %s  data dir %s  started %s",
+			i.PID, i.Version, a, i.DataDir, i.Started.Local().Format(time.DateTime))
+	}
+	if addr != "" {
+		if rerr == nil && info.Admin != "" && (addr == info.Admin || addr == runfile.ClientAddr(info.Admin)) {
+			return statsServer{addr, describe(info, addr)}, nil
+		}
+		return statsServer{addr, fmt.Sprintf("admin %s (given by --admin; not the server described in %s)", addr, cfg.DataDir)}, nil
+	}
+	if rerr != nil {
+		return statsServer{}, fmt.Errorf("no server to show: %w (start `femtoclaw serve`, point --data-dir at its data directory, or give --admin ADDR)", rerr)
+	}
+	if info.Admin == "" {
+		return statsServer{}, fmt.Errorf("the server on %s (pid %d) has no admin listener (listen.admin is off)", info.DataDir, info.PID)
+	}
+	a := runfile.ClientAddr(info.Admin)
+	return statsServer{a, describe(info, a)}, nil
 }
 
 // adminToken reads listen.admin_token_file ("" when none is configured).
