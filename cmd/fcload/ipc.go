@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/ipc"
@@ -19,13 +18,9 @@ import (
 // connection keeps -workers/-conns requests in flight with Submit, the
 // pipelined shape; latency is from a request's submission to its answer.
 func runIPC(ctx context.Context, o options, stdout, stderr io.Writer) error {
-	path := o.socket
-	if path == "" {
-		dir := o.dataDir
-		if dir == "" {
-			dir = "femtoclaw-data"
-		}
-		path = filepath.Join(dir, "femtoclaw.sock")
+	path, err := ringSocket(o)
+	if err != nil {
+		return err
 	}
 	conns := max(o.conns, 1)
 	clients := make([]*ipc.Client, conns)

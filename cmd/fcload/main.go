@@ -2,14 +2,21 @@
 // benchstat-compatible result lines (see package perf).
 //
 //	fcload -target inproc -journal always -workers 256 -d 10s     # the runtime in this process
-//	fcload -target https://127.0.0.1:4433 -token-file femtoclaw-data/token -pin SPKI -conns 4 -workers 256
-//	fcload -target ipc -socket femtoclaw-data/femtoclaw.sock -workers 1          # ring round trip
-//	fcload -target ipc -stream -workers 256                                        # ring, pipelined
-//	fcload -target ipc -frames socket -workers 1                                   # the same over the unix socket
+//	fcload -target h3 -conns 4 -workers 256                        # the server ./femtoclaw-data/run.json names
+//	fcload -target h3 -data-dir /var/lib/femtoclaw -stream -workers 256
+//	fcload -target https://10.0.0.5:4433 -token-file agent.token -pin SPKI -conns 4 -workers 256
+//	fcload -target ipc -workers 1                                  # ring round trip (run.json's socket)
+//	fcload -target ipc -stream -workers 256                        # ring, pipelined
+//	fcload -target ipc -frames socket -workers 1                   # the same over the unix socket
 //
-// With -target inproc the runtime runs in this process, with a journal in
-// a temporary directory (or -data-dir), and -admin serves its metrics so
-// `femtoclaw stats --admin ADDR` can watch the run live.
+// The server targets (h3, ipc, a URL) find the server in its data
+// directory (-data-dir, default ./femtoclaw-data): the run.json `femtoclaw
+// serve` writes there names its addresses, certificate pin and ring
+// socket, and DATA_DIR/token holds the bearer token; -target, -pin,
+// -token-file and -socket override them. With -target inproc the runtime
+// runs in this process, with a journal in a temporary directory (or
+// -data-dir), and -admin serves its metrics so `femtoclaw stats --admin
+// ADDR` can watch the run live.
 package main
 
 import (
@@ -58,19 +65,19 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("fcload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.target, "target", "inproc", "inproc, ipc (a server's shared-memory ring), or the base URL of a server (https://127.0.0.1:4433)")
+	fs.StringVar(&o.target, "target", "inproc", "inproc; h3 (the HTTP/3 server DATA_DIR/run.json names); ipc (a server's shared-memory ring); or the base URL of a server (https://127.0.0.1:4433)")
 	fs.StringVar(&o.frames, "frames", "ring", "ipc: ring (shared memory) or socket (the same frames over the unix socket, for comparison)")
 	fs.DurationVar(&o.spin, "spin", 0, "ipc: how long the client polls before parking on the futex (0: the ipc default)")
-	fs.StringVar(&o.socket, "socket", "", "ipc: the server's ring socket (default: DATA_DIR/femtoclaw.sock, DATA_DIR from -data-dir or ./femtoclaw-data)")
+	fs.StringVar(&o.socket, "socket", "", "ipc: the server's ring socket (default: the one DATA_DIR/run.json names, else DATA_DIR/femtoclaw.sock)")
 	fs.StringVar(&o.msg, "msg", `{"tool_call":{"tool":"noop","args":{}}}`, "protocol message to send")
 	fs.StringVar(&o.journalMode, "journal", "always", "inproc: journal durability always | interval | none")
-	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: data directory; the journal goes in DATA_DIR/journal (default: a temporary one, removed after)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: the data directory, the journal goes in DATA_DIR/journal (default: a temporary one, removed after); h3, ipc, URL: the server's data directory, whose run.json and token are read (default: ./femtoclaw-data)")
 	fs.StringVar(&o.adminAddr, "admin", "", "inproc: serve metrics and /v1/stats here while running (e.g. 127.0.0.1:9465)")
 	fs.StringVar(&o.principal, "principal", "fcload", "inproc: principal of every request")
 	fs.StringVar(&o.ackedFile, "acked-file", "", "inproc: append a line \"seq execution_id state status\" to this file for every acknowledged execution (for crash tests)")
-	fs.StringVar(&o.token, "token", "", "server: bearer token")
+	fs.StringVar(&o.token, "token", "", "server: bearer token (default: DATA_DIR/token's)")
 	fs.StringVar(&o.tokenFile, "token-file", "", "server: file holding the bearer token")
-	fs.StringVar(&o.pin, "pin", "", "server: SPKI pin (base64 SHA-256) of the server certificate")
+	fs.StringVar(&o.pin, "pin", "", "server: SPKI pin (base64 SHA-256) of the server certificate (default: DATA_DIR/run.json's)")
 	fs.StringVar(&o.caFile, "ca", "", "server: CA file to verify the server certificate")
 	fs.IntVar(&o.workers, "workers", 64, "concurrent requests in flight")
 	fs.IntVar(&o.conns, "conns", 1, "server: connections the workers are spread over")

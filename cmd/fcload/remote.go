@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
 
@@ -15,21 +13,18 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
-// runRemote drives a server over HTTP/3: -workers requests in flight
+// runRemote drives a server over HTTP/3 (-target h3: the one the data
+// directory's run.json names; or -target URL): -workers requests in flight
 // spread over -conns connections (one Go client each), through
 // POST /v1/execute, or with -stream through POST /v1/stream with
 // -workers/-conns messages pipelined on each connection's stream.
 func runRemote(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if err := resolveRemote(&o); err != nil {
+		return err
+	}
 	token, err := readToken(o)
 	if err != nil {
 		return err
-	}
-	if o.pin == "" && o.caFile == "" && o.dataDir != "" {
-		if b, err := os.ReadFile(o.dataDir + "/tls/cert.pem"); err == nil {
-			if blk, _ := pem.Decode(b); blk != nil {
-				o.pin, _ = transport.SPKIPin(blk.Bytes)
-			}
-		}
 	}
 	conns := max(o.conns, 1)
 	clients := make([]*transport.Client, conns)
