@@ -22,8 +22,9 @@
 // A server that is killed (SIGKILL, a crash, a power loss) leaves its
 // file behind. Read never trusts such a file silently: it returns a
 // *StaleError (errors.Is(err, ErrStale)) when the recorded process is not
-// running, or, on Linux, when the process now holding that pid started
-// after the file's server did (the pid was reused). The check is made in
+// running (on Linux, an exited process its parent has not reaped yet
+// counts as not running), or, on Linux, when the process now holding that
+// pid started after the file's server did (the pid was reused). The check is made in
 // the reader's pid namespace: a reader in another container than the
 // server cannot judge it. The next server overwrites a stale file.
 //

@@ -142,7 +142,7 @@ const startSlack = 2 * time.Second
 
 // staleReason says why info's server is known to be gone, or "".
 func staleReason(info *Info) string {
-	if !processAlive(info.PID) {
+	if !processAlive(info.PID) || processExited(info.PID) {
 		return fmt.Sprintf("process %d is not running", info.PID)
 	}
 	if st, ok := processStart(info.PID); ok && st.After(info.Started.Add(startSlack)) {

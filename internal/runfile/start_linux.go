@@ -15,19 +15,9 @@ const userHZ = 100
 // processStart returns when the process with this pid started, from
 // /proc/PID/stat (field 22, clock ticks since boot) and /proc/stat's btime.
 func processStart(pid int) (time.Time, bool) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return time.Time{}, false
-	}
-	// "pid (comm) state ppid …": comm may hold spaces and parentheses,
-	// so the fields are counted from the last ')'.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return time.Time{}, false
-	}
-	f := strings.Fields(string(b[i+1:]))
+	f, ok := procStat(pid)
 	const startField = 22 - 3 // f[0] is field 3, the state
-	if len(f) <= startField {
+	if !ok || len(f) <= startField {
 		return time.Time{}, false
 	}
 	ticks, err := strconv.ParseInt(f[startField], 10, 64)
@@ -39,6 +29,30 @@ func processStart(pid int) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return boot.Add(time.Duration(ticks) * (time.Second / userHZ)), true
+}
+
+// processExited reports whether the process with this pid has exited
+// but not been reaped yet (state Z, zombie, or X, dead): signal 0 still
+// finds it, yet it serves nothing.
+func processExited(pid int) bool {
+	f, ok := procStat(pid)
+	return ok && len(f) > 0 && (f[0] == "Z" || f[0] == "X")
+}
+
+// procStat returns the fields of /proc/PID/stat from the third (state)
+// on.
+func procStat(pid int) ([]string, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return nil, false
+	}
+	// "pid (comm) state ppid …": comm may hold spaces and parentheses,
+	// so the fields are counted from the last ')'.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil, false
+	}
+	return strings.Fields(string(b[i+1:])), true
 }
 
 // bootTime reads the "btime" line of /proc/stat.
