@@ -229,9 +229,13 @@ func TestRunFile(t *testing.T) {
 		{nil, []string{"exec", "--server", "--data-dir", dir, msg}},
 		{nil, []string{"exec", "--data-dir", dir, "--server", "https://" + h3, msg}},
 		{nil, []string{"exec", "--data-dir", dir, "--server=https://" + h3, msg}},
+		{nil, []string{"exec", msg, "--data-dir", dir, "--server", "https://" + h3}},
 	} {
 		code, out, errOut := runCLI(t, c.env, "", c.args...)
-		if a := answer(t, out); code != 0 || a.Status != protocol.StatusSuccess || !a.Journal.Durable {
+		if code != 0 {
+			t.Fatalf("%v: exit %d\n%s\n%s", c.args, code, out, errOut)
+		}
+		if a := answer(t, out); a.Status != protocol.StatusSuccess || !a.Journal.Durable {
 			t.Fatalf("%v: %d %s %s", c.args, code, out, errOut)
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,8 +47,13 @@ func cmdExec(ctx context.Context, inv *invocation, args []string) error {
 	if err := execFlagsApply(fs, server.set, ipcPath.set); err != nil {
 		return err
 	}
-	if server.set && server.path == "" && len(pos) > 0 && looksLikeURL(pos[0]) {
-		server.path, pos = pos[0], pos[1:] // --server URL MESSAGE
+	if server.set && server.path == "" {
+		// --server URL: the URL is among the positional arguments (a
+		// message is a JSON object, never a URL).
+		if i := slices.IndexFunc(pos, looksLikeURL); i >= 0 {
+			server.path = pos[i]
+			pos = slices.Delete(pos, i, i+1)
+		}
 	}
 	if ipcPath.set && ipcPath.path == "" && len(pos) == 2 {
 		ipcPath.path, pos = pos[0], pos[1:] // --ipc PATH MESSAGE
