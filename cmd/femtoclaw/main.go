@@ -2,6 +2,8 @@
 // between AI agents and the systems they act on.
 //
 //	femtoclaw serve                      run the runtime (embedded default configuration)
+//	femtoclaw check                      validate the configuration, policy and capabilities
+//	femtoclaw config                     print the effective configuration and each key's source
 //	femtoclaw exec [MESSAGE|-]           run one protocol message in process and print the answer
 //	femtoclaw policy check FILE          validate a policy and print its compiled rules
 //	femtoclaw policy eval ...            decide a sample call and print the decision and rule
@@ -29,6 +31,8 @@ const usage = `usage: femtoclaw <command> [flags] [args]
 
 commands:
   serve                  run the runtime until SIGINT/SIGTERM (SIGHUP reloads the policy)
+  check                  validate the configuration, policy and capabilities; list every problem
+  config [--schema]      print the effective configuration, each key with its source (or its JSON Schema)
   exec [MESSAGE|-]       run one protocol message and print the answer (in process, or --server URL)
   policy check FILE      validate a policy file and print its compiled rules
   policy eval            decide a call: --policy FILE --principal P MESSAGE
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "serve":
 		err = cmdServe(ctx, rest, stderr, environ)
+	case "check":
+		err = cmdCheck(ctx, rest, stdout, stderr, environ)
+	case "config":
+		err = cmdConfig(ctx, rest, stdout, stderr, environ)
 	case "exec":
 		err = cmdExec(ctx, rest, stdin, stdout, stderr, environ)
 	case "policy":
