@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"reflect"
 	"strconv"
 	"strings"
@@ -21,8 +23,8 @@ import (
 // on stderr) and exits 0. It touches nothing in the data directory.
 func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
 	var c commonFlags
-	fs := newFlagSet("check", &c)
-	pos, err := parseArgs(fs, args)
+	flags := newFlagSet("check", &c)
+	pos, err := parseArgs(flags, args)
 	if err != nil {
 		return err
 	}
@@ -31,8 +33,12 @@ func cmdCheck(_ context.Context, args []string, stdout, stderr io.Writer, enviro
 	}
 	cfg, ps := resolveConfig(c.config, environ, c.sets)
 	pol, _, err := loadPolicy(cfg)
-	if err != nil {
-		ps = append(ps, problem{msg: err.Error()})
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &pe):
+		ps = append(ps, cfg.sourced(bad("policy.file", "cannot read %s: %v", pe.Path, pe.Err)))
+	case err != nil:
+		ps = append(ps, problem{msg: err.Error()}) // the policy's own message names its place
 	}
 	reg, err := loadRegistry(cfg)
 	if err != nil {
@@ -71,9 +77,9 @@ func plural(n int, what string) string {
 // JSON Schema instead (schema/config.schema.json).
 func cmdConfig(_ context.Context, args []string, stdout, stderr io.Writer, environ []string) error {
 	var c commonFlags
-	fs := newFlagSet("config", &c)
-	schema := fs.Bool("schema", false, "print the configuration's JSON Schema and exit")
-	pos, err := parseArgs(fs, args)
+	flags := newFlagSet("config", &c)
+	schema := flags.Bool("schema", false, "print the configuration's JSON Schema and exit")
+	pos, err := parseArgs(flags, args)
 	if err != nil {
 		return err
 	}
@@ -209,13 +215,21 @@ func leafNode(k *configKey, f reflect.Value) *yaml.Node {
 
 func leafYAML(k *configKey, f reflect.Value) string { return flowYAML(leafNode(k, f)) }
 
-// redactEntry hides the value of a KEY=value entry.
+// redactEntry hides the value of a KEY=value entry, unless the
+// variable is one that holds no secret (PATH, LANG, LC_*, TZ…).
 func redactEntry(s string) string {
-	if name, _, ok := strings.Cut(s, "="); ok {
-		return name + "=" + redacted
+	name, _, ok := strings.Cut(s, "=")
+	switch {
+	case !ok:
+		return redacted
+	case plainEnv[name] || strings.HasPrefix(name, "LC_"):
+		return s
 	}
-	return redacted
+	return name + "=" + redacted
 }
+
+// plainEnv are environment variables shown as they are.
+var plainEnv = map[string]bool{"PATH": true, "LANG": true, "LANGUAGE": true, "TZ": true, "HOME": true, "TMPDIR": true, "TERM": true, "USER": true, "LOGNAME": true}
 
 // recordYAML writes one record of list k as a flow mapping.
 func recordYAML(k *configKey, v reflect.Value) string {
