@@ -1,20 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/netip"
-	"os"
 	"path/filepath"
-	"reflect"
-	"strconv"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -32,7 +23,15 @@ var defaultConfigYAML []byte
 
 // Config is the whole configuration. Precedence: the embedded defaults <
 // a YAML file (--config or FEMTOCLAW_CONFIG) < FEMTOCLAW_* environment
-// variables < command-line flags. Unknown keys are errors.
+// variables < command-line flags (--set). Unknown keys, and FEMTOCLAW_*
+// variables that name no key, are errors (configload.go).
+//
+// The struct is the one description of the configuration's keys: the
+// file decoder, the environment variables, --set, `femtoclaw config` and
+// schema/config.schema.json all walk it (configkeys.go). Field tags: yaml
+// names the key; enum lists the only values a string key takes (checked
+// wherever it is set, with a did-you-mean); secret marks a key whose
+// values are secret material, which `femtoclaw config` does not print.
 type Config struct {
 	DataDir      string             `yaml:"data_dir"`
 	Runtime      RuntimeConfig      `yaml:"runtime"`
@@ -49,6 +48,10 @@ type Config struct {
 	TLS          TLSConfig          `yaml:"tls"`
 	Log          LogConfig          `yaml:"log"`
 	Redaction    RedactionConfig    `yaml:"redaction"`
+
+	// origin records where each key's value came from; loadConfig fills
+	// it. Not configuration (unexported: no key, not hashed).
+	origin origins
 }
 
 // RedactionConfig keys the digests shown for secret arguments.
@@ -59,7 +62,7 @@ type RedactionConfig struct {
 // RuntimeConfig identifies this runtime (spec document 16 §7).
 type RuntimeConfig struct {
 	ID   string `yaml:"id"`
-	Mode string `yaml:"mode"` // production | development
+	Mode string `yaml:"mode" enum:"production,development"`
 	// GCPercent is the Go garbage collector's target (GOGC) for serve:
 	// the heap is small (tens of MiB), so a higher target trades a little
 	// memory for less GC CPU per request. 0 keeps Go's default (100); the
@@ -157,7 +160,7 @@ type ShellConfig struct {
 	CapabilityConfig `yaml:",inline"`
 	AllowedBins      []string `yaml:"allowed_bins"`
 	Dir              string   `yaml:"dir"`
-	Env              []string `yaml:"env"`
+	Env              []string `yaml:"env" secret:"values"` // KEY=value entries: the values may be credentials
 	MaxOutputBytes   int      `yaml:"max_output_bytes"`
 	// Limits, Landlock and RunAs confine every process (Linux); see
 	// capability.ShellLimits and capability.LandlockConfig.
@@ -208,9 +211,9 @@ type PolicyConfig struct {
 
 // JournalConfig configures the journal.
 type JournalConfig struct {
-	Durability   string        `yaml:"durability"` // always | interval
+	Durability   string        `yaml:"durability" enum:"always,interval,off"`
 	SyncInterval time.Duration `yaml:"sync_interval"`
-	Codec        string        `yaml:"codec"` // s2 | zstd | none
+	Codec        string        `yaml:"codec" enum:"s2,zstd,none"`
 	SegmentSize  int64         `yaml:"segment_size"`
 }
 
@@ -277,355 +280,8 @@ type TokenConfig struct {
 
 // LogConfig configures the runtime's own log.
 type LogConfig struct {
-	Level  string `yaml:"level"`  // debug | info | warn | error
-	Format string `yaml:"format"` // json | text
-}
-
-// loadConfig resolves the effective configuration: defaults, then the
-// file (if any), then the environment, then the flag overrides (already
-// parsed into sets, "key.path=value").
-func loadConfig(file string, environ []string, sets []string) (*Config, error) {
-	cfg := &Config{}
-	if err := decodeStrict(defaultConfigYAML, cfg); err != nil {
-		return nil, fmt.Errorf("embedded default configuration: %w", err)
-	}
-	if file == "" {
-		file = lookupEnv(environ, "FEMTOCLAW_CONFIG")
-	}
-	if file != "" {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("configuration file: %w", err)
-		}
-		if err := decodeStrict(data, cfg); err != nil {
-			return nil, fmt.Errorf("configuration file %s: %w", file, err)
-		}
-	}
-	if err := applyEnv(cfg, environ); err != nil {
-		return nil, err
-	}
-	for _, s := range sets {
-		k, v, ok := strings.Cut(s, "=")
-		if !ok {
-			return nil, fmt.Errorf("--set %q: want key.path=value", s)
-		}
-		if err := setPath(cfg, k, v); err != nil {
-			return nil, fmt.Errorf("--set %s: %w", k, err)
-		}
-	}
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
-}
-
-func decodeStrict(data []byte, cfg *Config) error {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
-		return err
-	}
-	return nil
-}
-
-func lookupEnv(environ []string, key string) string {
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok && k == key {
-			return v
-		}
-	}
-	return ""
-}
-
-// leaves walks every settable scalar or list field of cfg with its dotted
-// YAML path ("journal.durability", "capabilities.fs.read.root").
-func leaves(v reflect.Value, prefix string, fn func(path string, f reflect.Value)) {
-	t := v.Type()
-	for i := range t.NumField() {
-		sf := t.Field(i)
-		tag := strings.Split(sf.Tag.Get("yaml"), ",")
-		fv := v.Field(i)
-		if len(tag) > 1 && tag[1] == "inline" {
-			leaves(fv, prefix, fn)
-			continue
-		}
-		path := tag[0]
-		if prefix != "" {
-			path = prefix + "." + path
-		}
-		if fv.Kind() == reflect.Struct {
-			leaves(fv, path, fn)
-			continue
-		}
-		if fv.Kind() == reflect.Slice && fv.Type().Elem().Kind() == reflect.Struct {
-			continue // lists of records (auth.tokens) come from files only
-		}
-		fn(path, fv)
-	}
-}
-
-// envName maps a config path to its environment variable:
-// capabilities.fs.read.root → FEMTOCLAW_CAPABILITIES_FS_READ_ROOT.
-func envName(path string) string {
-	return "FEMTOCLAW_" + strings.ToUpper(strings.NewReplacer(".", "_").Replace(path))
-}
-
-func applyEnv(cfg *Config, environ []string) error {
-	var err error
-	leaves(reflect.ValueOf(cfg).Elem(), "", func(path string, f reflect.Value) {
-		if err != nil {
-			return
-		}
-		name := envName(path)
-		for _, kv := range environ {
-			if k, v, ok := strings.Cut(kv, "="); ok && k == name {
-				if e := setValue(f, v); e != nil {
-					err = fmt.Errorf("environment %s: %w", name, e)
-				}
-			}
-		}
-	})
-	return err
-}
-
-func setPath(cfg *Config, path, value string) error {
-	found := false
-	var err error
-	leaves(reflect.ValueOf(cfg).Elem(), "", func(p string, f reflect.Value) {
-		if p == path {
-			found = true
-			err = setValue(f, value)
-		}
-	})
-	if !found {
-		return errors.New("no such configuration key")
-	}
-	return err
-}
-
-var durationType = reflect.TypeOf(time.Duration(0))
-
-func setValue(f reflect.Value, s string) error {
-	switch {
-	case f.Type() == durationType:
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			return err
-		}
-		f.SetInt(int64(d))
-	case f.Kind() == reflect.String:
-		f.SetString(s)
-	case f.Kind() == reflect.Bool:
-		b, err := strconv.ParseBool(s)
-		if err != nil {
-			return err
-		}
-		f.SetBool(b)
-	case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
-		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil {
-			return err
-		}
-		f.SetInt(n)
-	case f.Kind() == reflect.Float64:
-		x, err := strconv.ParseFloat(s, 64)
-		if err != nil {
-			return err
-		}
-		f.SetFloat(x)
-	case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.String:
-		var parts []string
-		for p := range strings.SplitSeq(s, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				parts = append(parts, p)
-			}
-		}
-		f.Set(reflect.ValueOf(parts))
-	default:
-		return fmt.Errorf("unsupported type %s", f.Type())
-	}
-	return nil
-}
-
-func (c *Config) validate() error {
-	var errs []error
-	if c.DataDir == "" {
-		errs = append(errs, errors.New("data_dir is empty"))
-	}
-	if c.Runtime.GCPercent < 0 || c.Runtime.GCPercent > 10000 {
-		errs = append(errs, fmt.Errorf("runtime.gc_percent %d: want 0..10000 (0: Go's default)", c.Runtime.GCPercent))
-	}
-	switch c.Runtime.Mode {
-	case "production", "development":
-	default:
-		errs = append(errs, fmt.Errorf("runtime.mode %q: want production or development", c.Runtime.Mode))
-	}
-	switch c.Journal.Durability {
-	case "always", "interval", "off":
-	default:
-		errs = append(errs, fmt.Errorf("journal.durability %q: want always, interval or off", c.Journal.Durability))
-	}
-	switch c.Log.Level {
-	case "debug", "info", "warn", "error":
-	default:
-		errs = append(errs, fmt.Errorf("log.level %q: want debug, info, warn or error", c.Log.Level))
-	}
-	if c.Telemetry.TransitionSample < 0 || c.Telemetry.TransitionSample > 1 {
-		errs = append(errs, fmt.Errorf("telemetry.transition_sample %v: want 0..1", c.Telemetry.TransitionSample))
-	}
-	for _, a := range c.Listen.HTTP3 {
-		ap, err := netip.ParseAddrPort(a)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("listen.http3 %q: %v", a, err))
-			continue
-		}
-		if !ap.Addr().Unmap().IsLoopback() && !c.Listen.AllowNonLoopback {
-			errs = append(errs, fmt.Errorf("listen.http3 %q is not a loopback address: set listen.allow_non_loopback: true to listen beyond this host", a))
-		}
-	}
-	if a := c.Listen.Admin; a != "" {
-		loopback, err := parseHostPort(a)
-		switch {
-		case err != nil:
-			errs = append(errs, fmt.Errorf("listen.admin %q: want host:port: %v", a, err))
-		case !loopback && !c.Listen.AllowNonLoopback:
-			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: set listen.allow_non_loopback: true (and listen.admin_token_file) to expose the admin listener beyond this host", a))
-		case !loopback && c.Listen.AdminTokenFile == "":
-			errs = append(errs, fmt.Errorf("listen.admin %q is not a loopback address: set listen.admin_token_file so the admin listener requires a bearer token", a))
-		}
-	}
-	errs = append(errs, c.validateRanges()...)
-	errs = append(errs, c.validateConfinement()...)
-	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
-		if _, err := netip.ParsePrefix(s); err != nil {
-			errs = append(errs, fmt.Errorf("capabilities.http.get.allowed_cidrs %q: %v", s, err))
-		}
-	}
-	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		errs = append(errs, errors.New("tls.cert_file and tls.key_file go together"))
-	}
-	if c.Auth.TokenPrincipal == "" {
-		errs = append(errs, errors.New("auth.token_principal is empty"))
-	}
-	for i, t := range c.Auth.Tokens {
-		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 || t.Principal == "" {
-			errs = append(errs, fmt.Errorf("auth.tokens[%d]: want principal and a 64-hex-digit sha256", i))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-const (
-	mib = 1 << 20
-	gib = 1 << 30
-)
-
-// inRange reports key's value when it is outside lo..hi.
-func inRange(errs *[]error, key string, v, lo, hi int64) {
-	if v < lo || v > hi {
-		*errs = append(*errs, fmt.Errorf("%s %d: want %d..%d", key, v, lo, hi))
-	}
-}
-
-// validateRanges checks the numeric and enumerated settings that would
-// otherwise fail (or misbehave) only at runtime.
-func (c *Config) validateRanges() []error {
-	var errs []error
-	if v := c.Cache.ValidationBytes; v > 4*gib {
-		errs = append(errs, fmt.Errorf("cache.validation_bytes %d: want at most 4 GiB (%d); negative turns the cache off", v, int64(4*gib)))
-	}
-	if v := c.Cache.DecisionBytes; v > 4*gib {
-		errs = append(errs, fmt.Errorf("cache.decision_bytes %d: want at most 4 GiB (%d); negative turns the cache off", v, int64(4*gib)))
-	}
-	e := c.Execution
-	inRange(&errs, "execution.max_message_bytes", int64(e.MaxMessageBytes), 1, 64*mib)
-	inRange(&errs, "execution.max_depth", int64(e.MaxDepth), 1, 1000)
-	inRange(&errs, "execution.max_args", int64(e.MaxArgs), 1, 100_000)
-	inRange(&errs, "execution.max_values", int64(e.MaxValues), 1, 10_000_000)
-	inRange(&errs, "execution.max_in_flight", int64(e.MaxInFlight), 1, 10_000_000)
-	if e.Idempotency.Enabled {
-		inRange(&errs, "execution.idempotency.max_keys", int64(e.Idempotency.MaxKeys), 1, 100_000_000)
-		inRange(&errs, "execution.idempotency.answer_bytes", e.Idempotency.AnswerBytes, -1, 64*gib)
-		if e.Idempotency.Retention < time.Second || e.Idempotency.Retention > 90*24*time.Hour {
-			errs = append(errs, fmt.Errorf("execution.idempotency.retention %s: want from 1s to 90 days", e.Idempotency.Retention))
-		}
-	}
-	cc := c.Capabilities
-	for _, k := range []struct {
-		name string
-		c    CapabilityConfig
-	}{{"noop", cc.Noop}, {"echo", cc.Echo}, {"shell", cc.Shell.CapabilityConfig}, {"fs.read", cc.FSRead.CapabilityConfig}, {"http.get", cc.HTTPGet.CapabilityConfig}} {
-		key := "capabilities." + k.name
-		if d := k.c.Timeout; d != 0 && d < time.Millisecond {
-			errs = append(errs, fmt.Errorf("%s.timeout %v: want at least 1ms (or unset)", key, d))
-		}
-		if d := k.c.MaxTimeout; d != 0 && d < time.Millisecond {
-			errs = append(errs, fmt.Errorf("%s.max_timeout %v: want at least 1ms (or unset)", key, d))
-		}
-		if k.c.Timeout != 0 && k.c.MaxTimeout != 0 && k.c.Timeout > k.c.MaxTimeout {
-			errs = append(errs, fmt.Errorf("%s.timeout %v: want at most %s.max_timeout (%v)", key, k.c.Timeout, key, k.c.MaxTimeout))
-		}
-		inRange(&errs, key+".pool_size", int64(k.c.PoolSize), 0, 100_000)
-	}
-	inRange(&errs, "capabilities.fs.read.max_readers", int64(cc.FSRead.MaxReaders), 0, 100_000)
-	if c.Auth.TokenFile == "" {
-		errs = append(errs, errors.New("auth.token_file is empty: want a path (relative to data_dir)"))
-	}
-	inRange(&errs, "telemetry.queue", int64(c.Telemetry.Queue), 0, 16*mib)
-	errs = append(errs, c.HTTP3.validate()...)
-	if ip := c.IPC; ip.Enabled {
-		if ip.Socket == "" {
-			errs = append(errs, errors.New("ipc.socket is empty: want a path (relative to data_dir)"))
-		}
-		inRange(&errs, "ipc.max_frame", int64(ip.MaxFrame), 1024, 64*mib)
-		inRange(&errs, "ipc.request_ring", int64(ip.RequestRing), 4096, gib)
-		inRange(&errs, "ipc.response_ring", int64(ip.ResponseRing), 4096, gib)
-		inRange(&errs, "ipc.max_in_flight", int64(ip.MaxInFlight), 1, 1<<20)
-		inRange(&errs, "ipc.max_clients", int64(ip.MaxClients), 1, 100_000)
-		if ip.Spin < 0 || ip.Spin > time.Second {
-			errs = append(errs, fmt.Errorf("ipc.spin %v: want 0..1s", ip.Spin))
-		}
-		for i, p := range ip.Peers {
-			if (p.UID == nil) == (p.GID == nil) || p.Principal == "" {
-				errs = append(errs, fmt.Errorf("ipc.peers[%d]: want exactly one of uid and gid, and a principal", i))
-			}
-		}
-	}
-	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
-		errs = append(errs, fmt.Errorf("journal.sync_interval %v: want at least 100µs when journal.durability is interval", c.Journal.SyncInterval))
-	}
-	switch c.Journal.Codec {
-	case "s2", "zstd", "none":
-	default:
-		errs = append(errs, fmt.Errorf("journal.codec %q: want s2, zstd or none", c.Journal.Codec))
-	}
-	switch c.Log.Format {
-	case "json", "text":
-	default:
-		errs = append(errs, fmt.Errorf("log.format %q: want json or text", c.Log.Format))
-	}
-	return errs
-}
-
-// parseHostPort checks that a is host:port with a numeric port, and
-// reports whether the host is loopback: a loopback IP literal or
-// "localhost". An empty host (all interfaces) and any other name are not.
-func parseHostPort(a string) (loopback bool, err error) {
-	host, port, err := net.SplitHostPort(a)
-	if err != nil {
-		return false, err
-	}
-	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		return false, fmt.Errorf("port %q: want 0..65535", port)
-	}
-	if strings.EqualFold(host, "localhost") {
-		return true, nil
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return false, nil // a name other than localhost, or "" (all interfaces)
-	}
-	return ip.Unmap().IsLoopback(), nil
+	Level  string `yaml:"level" enum:"debug,info,warn,error"`
+	Format string `yaml:"format" enum:"json,text"`
 }
 
 // Hash is the SHA-256 of the effective configuration's canonical YAML,
@@ -675,28 +331,6 @@ func (c *Config) builtins() ([]capability.Capability, map[string]capability.Sett
 		"http.get": cc.HTTPGet.settings(),
 	}
 	return caps, settings, nil
-}
-
-// validate checks the http3 bounds: 0 takes the default; a bound too
-// small to serve a real request, or too large to be a bound, is refused.
-func (h HTTP3Config) validate() []error {
-	var errs []error
-	if v := h.MaxHeaderBytes; v != 0 {
-		inRange(&errs, "http3.max_header_bytes", int64(v), 1024, 1*mib)
-	}
-	if v := h.MaxStreamsPerConnection; v != 0 {
-		inRange(&errs, "http3.max_streams_per_connection", int64(v), 1, 1<<16)
-	}
-	if v := h.StreamMaxUnsentBytes; v != 0 {
-		inRange(&errs, "http3.stream_max_unsent_bytes", v, 64<<10, 1*gib)
-	}
-	if d := h.RejectionWindow; d != 0 && (d < time.Second || d > 24*time.Hour) {
-		errs = append(errs, fmt.Errorf("http3.rejection_window %v: want 1s..24h", d))
-	}
-	if v := h.RejectionMaxSources; v != 0 {
-		inRange(&errs, "http3.rejection_max_sources", int64(v), 1, 1<<20)
-	}
-	return errs
 }
 
 // shellConfig maps the shell section onto capability.ShellConfig.

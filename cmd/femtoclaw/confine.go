@@ -72,27 +72,27 @@ func (c *Config) capabilityRoots() [][2]string {
 	return roots
 }
 
-// validateConfinement refuses a capability root that reaches a runtime
+// confinementProblems refuses a capability root that reaches a runtime
 // file, naming both paths.
-func (c *Config) validateConfinement() []error {
+func (c *Config) confinementProblems() []problem {
 	if c.DataDir == "" {
 		return nil
 	}
 	files := c.runtimeFiles()
-	var errs []error
+	var ps []problem
 	for _, r := range c.capabilityRoots() {
 		root := resolvePath(r[1])
 		for _, f := range files {
 			p := resolvePath(f.path)
 			switch {
 			case within(p, root):
-				errs = append(errs, fmt.Errorf("%s %q (%s) contains %s %q (%s): a capability could read the runtime's own files; choose a root that does not contain it", r[0], r[1], root, f.what, f.path, p))
+				ps = append(ps, bad(r[0], "%q (%s) contains %s %q (%s): a capability could read the runtime's own files; choose a root that does not contain it", r[1], root, f.what, f.path, p))
 			case f.dir && within(root, p):
-				errs = append(errs, fmt.Errorf("%s %q (%s) is inside %s %q (%s): a capability could read the runtime's own files; choose a root outside it", r[0], r[1], root, f.what, f.path, p))
+				ps = append(ps, bad(r[0], "%q (%s) is inside %s %q (%s): a capability could read the runtime's own files; choose a root outside it", r[1], root, f.what, f.path, p))
 			}
 		}
 	}
-	return errs
+	return ps
 }
 
 // within reports whether p is dir or below it, comparing whole

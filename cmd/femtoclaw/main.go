@@ -2,6 +2,8 @@
 // between AI agents and the systems they act on.
 //
 //	femtoclaw serve                      run the runtime (embedded default configuration)
+//	femtoclaw check                      validate the configuration, policy and capabilities
+//	femtoclaw config                     print the effective configuration and each key's source
 //	femtoclaw exec [MESSAGE|-]           run one protocol message in process and print the answer
 //	femtoclaw exec --server [URL] ...    the same against the running server (DATA_DIR/run.json names it)
 //	femtoclaw policy check FILE          validate a policy and print its compiled rules
@@ -69,6 +71,28 @@ and stops; SIGHUP reloads the policy file.`,
 			"femtoclaw serve --data-dir /var/lib/femtoclaw --policy policy.yaml",
 			"femtoclaw serve --listen 127.0.0.1:0 --admin 127.0.0.1:0   # free ports; run.json names them",
 			"femtoclaw serve --admin off --durability interval",
+		}},
+	{name: "check", args: "[--config FILE] [--set key.path=value]", run: cmdCheck,
+		summary: "validate the configuration, policy and capabilities; list every problem",
+		help: `Loads the configuration exactly as serve would (embedded defaults < --config FILE <
+FEMTOCLAW_* variables < --set), compiles the policy and checks the capabilities against it and
+against each other. Every problem is listed on stderr with where it comes from (FILE:LINE, the
+variable or the flag) and the command exits 1; otherwise it prints "valid" and exits 0 (warnings,
+such as a policy rule allowing a binary the allowlist lacks, are printed but do not fail it).
+It touches nothing in the data directory.`,
+		examples: []string{
+			"femtoclaw check --config /etc/femtoclaw/femtoclaw.yaml",
+			"FEMTOCLAW_JOURNAL_DURABILITY=interval femtoclaw check",
+		}},
+	{name: "config", args: "[--config FILE] [--set key.path=value] [--schema]", run: cmdConfig,
+		summary: "print the effective configuration, each key with its source (or its JSON Schema)",
+		help: `Prints the effective configuration as YAML, each key followed by a comment naming where
+its value came from: # default, # FILE:LINE, # FEMTOCLAW_X or # --set. Secret values are not
+printed. The output loads back to the same configuration. With --schema it prints the JSON
+Schema of the configuration file instead (schema/config.schema.json in the source tree).`,
+		examples: []string{
+			"femtoclaw config --config femtoclaw.yaml",
+			"femtoclaw config --schema > config.schema.json",
 		}},
 	{name: "exec", args: "[flags] [MESSAGE | -]", run: cmdExec,
 		summary: "run one protocol message and print the answer (in process, --server or --ipc)",

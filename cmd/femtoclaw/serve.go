@@ -50,6 +50,9 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCapabilities(log, cfg, reg, pol); err != nil {
+		return nil, err
+	}
 	pcfg := pipelineConfig(cfg)
 	pcfg.Logger = log
 	pcfg.Metrics = n.metrics
@@ -356,6 +359,7 @@ func (n *node) reloadPolicy(log *slog.Logger) {
 		log.Error("policy reload rejected; the previous policy stays", "category", "CONFIGURATION_ERROR", "err", err)
 		return
 	}
+	_ = checkCapabilities(log, n.cfg, n.rt.Registry(), pol) // warnings only: the registry is unchanged
 	if err := n.rt.Reload(nil, pol); err != nil {
 		log.Error("policy reload failed; the previous policy stays", "err", err)
 		return
