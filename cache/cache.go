@@ -266,6 +266,7 @@ func (d *Decisions) PutPair(epoch uint64, principal, tool, args string, active, 
 	if !d.door.seen(key) {
 		return // first sighting: cache it only if it comes again
 	}
-	e := &decisionEntry{epoch: epoch, principal: principal, tool: tool, args: args, d: active, shadow: &shadow}
+	e := &decisionEntry{epoch: epoch, principal: principal, tool: tool, args: args, d: active, shadow: new(protocol.Verdict)}
+	*e.shadow = shadow // not &shadow: that would move the argument to the heap on every call, cached or not
 	d.c.Set(key, e, int64(len(principal)+len(tool)+len(args)+len(active.Reason)+len(shadow.Reason))+entryOverhead)
 }

@@ -166,6 +166,11 @@ func TestDecisionPairs(t *testing.T) {
 	if _, _, ok := off.Decisions.GetPair(5, "p", "noop", "{}"); ok {
 		t.Fatal("pair hit on a disabled cache")
 	}
+	// A pair that is not stored costs nothing (the candidate's verdict is
+	// copied to the heap only for an entry that is set).
+	if n := testing.AllocsPerRun(100, func() { off.Decisions.PutPair(5, "p", "noop", "{}", allow, deny) }); n != 0 {
+		t.Errorf("PutPair on a disabled cache: %v allocations", n)
+	}
 }
 
 func TestDisabledAndOversized(t *testing.T) {
