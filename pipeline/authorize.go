@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 
 	"github.com/femtoclaw/femtoclaw-go/journal"
@@ -100,16 +101,21 @@ func b2i(b bool) int {
 	return 0
 }
 
-// evaluate asks p (named which in the log) about this call; a panic or an
-// empty decision denies.
-func (x *execution) evaluate(p *policy.Policy, pargs, alt protocol.Value, which string) (d protocol.Verdict) {
+// evaluate asks p (named which in the log) about this call.
+func (x *execution) evaluate(p *policy.Policy, pargs, alt protocol.Value, which string) protocol.Verdict {
+	return evaluate(x.rt.log, p, &policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: pargs, Alt: alt}, which)
+}
+
+// evaluate returns p's verdict on in; a panic (logged to log, naming
+// which policy) or an empty decision denies.
+func evaluate(log *slog.Logger, p *policy.Policy, in *policy.Input, which string) (d protocol.Verdict) {
 	defer func() {
 		if r := recover(); r != nil {
-			x.rt.log.Error(which+" evaluation panicked; denying", "category", string(protocol.CategoryAuthorization), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log.Error(which+" evaluation panicked; denying", "category", string(protocol.CategoryAuthorization), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy evaluation failed; denied"}
 		}
 	}()
-	d = p.Evaluate(&policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: pargs, Alt: alt})
+	d = p.Evaluate(in)
 	if d.Code == "" { // fail closed on an engine that returned nothing
 		d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
 	}

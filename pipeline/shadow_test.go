@@ -3,6 +3,7 @@ package pipeline
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -259,5 +260,52 @@ func TestShadowReload(t *testing.T) {
 	}
 	if !strings.Contains(e.metricsText(t), MetricPolicyShadowLoaded+" 0\n") {
 		t.Fatal("gauge still says loaded")
+	}
+}
+
+// TestPolicyVerdictMatchesTheRuntime: the offline verdict (policy diff
+// --candidate) is the one a runtime gives, for either policy, and on the
+// canonical form of the arguments (a deny rule on a bare binary name
+// holds for its path, as in TestSecurityCanonicalBinaryPath).
+func TestPolicyVerdictMatchesTheRuntime(t *testing.T) {
+	cand := mustPolicy(t, shadowCandidate)
+	e, _ := shadowEnv(t, cand)
+	reg, active := e.rt.Registry(), e.rt.Policy()
+	for _, c := range shadowCalls {
+		a := e.exec(c.principal, c.msg)
+		for _, p := range []struct {
+			pol        *policy.Policy
+			code       protocol.Decision
+			rule, name string
+		}{{active, a.Decision, a.Rule, "active"}, {cand, c.candidate, c.candRule, "candidate"}} {
+			v, err := PolicyVerdict(nil, reg, p.pol, c.principal, []byte(c.msg))
+			if err != nil || v.Code != p.code || v.Rule != p.rule {
+				t.Errorf("%s %s under the %s policy: offline %+v %v, runtime %s by %s", c.principal, c.msg, p.name, v, err, p.code, p.rule)
+			}
+		}
+	}
+	for _, msg := range []string{`{"tool_call":{"tool":"nope","args":{}}}`, `{"tool_call":{"tool":"t.run","args":{"n":"x"}}}`, `{"message":{"content":"hi"}}`, `{`} {
+		if v, err := PolicyVerdict(nil, reg, active, "tester", []byte(msg)); !errors.Is(err, protocol.ErrProtocol) {
+			t.Errorf("%s: %+v %v, want a protocol error", msg, v, err)
+		}
+	}
+
+	caps, err := capability.Builtins(capability.BuiltinConfig{Shell: capability.ShellConfig{AllowedBins: []string{"git", "ls"}}})
+	if err != nil {
+		t.Skip(err)
+	}
+	pol := mustPolicy(t, `
+rules:
+  - {id: any-shell, effect: allow, capabilities: [shell]}
+  - {id: no-git-push, effect: deny, capabilities: [shell], args: {bin: {in: [git]}, argv: {contains_item: [push]}}}
+`)
+	shellReg, err := capability.NewRegistry(caps, map[string]capability.Settings{"shell": {Enabled: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for call, want := range map[string]string{shellCall("git", "push"): "no-git-push", shellCall("/usr/bin/git", "push"): "no-git-push", shellCall("ls", "-d", "/"): "any-shell"} {
+		if v, err := PolicyVerdict(nil, shellReg, pol, "agent-1", []byte(call)); err != nil || v.Rule != want {
+			t.Errorf("%s: %+v %v, want rule %s", call, v, err, want)
+		}
 	}
 }
