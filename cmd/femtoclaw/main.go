@@ -32,6 +32,7 @@ commands:
   exec [MESSAGE|-]       run one protocol message and print the answer (in process, or --server URL)
   policy check FILE      validate a policy file and print its compiled rules
   policy eval            decide a call: --policy FILE --principal P MESSAGE
+  policy diff            where a shadow candidate policy decides otherwise, from the journal (--candidate FILE: replay)
   capabilities           list capabilities, effects and whether each is enabled
   journal verify         full CRC and hash-chain check of the journal
   journal inspect        segments, blocks, records and compression ratios
