@@ -120,6 +120,7 @@ type decisionEntry struct {
 	epoch                 uint64
 	principal, tool, args string
 	d                     protocol.Verdict
+	shadow                *protocol.Verdict // a candidate policy's verdict (PutPair); nil for Put
 }
 
 // Caches bundles both caches.
@@ -220,7 +221,7 @@ func (d *Decisions) Get(epoch uint64, principal, tool, args string) (protocol.Ve
 		return protocol.Verdict{}, false
 	}
 	e, found := d.c.Get(d.key(epoch, principal, tool, args))
-	if !found || e.epoch != epoch || e.principal != principal || e.tool != tool || e.args != args {
+	if !found || e.epoch != epoch || e.shadow != nil || e.principal != principal || e.tool != tool || e.args != args {
 		return protocol.Verdict{}, false
 	}
 	return e.d, true
@@ -238,4 +239,34 @@ func (d *Decisions) Put(epoch uint64, principal, tool, args string, dec protocol
 	}
 	e := &decisionEntry{epoch: epoch, principal: principal, tool: tool, args: args, d: dec}
 	d.c.Set(key, e, int64(len(principal)+len(tool)+len(args)+len(dec.Reason))+entryOverhead)
+}
+
+// GetPair returns the cached pair of decisions for (principal, tool,
+// args) under epoch: the active policy's and a shadow candidate's, as
+// PutPair stored them. The caller's epoch covers both policies (a reload
+// of either is a new epoch); an entry stored by Put never answers it.
+func (d *Decisions) GetPair(epoch uint64, principal, tool, args string) (active, shadow protocol.Verdict, ok bool) {
+	if d == nil || d.c == nil || len(args) > d.maxInput {
+		return protocol.Verdict{}, protocol.Verdict{}, false
+	}
+	e, found := d.c.Get(d.key(epoch, principal, tool, args))
+	if !found || e.shadow == nil || e.epoch != epoch || e.principal != principal || e.tool != tool || e.args != args {
+		return protocol.Verdict{}, protocol.Verdict{}, false
+	}
+	return e.d, *e.shadow, true
+}
+
+// PutPair records the active policy's decision and a shadow candidate's
+// in one entry, so a call in shadow mode costs one lookup, like any other.
+func (d *Decisions) PutPair(epoch uint64, principal, tool, args string, active, shadow protocol.Verdict) {
+	if d == nil || d.c == nil || len(args) > d.maxInput {
+		return
+	}
+	key := d.key(epoch, principal, tool, args)
+	if !d.door.seen(key) {
+		return // first sighting: cache it only if it comes again
+	}
+	e := &decisionEntry{epoch: epoch, principal: principal, tool: tool, args: args, d: active, shadow: new(protocol.Verdict)}
+	*e.shadow = shadow // not &shadow: that would move the argument to the heap on every call, cached or not
+	d.c.Set(key, e, int64(len(principal)+len(tool)+len(args)+len(active.Reason)+len(shadow.Reason))+entryOverhead)
 }

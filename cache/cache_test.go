@@ -124,6 +124,55 @@ func TestDecisionsKeyedOnEveryField(t *testing.T) {
 	}
 }
 
+// TestDecisionPairs: a shadow-mode entry carries both verdicts, is keyed
+// like a single one, and the two kinds never answer each other's lookups
+// (a runtime that turns shadow mode on or off under the same epoch by a
+// hash collision still gets a miss, never half a pair).
+func TestDecisionPairs(t *testing.T) {
+	c := newCaches(t, Config{})
+	deny := protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "default-deny", Reason: "no rule allows"}
+	allow := protocol.Verdict{Code: protocol.DecisionAuthorized, Rule: "allow-ls"}
+	putUntil(t, c, func() { c.Decisions.PutPair(5, "agent-1", "shell", `{"bin":"ls"}`, deny, allow) }, func() bool {
+		_, _, ok := c.Decisions.GetPair(5, "agent-1", "shell", `{"bin":"ls"}`)
+		return ok
+	})
+	if a, s, _ := c.Decisions.GetPair(5, "agent-1", "shell", `{"bin":"ls"}`); a != deny || s != allow {
+		t.Fatalf("pair = %+v, %+v", a, s)
+	}
+	if _, ok := c.Decisions.Get(5, "agent-1", "shell", `{"bin":"ls"}`); ok {
+		t.Fatal("a single lookup answered by a pair entry")
+	}
+	for _, miss := range [][4]string{
+		{"6", "agent-1", "shell", `{"bin":"ls"}`},
+		{"5", "agent-2", "shell", `{"bin":"ls"}`},
+		{"5", "agent-1", "fs.read", `{"bin":"ls"}`},
+		{"5", "agent-1", "shell", `{"bin":"rm"}`},
+	} {
+		ep, _ := strconv.ParseUint(miss[0], 10, 64)
+		if _, _, ok := c.Decisions.GetPair(ep, miss[1], miss[2], miss[3]); ok {
+			t.Errorf("pair hit for %v", miss)
+		}
+	}
+	putUntil(t, c, func() { c.Decisions.Put(7, "agent-1", "shell", `{"bin":"ls"}`, allow) }, func() bool {
+		_, ok := c.Decisions.Get(7, "agent-1", "shell", `{"bin":"ls"}`)
+		return ok
+	})
+	if _, _, ok := c.Decisions.GetPair(7, "agent-1", "shell", `{"bin":"ls"}`); ok {
+		t.Fatal("a pair lookup answered by a single entry")
+	}
+	off := newCaches(t, Config{DecisionBytes: -1})
+	off.Decisions.PutPair(5, "p", "noop", "{}", allow, deny)
+	off.Wait()
+	if _, _, ok := off.Decisions.GetPair(5, "p", "noop", "{}"); ok {
+		t.Fatal("pair hit on a disabled cache")
+	}
+	// A pair that is not stored costs nothing (the candidate's verdict is
+	// copied to the heap only for an entry that is set).
+	if n := testing.AllocsPerRun(100, func() { off.Decisions.PutPair(5, "p", "noop", "{}", allow, deny) }); n != 0 {
+		t.Errorf("PutPair on a disabled cache: %v allocations", n)
+	}
+}
+
 func TestDisabledAndOversized(t *testing.T) {
 	c := newCaches(t, Config{ValidationBytes: -1, DecisionBytes: -1})
 	in := []byte(`{"tool_call":{"tool":"noop","args":{}}}`)

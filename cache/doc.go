@@ -18,6 +18,12 @@
 // message therefore cannot collide into another message's cached verdict:
 // at worst a collision costs a miss.
 //
+// In shadow mode (a candidate policy evaluated beside the active one) a
+// decision entry carries both verdicts (GetPair, PutPair) under an epoch
+// that covers both policies: the candidate costs no second lookup, and
+// replacing either policy leaves no pair behind. Entries of one kind never
+// answer a lookup of the other.
+//
 // Sets are asynchronous (ristretto buffers them), so a value put is not
 // always visible to the very next Get; callers must treat the caches as
 // hints that never change a result, only its cost. Wait blocks until

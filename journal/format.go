@@ -88,8 +88,15 @@ package journal
 //	  bytes   Args, Result, Error               (uvarint length+1, bytes;
 //	                                             0 means nil)
 //	  bytes   CanonicalArgs                     (optional, same encoding;
-//	                                             absent when nil, so records
-//	                                             without it encode as before)
+//	                                             absent when nil and Shadow
+//	                                             is nil, so records without
+//	                                             either encode as before)
+//	  Shadow                                    (optional: present only when
+//	                                             Shadow is non-nil, and then
+//	                                             CanonicalArgs is written,
+//	                                             0 for nil)
+//	    string  Shadow.Decision, Shadow.Rule    (uvarint length, bytes)
+//	    32 bytes Shadow.PolicyHash
 //
 // Seq and TimeUnixNs are not stored per record: a record's Seq is the block's
 // first seq plus its index, and its time is the block time.
@@ -311,9 +318,19 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = binary.AppendUvarint(b, uint64(len(p))+1)
 		b = append(b, p...)
 	}
-	if r.CanonicalArgs != nil {
+	switch {
+	case r.CanonicalArgs != nil:
 		b = binary.AppendUvarint(b, uint64(len(r.CanonicalArgs))+1)
 		b = append(b, r.CanonicalArgs...)
+	case r.Shadow != nil:
+		b = append(b, 0) // CanonicalArgs nil, written because Shadow follows
+	}
+	if s := r.Shadow; s != nil {
+		for _, f := range [...]string{s.Decision, s.Rule} {
+			b = binary.AppendUvarint(b, uint64(len(f)))
+			b = append(b, f...)
+		}
+		b = append(b, s.PolicyHash[:]...)
 	}
 	return b
 }
@@ -324,7 +341,15 @@ func encodedRecordSize(r *Record) int {
 	n := recordFixedSize + 5*binary.MaxVarintLen64 + 12*binary.MaxVarintLen64 + binary.MaxVarintLen32
 	return n + len(r.ExecutionID) + len(r.Principal) + len(r.Capability) + len(r.Decision) +
 		len(r.Rule) + len(r.State) + len(r.Status) + len(r.IdempotencyKey) +
-		len(r.Args) + len(r.Result) + len(r.Error) + len(r.CanonicalArgs)
+		len(r.Args) + len(r.Result) + len(r.Error) + len(r.CanonicalArgs) + shadowSize(r.Shadow)
+}
+
+// shadowSize bounds the encoding of a record's optional Shadow.
+func shadowSize(s *Shadow) int {
+	if s == nil {
+		return 0
+	}
+	return 2*binary.MaxVarintLen64 + len(s.Decision) + len(s.Rule) + hashSize
 }
 
 var errRecord = errors.New("malformed record")
@@ -395,8 +420,37 @@ func parseRecord(b []byte, r *Record) error {
 		}
 		b = b[l:]
 	}
+	if alloc {
+		r.Shadow = nil
+	}
 	if len(b) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", errRecord, len(b))
+		if err := parseShadow(b, r, alloc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parseShadow decodes the optional Shadow that ends a record (b is what
+// follows CanonicalArgs, non-empty) into r, allocating only when alloc.
+func parseShadow(b []byte, r *Record, alloc bool) error {
+	var f [2]string
+	for i := range f {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return fmt.Errorf("%w: shadow string length", errRecord)
+		}
+		if alloc {
+			f[i] = string(b[n : n+int(l)])
+		}
+		b = b[n+int(l):]
+	}
+	if len(b) != hashSize {
+		return fmt.Errorf("%w: shadow policy hash: %d bytes", errRecord, len(b))
+	}
+	if alloc {
+		r.Shadow = &Shadow{Decision: f[0], Rule: f[1]}
+		copy(r.Shadow.PolicyHash[:], b)
 	}
 	return nil
 }

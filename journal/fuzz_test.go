@@ -82,6 +82,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		f.Add(appendRecord(nil, testRecord(i)))
 	}
 	f.Add(appendRecord(nil, &Record{Kind: KindSystem}))
+	f.Add(appendRecord(nil, &Record{Kind: KindRejection, Decision: "DENIED_POLICY_VIOLATION", Shadow: &Shadow{Decision: "AUTHORIZED", Rule: "r"}}))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var r Record

@@ -176,7 +176,8 @@ func sameRecord(a, b *Record) bool {
 		a.Capability == b.Capability && a.ArgsDigest == b.ArgsDigest && bytes.Equal(a.Args, b.Args) &&
 		(a.Args == nil) == (b.Args == nil) && a.Decision == b.Decision && a.Rule == b.Rule &&
 		a.State == b.State && a.Status == b.Status && bytes.Equal(a.Result, b.Result) &&
-		bytes.Equal(a.Error, b.Error) && a.IdempotencyKey == b.IdempotencyKey && a.Timings == b.Timings
+		bytes.Equal(a.Error, b.Error) && a.IdempotencyKey == b.IdempotencyKey && a.Timings == b.Timings &&
+		(a.Shadow == nil) == (b.Shadow == nil) && (a.Shadow == nil || *a.Shadow == *b.Shadow)
 }
 
 var errInjected = fmt.Errorf("injected: input/output error")

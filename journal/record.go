@@ -95,6 +95,25 @@ type Record struct {
 	// (raw JSON), when the capability canonicalizes its arguments and the
 	// form differs from Args; nil otherwise, and when redacted.
 	CanonicalArgs []byte
+	// Shadow is the verdict of a candidate policy evaluated beside the
+	// active one (shadow mode) when it differed from Decision and Rule;
+	// nil when they agreed or no candidate was loaded.
+	Shadow *Shadow
+}
+
+// Shadow is a candidate policy's verdict on a call, journaled with the
+// call's record when it differed from the active policy's. The runtime
+// acted on the active verdict (Record.Decision, Record.Rule) only.
+type Shadow struct {
+	Decision   string   // the candidate's decision code, e.g. AUTHORIZED
+	Rule       string   // the candidate's deciding rule id
+	PolicyHash [32]byte // SHA-256 of the candidate policy's text
+}
+
+type shadowJSON struct {
+	Decision   string `json:"decision"`
+	Rule       string `json:"rule"`
+	PolicyHash string `json:"policy_sha256"`
 }
 
 type recordJSON struct {
@@ -115,6 +134,7 @@ type recordJSON struct {
 	Result         json.RawMessage `json:"result"`
 	Error          json.RawMessage `json:"error"`
 	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	Shadow         *shadowJSON     `json:"shadow,omitempty"`
 	Timings        struct {
 		Validate  int64 `json:"validate"`
 		Authorize int64 `json:"authorize"`
@@ -161,6 +181,9 @@ func (r *Record) MarshalJSON() ([]byte, error) {
 	o.Result = rawOrNull(r.Result)
 	o.Error = rawOrNull(r.Error)
 	o.IdempotencyKey = r.IdempotencyKey
+	if r.Shadow != nil {
+		o.Shadow = &shadowJSON{Decision: r.Shadow.Decision, Rule: r.Shadow.Rule, PolicyHash: hex.EncodeToString(r.Shadow.PolicyHash[:])}
+	}
 	o.Timings.Validate = r.Timings.ValidateNs
 	o.Timings.Authorize = r.Timings.AuthorizeNs
 	o.Timings.Admit = r.Timings.AdmitNs

@@ -2,8 +2,10 @@ package pipeline
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 
+	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
@@ -17,7 +19,7 @@ func (x *execution) authorize() bool {
 		return true
 	}
 	rt := x.rt
-	t1 := x.validated
+	t1 := x.start + x.ans.Timings.Validate
 	x.ev.Capability = x.msg.Tool
 	x.cr = x.snap.caps[x.msg.Tool]
 	d := x.decide()
@@ -44,8 +46,10 @@ func (x *execution) authorize() bool {
 }
 
 // decide returns the verdict for this call; any failure on this path
-// denies (fails closed).
-func (x *execution) decide() (d protocol.Verdict) {
+// denies (fails closed). With a shadow candidate loaded, decideShadow
+// takes over past the registry checks: this one nil test is all that
+// shadow mode costs a runtime without a candidate.
+func (x *execution) decide() protocol.Verdict {
 	e := x.entry
 	if e == nil || x.cr == nil {
 		return protocol.Verdict{Code: protocol.DecisionNotFound, Rule: "registry", Reason: "capability " + x.msg.Tool + " is not registered"}
@@ -54,20 +58,66 @@ func (x *execution) decide() (d protocol.Verdict) {
 		return protocol.Verdict{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + x.msg.Tool + " is disabled (enable it in the configuration)"}
 	}
 	pargs, alt, args := x.policyArgs()
+	if x.snap.cand != nil {
+		return x.decideShadow(pargs, alt, args)
+	}
 	if d, ok := x.rt.caches().Decisions.Get(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args); ok {
 		x.hit = true
 		return d
 	}
+	d := x.evaluate(x.snap.pol, pargs, alt, "policy")
+	x.rt.caches().Decisions.Put(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args, d)
+	return d
+}
+
+// decideShadow is decide in shadow mode: the active policy and the
+// candidate both decide (one cache entry holds both verdicts), the active
+// verdict is returned — the only one ever acted on — and a difference is
+// counted and put into the execution's journal record.
+func (x *execution) decideShadow(pargs, alt protocol.Value, args string) protocol.Verdict {
+	rt, s := x.rt, x.snap
+	d, c, ok := rt.caches().Decisions.GetPair(s.decEpoch, x.req.Principal, x.msg.Tool, args)
+	if ok {
+		x.hit = true
+	} else {
+		d = x.evaluate(s.pol, pargs, alt, "policy")
+		c = x.evaluate(s.cand, pargs, alt, "shadow candidate policy")
+		rt.caches().Decisions.PutPair(s.decEpoch, x.req.Principal, x.msg.Tool, args, d, c)
+	}
+	rt.m.shadowEvaluations.Inc()
+	if c.Code != d.Code || c.Rule != d.Rule {
+		rt.m.shadowDifferences[b2i(d.Code.Allowed())][b2i(c.Code.Allowed())].Inc()
+		// The execution record carries it (journalRecord fills the rest of
+		// x.rec); calls on which the policies agree add nothing.
+		x.rec.Shadow = &journal.Shadow{Decision: string(c.Code), Rule: c.Rule, PolicyHash: s.candHash}
+	}
+	return d
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// evaluate asks p (named which in the log) about this call.
+func (x *execution) evaluate(p *policy.Policy, pargs, alt protocol.Value, which string) protocol.Verdict {
+	return evaluate(x.rt.log, p, &policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: pargs, Alt: alt}, which)
+}
+
+// evaluate returns p's verdict on in; a panic (logged to log, naming
+// which policy) or an empty decision denies.
+func evaluate(log *slog.Logger, p *policy.Policy, in *policy.Input, which string) (d protocol.Verdict) {
 	defer func() {
 		if r := recover(); r != nil {
-			x.rt.log.Error("policy evaluation panicked; denying", "category", string(protocol.CategoryAuthorization), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			log.Error(which+" evaluation panicked; denying", "category", string(protocol.CategoryAuthorization), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 			d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy evaluation failed; denied"}
 		}
 	}()
-	d = x.snap.pol.Evaluate(&policy.Input{Principal: x.req.Principal, Capability: x.msg.Tool, Args: pargs, Alt: alt})
+	d = p.Evaluate(in)
 	if d.Code == "" { // fail closed on an engine that returned nothing
 		d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
 	}
-	x.rt.caches().Decisions.Put(x.snap.decEpoch, x.req.Principal, x.msg.Tool, args, d)
 	return d
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/femtoclaw/femtoclaw-go/cache"
 	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
@@ -37,6 +38,13 @@ type Config struct {
 	PoolQueue int
 	// Caches sizes the validation and decision caches.
 	Caches cache.Config
+	// Shadow is a candidate policy evaluated beside the active one on
+	// every tool call the policy decides (shadow mode, see doc.go): the
+	// runtime acts on the active verdict only, and counts and journals the
+	// calls where the candidate's differs. If nil, there is no candidate
+	// and shadow mode costs nothing. Reload keeps the candidate;
+	// ReloadShadow replaces or removes it.
+	Shadow *policy.Policy
 	// Journal commits every execution. If nil, nothing is persisted.
 	Journal Journal
 	// Durable says whether Journal's Append returns only after the record

@@ -59,7 +59,10 @@
 //	admission                 admission.go   Runtime.enter (shutdown gate), Runtime.admit, Runtime.release
 //	validate                  validate.go    execution.validate
 //	canonical arguments       canonical.go   canonicalize, validated, policyArgs, authorizeForm (Request.Authorize), request
-//	authorize                 authorize.go   execution.authorize, execution.decide (fails closed)
+//	authorize                 authorize.go   execution.authorize, execution.decide (fails closed), evaluate
+//	shadow mode               authorize.go   execution.decideShadow (candidate loaded: Config.Shadow,
+//	                                         Runtime.ReloadShadow in lifecycle.go)
+//	offline verdicts          offline.go     PolicyVerdict (a call decided as a runtime would, without one)
 //	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
 //	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled
 //	commit (intent, record)   commit.go      execution.commitIntent, journalRecord, commit, commitAsync
@@ -125,6 +128,51 @@
 //     restart reads only the journal records after the snapshot.
 //
 // A request without a key pays one string comparison for all of this.
+//
+// # Shadow mode
+//
+// A candidate policy can run beside the active one before it replaces
+// it (Config.Shadow at Open; Runtime.ReloadShadow to replace or remove
+// it; Reload keeps it). The rules:
+//
+//   - The runtime acts on the active policy's verdict only, always: the
+//     answer, the journal record's decision and rule, the decision
+//     counters and the telemetry event are the active policy's. A call
+//     the candidate would allow and the active policy denies is denied
+//     and never runs; one the candidate would deny runs if the active
+//     policy allows it.
+//   - Every tool call that reaches the policy (registered and enabled
+//     capabilities) is decided by both, on the same principal and
+//     canonical arguments, and counted in
+//     MetricPolicyShadowEvaluationsTotal. The verdicts differ when the
+//     decision code or the deciding rule differs; such a call is counted
+//     in MetricPolicyShadowDifferencesTotal by LabelShadowActive and
+//     LabelShadowCandidate (allow or deny: four series, whatever the
+//     policies say) and its execution record carries the candidate's
+//     verdict and policy hash (journal.Record.Shadow). Calls on which
+//     they agree add nothing to the journal. MetricPolicyShadowLoaded
+//     says whether a candidate is loaded.
+//   - Not shadowed, because no policy decides them: registry refusals
+//     (unknown or disabled capability), protocol errors, message-form
+//     requests and idempotent replays. A capability's own re-check of
+//     another form of its call (Request.Authorize: a redirect hop) is the
+//     active policy's alone.
+//   - A candidate that panics or returns no decision yields a fail-closed
+//     denial (rule "fail-closed"), which shows as a difference; it never
+//     touches the answer.
+//   - The decision cache keeps both verdicts in one entry, keyed by an
+//     epoch covering the registry and both policies: a shadowed call costs
+//     one lookup on a hit and one more policy evaluation on a miss, plus
+//     one small allocation for a call whose verdicts differ. Replacing the
+//     candidate starts a cold decision cache. Without a candidate, shadow
+//     mode costs one nil test per call.
+//   - The registry, the active policy and the candidate are swapped in one
+//     snapshot, so no execution sees a new active policy beside an old
+//     candidate. The runtime takes parsed policies: refusing a candidate
+//     that does not parse is the loader's job (femtoclaw serve does not
+//     start; a SIGHUP reload keeps the previous pair).
+//   - Before a candidate is loaded at all, PolicyVerdict replays journaled
+//     calls against it offline (femtoclaw policy diff --candidate).
 //
 // # Telemetry
 //

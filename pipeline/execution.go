@@ -13,7 +13,8 @@ import (
 //	newExecution   id, clocks, event header          (execution.go)
 //	enter, admit   gated, admitted                   (admission.go)
 //	validate       msg or rejected, ans.Timings      (validate.go)
-//	authorize      entry, cr, hit, ans.Decision      (authorize.go)
+//	authorize      entry, cr, hit, ans.Decision,     (authorize.go)
+//	               rec.Shadow (shadow mode, differing verdicts only)
 //	execute        ans.Result or ans.Error, timings  (execute.go, bulkhead.go)
 //	commit         rec                               (commit.go)
 //	respond        ans.Journal, ans.State, metrics   (respond.go)
@@ -21,24 +22,23 @@ import (
 // An execution is touched by one goroutine at a time: the caller's, then
 // possibly a pool worker's, then possibly the journal's.
 type execution struct {
-	rt        *Runtime
-	req       *Request
-	snap      *snapshot
-	start     int64 // mono at INPUT_RECEIVED
-	validated int64 // mono when validation ended
-	msg       *protocol.Message
-	entry     *capability.Entry
-	canon     *validated // the canonical form of the args, for a Canonicalizer (canonical.go)
-	cr        *bulkhead
-	ans       protocol.Answer
-	rec       journal.Record
-	ev        Event
-	done      func(*protocol.Answer)
-	poolDone  func()
-	rejected  *protocol.Message // decoded, but refused by the registry (unknown tool, bad args)
-	evidence  []byte            // the runtime's own JSON journaled as the args of a security rejection (never client input)
-	secrets   *secretSet        // the call's secret arguments (redact_secrets.go), once computed
-	key       *keyEntry         // the idempotency key this execution is the first use of
+	rt       *Runtime
+	req      *Request
+	snap     *snapshot
+	start    int64 // mono at INPUT_RECEIVED; validation ended at start+ans.Timings.Validate
+	msg      *protocol.Message
+	entry    *capability.Entry
+	canon    *validated // the canonical form of the args, for a Canonicalizer (canonical.go)
+	cr       *bulkhead
+	ans      protocol.Answer
+	rec      journal.Record
+	ev       Event
+	done     func(*protocol.Answer)
+	poolDone func()
+	rejected *protocol.Message // decoded, but refused by the registry (unknown tool, bad args)
+	evidence []byte            // the runtime's own JSON journaled as the args of a security rejection (never client input)
+	secrets  *secretSet        // the call's secret arguments (redact_secrets.go), once computed
+	key      *keyEntry         // the idempotency key this execution is the first use of
 
 	// One word of flags, kept together so that the carrier stays in the
 	// 1 KiB allocation size class (1016 bytes, with the allocator's 8-byte

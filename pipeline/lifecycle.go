@@ -21,7 +21,8 @@ import (
 // begun closing.
 var ErrClosed = errors.New("pipeline: runtime closed")
 
-// Open builds a runtime over a capability registry and a policy.
+// Open builds a runtime over a capability registry and a policy (and
+// Config.Shadow, a candidate policy to evaluate beside it, if set).
 func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, error) {
 	if reg == nil || pol == nil {
 		return nil, protocol.NewError(protocol.CategoryConfiguration, "pipeline", "a registry and a policy are required")
@@ -40,8 +41,15 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 			}
 			return float64(eff(cfg.Caches.ValidationBytes, cache.DefaultValidationBytes) + eff(cfg.Caches.DecisionBytes, cache.DefaultDecisionBytes))
 		})
+	cfg.Metrics.GaugeFunc(MetricPolicyShadowLoaded, "1 while a shadow candidate policy is evaluated beside the active one, else 0.",
+		func() float64 {
+			if rt.snap.Load().cand != nil {
+				return 1
+			}
+			return 0
+		})
 	rt.mu.Lock()
-	err := rt.install(reg, pol)
+	err := rt.install(reg, pol, cfg.Shadow)
 	rt.mu.Unlock()
 	if err != nil {
 		return nil, err
@@ -86,13 +94,13 @@ func Open(cfg Config, reg *capability.Registry, pol *policy.Policy) (*Runtime, e
 	return rt, nil
 }
 
-// install builds and publishes a snapshot for reg and pol, creating a
-// bulkhead for each capability that needs one and has none yet. rt.mu is
-// held.
-func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
+// install builds and publishes a snapshot for reg, pol and the shadow
+// candidate cand (nil: none), creating a bulkhead for each capability that
+// needs one and has none yet. rt.mu is held.
+func (rt *Runtime) install(reg *capability.Registry, pol, cand *policy.Policy) error {
 	rh := reg.Hash()
 	ph := pol.Hash()
-	s := &snapshot{reg: reg, pol: pol, caps: map[string]*bulkhead{}}
+	s := &snapshot{reg: reg, pol: pol, cand: cand, caps: map[string]*bulkhead{}}
 	// The registry hash covers names, versions, schemas and settings, but
 	// not how each capability instance is configured (shell's binaries,
 	// fs.read's root). Validation-cache entries hold the capability entry,
@@ -103,6 +111,13 @@ func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
 	}
 	s.regEpoch = binary.LittleEndian.Uint64(rh[:8]) ^ rt.regGen*0xbf58476d1ce4e5b9
 	s.decEpoch = s.regEpoch ^ binary.LittleEndian.Uint64(ph[:8])*0x9e3779b97f4a7c15
+	if cand != nil {
+		// Shadow-mode entries hold both verdicts (cache.Decisions.PutPair):
+		// their epoch covers the candidate too, so replacing either policy
+		// leaves no pair behind.
+		s.candHash = cand.Hash()
+		s.decEpoch ^= binary.LittleEndian.Uint64(s.candHash[:8]) * 0xc2b2ae3d27d4eb4f
+	}
 	for _, e := range reg.Entries() {
 		name := e.Cap.Name()
 		bh := rt.pools[name]
@@ -126,10 +141,23 @@ func (rt *Runtime) install(reg *capability.Registry, pol *policy.Policy) error {
 }
 
 // Reload atomically replaces the registry and/or the policy (nil keeps
-// the current one). Executions already past validation finish under the
-// snapshot they started with; caches are keyed by epoch, so no stale
-// verdict survives. After Shutdown or Close it returns ErrClosed.
+// the current one); the shadow candidate, if any, stays. Executions
+// already past validation finish under the snapshot they started with;
+// caches are keyed by epoch, so no stale verdict survives. After Shutdown
+// or Close it returns ErrClosed.
 func (rt *Runtime) Reload(reg *capability.Registry, pol *policy.Policy) error {
+	return rt.reload(reg, pol, nil, true)
+}
+
+// ReloadShadow is Reload that also replaces the shadow candidate: cand
+// nil turns shadow mode off. The registry, the active policy and the
+// candidate change in one atomic swap, so no execution sees a new active
+// policy beside an old candidate.
+func (rt *Runtime) ReloadShadow(reg *capability.Registry, pol, cand *policy.Policy) error {
+	return rt.reload(reg, pol, cand, false)
+}
+
+func (rt *Runtime) reload(reg *capability.Registry, pol, cand *policy.Policy, keepCand bool) error {
 	if rt.closing.Load() || !rt.gate.TryRLock() {
 		return ErrClosed
 	}
@@ -142,12 +170,19 @@ func (rt *Runtime) Reload(reg *capability.Registry, pol *policy.Policy) error {
 	if pol == nil {
 		pol = cur.pol
 	}
-	err := rt.install(reg, pol)
+	if keepCand {
+		cand = cur.cand
+	}
+	err := rt.install(reg, pol, cand)
 	rt.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	rt.event("policy_load", "registry and policy reloaded")
+	if cand != nil {
+		rt.event("policy_load", "registry, policy and shadow candidate reloaded")
+	} else {
+		rt.event("policy_load", "registry and policy reloaded")
+	}
 	return nil
 }
 

@@ -71,6 +71,17 @@ const (
 	// MetricCacheLimitBytes is the configured bound of the validation and
 	// decision caches together, in bytes.
 	MetricCacheLimitBytes = "femtoclaw_cache_entries_limit_bytes"
+	// MetricPolicyShadowEvaluationsTotal counts the calls a shadow
+	// candidate policy decided beside the active one (cached verdicts
+	// included).
+	MetricPolicyShadowEvaluationsTotal = "femtoclaw_policy_shadow_evaluations_total"
+	// MetricPolicyShadowDifferencesTotal counts the calls on which the
+	// candidate's verdict (decision or rule) differed from the active
+	// one's, by LabelShadowActive and LabelShadowCandidate (allow, deny).
+	// The runtime acted on the active verdict.
+	MetricPolicyShadowDifferencesTotal = "femtoclaw_policy_shadow_differences_total"
+	// MetricPolicyShadowLoaded is 1 while a shadow candidate is loaded.
+	MetricPolicyShadowLoaded = "femtoclaw_policy_shadow_loaded"
 )
 
 // Label names of the runtime's metric families.
@@ -81,6 +92,11 @@ const (
 	LabelCapability = "capability" // MetricCapabilityExecutionSeconds: the capability name
 	LabelDecision   = "decision"   // MetricAuthorizationDecisionsTotal: a protocol.Decision
 	LabelCategory   = "category"   // MetricErrorsTotal: a protocol.Category
+	// MetricPolicyShadowDifferencesTotal: the active and the candidate
+	// policy's verdicts, each "allow" or "deny" (a difference of rule only
+	// has equal values).
+	LabelShadowActive    = "active"
+	LabelShadowCandidate = "candidate"
 )
 
 // outcome classifies a finished execution for MetricExecutionsTotal.
@@ -123,6 +139,8 @@ type metrics struct {
 	exportErrors         *stats.Counter
 	overloadRejects      *stats.Counter
 	idempotencyConflicts *stats.Counter
+	shadowEvaluations    *stats.Counter
+	shadowDifferences    [2][2]*stats.Counter // [active allowed][candidate allowed]
 	reg                  *stats.Registry
 
 	transportsMu sync.Mutex
@@ -178,6 +196,14 @@ func newMetrics(reg *stats.Registry) *metrics {
 		exportErrors:         reg.Counter(MetricTelemetryExportErrorsTotal, "Telemetry exporter write failures (OBSERVABILITY_ERROR)."),
 		overloadRejects:      reg.Counter(MetricOverloadRejectionsTotal, "Executions refused at once because the in-flight bound was reached."),
 		idempotencyConflicts: reg.Counter(MetricIdempotencyConflictsTotal, "Requests refused because their Idempotency-Key was used for a different call."),
+		shadowEvaluations:    reg.Counter(MetricPolicyShadowEvaluationsTotal, "Calls a shadow candidate policy decided beside the active policy."),
+	}
+	verdicts := [2]string{"deny", "allow"}
+	for a := range 2 {
+		for c := range 2 {
+			m.shadowDifferences[a][c] = reg.Counter(MetricPolicyShadowDifferencesTotal, "Calls on which the shadow candidate's verdict (decision or rule) differed from the active policy's, which was acted on.",
+				stats.Label{Name: LabelShadowActive, Value: verdicts[a]}, stats.Label{Name: LabelShadowCandidate, Value: verdicts[c]})
+		}
 	}
 	for i := range m.outcomes {
 		m.outcomes[i] = reg.Counter(MetricExecutionsTotal, "Executions finished, by outcome.", stats.Label{Name: LabelOutcome, Value: outcomeNames[i]})

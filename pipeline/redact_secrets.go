@@ -48,6 +48,11 @@ import (
 // sent: never put secrets in message form.
 const minSecretScan = 4
 
+// SecretMarker begins the shown form of every secret value,
+// "[secret:hmac-sha256:<16 hex>]": journaled args that contain it lack
+// the values it stands for (policy diff --candidate cannot replay them).
+const SecretMarker = "[secret:hmac-sha256:"
+
 // redactor computes keyed digests. Immutable; safe for concurrent use.
 type redactor struct{ key []byte }
 
@@ -67,7 +72,7 @@ func (r *redactor) mac(b []byte) []byte {
 
 // Digest is the shown form of a secret value.
 func (r *redactor) Digest(b []byte) string {
-	return "[secret:hmac-sha256:" + hex.EncodeToString(r.mac(b)[:8]) + "]"
+	return SecretMarker + hex.EncodeToString(r.mac(b)[:8]) + "]"
 }
 
 // secretSet is one call's secrets: the values and their digests.

@@ -56,13 +56,16 @@ type Runtime struct {
 }
 
 // snapshot is the immutable configuration one execution sees from start
-// to end: registry, policy, and the epochs their caches are keyed by.
-// Reload swaps it atomically.
+// to end: registry, policy, the shadow candidate (if any), and the epochs
+// their caches are keyed by. Reload swaps it atomically, so the active
+// policy and its candidate always change together.
 type snapshot struct {
 	reg      *capability.Registry
 	pol      *policy.Policy
+	cand     *policy.Policy // shadow candidate; nil: shadow mode off
+	candHash [32]byte       // cand.Hash(), journaled with each differing record
 	regEpoch uint64
-	decEpoch uint64
+	decEpoch uint64 // covers reg, pol and cand
 	caps     map[string]*bulkhead
 }
 
@@ -71,6 +74,10 @@ func (rt *Runtime) Registry() *capability.Registry { return rt.snap.Load().reg }
 
 // Policy returns the policy in force.
 func (rt *Runtime) Policy() *policy.Policy { return rt.snap.Load().pol }
+
+// Shadow returns the shadow candidate policy in force, or nil when shadow
+// mode is off.
+func (rt *Runtime) Shadow() *policy.Policy { return rt.snap.Load().cand }
 
 // Metrics returns the registry the runtime records into.
 func (rt *Runtime) Metrics() *stats.Registry { return rt.cfg.Metrics }

@@ -54,7 +54,6 @@ func (x *execution) validate() bool {
 	}
 	x.msg = msg
 	x.entry = entry
-	x.validated = t1
 	x.mark(protocol.StateAuthorizationEvaluating, t1)
 	return true
 }

@@ -47,6 +47,25 @@ func loadPolicy(c *Config) (*policy.Policy, string, error) {
 	return p, c.Policy.File, nil
 }
 
+// loadShadowPolicy reads the configured shadow candidate policy, or
+// returns nil when none is configured. A candidate that cannot be read
+// or does not compile is an error, never silently dropped: serve does not
+// start with it, and a reload keeps the previous pair.
+func loadShadowPolicy(c *Config) (*policy.Policy, error) {
+	if c.Policy.ShadowFile == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(c.Policy.ShadowFile)
+	if err != nil {
+		return nil, fmt.Errorf("shadow policy (policy.shadow_file): %w", err)
+	}
+	p, err := policy.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("shadow policy %s (policy.shadow_file): %w", c.Policy.ShadowFile, err)
+	}
+	return p, nil
+}
+
 func loadRegistry(c *Config) (*capability.Registry, error) {
 	caps, settings, err := c.builtins()
 	if err != nil {

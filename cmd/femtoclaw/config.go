@@ -207,6 +207,10 @@ type HTTPGetConfig struct {
 // policy applies (any principal may run noop and echo; all else denied).
 type PolicyConfig struct {
 	File string `yaml:"file"`
+	// ShadowFile is a candidate policy evaluated beside File on every call
+	// and never acted on (shadow mode; see "Rolling out a policy" in the
+	// README). Empty: none.
+	ShadowFile string `yaml:"shadow_file"`
 }
 
 // JournalConfig configures the journal.

@@ -115,6 +115,7 @@ success, 1 otherwise.`,
 		subs: []*command{
 			{name: "check", args: "FILE", summary: "validate a policy file and print its compiled rules", run: policySub},
 			{name: "eval", args: "[--policy FILE] --principal P [MESSAGE | -]", summary: "decide a call for a principal and print the decision and its rule", run: policySub},
+			{name: "diff", args: "[--candidate FILE] [--from T] [--to T] [--json]", summary: "where a shadow candidate policy decides otherwise, from the journal (--candidate FILE: replay)", run: policySub},
 		}},
 	{name: "capabilities", args: "[flags]", run: cmdCapabilities,
 		summary: "list the capabilities, their effects and whether each is enabled",

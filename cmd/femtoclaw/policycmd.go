@@ -15,6 +15,8 @@ func cmdPolicy(args []string, stdin io.Reader, stdout io.Writer, environ []strin
 		return fmt.Errorf("usage: femtoclaw policy check FILE | policy eval --policy FILE --principal P MESSAGE")
 	}
 	switch args[0] {
+	case "diff":
+		return cmdPolicyDiff(args[1:], stdout, environ)
 	case "check":
 		if len(args) != 2 {
 			return fmt.Errorf("usage: femtoclaw policy check FILE")

@@ -17,6 +17,7 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/internal/runfile"
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
+	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
@@ -53,7 +54,12 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	if err := checkCapabilities(log, cfg, reg, pol); err != nil {
 		return nil, err
 	}
+	cand, err := loadShadowPolicy(cfg)
+	if err != nil {
+		return nil, err
+	}
 	pcfg := pipelineConfig(cfg)
+	pcfg.Shadow = cand
 	pcfg.Logger = log
 	pcfg.Metrics = n.metrics
 	pcfg.Caches.ValidationBytes = cfg.Cache.ValidationBytes
@@ -111,7 +117,30 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 	rt.Emit("config_load", "configuration sha256 "+cfg.Hash())
 	rt.Emit("policy_load", "policy "+polSrc+" sha256 "+fmt.Sprintf("%x", pol.Hash()))
 	log.Info("policy loaded", "source", polSrc, "hash", fmt.Sprintf("%x", pol.Hash()))
+	if cand != nil {
+		rt.Emit("policy_load", "shadow policy "+cfg.Policy.ShadowFile+" sha256 "+fmt.Sprintf("%x", cand.Hash()))
+		logShadow(log, "shadow policy loaded: decided beside the active policy, never acted on", cfg.Policy.ShadowFile, pol, cand)
+	}
 	return n, nil
+}
+
+// logShadow logs a loaded shadow candidate beside the active policy.
+func logShadow(log *slog.Logger, msg, src string, pol, cand *policy.Policy) {
+	log.Info(msg, "source", src, "hash", fmt.Sprintf("%x", cand.Hash()), "active_hash", fmt.Sprintf("%x", pol.Hash()))
+	if cand.Hash() == pol.Hash() {
+		log.Warn("the shadow policy is the active policy: every call will agree", "source", src)
+	}
+}
+
+// policyFields are the audit fields naming the active policy and the
+// shadow candidate, if any.
+func (n *node) policyFields(fields map[string]any) map[string]any {
+	fields["policy_sha256"] = fmt.Sprintf("%x", n.rt.Policy().Hash())
+	if cand := n.rt.Shadow(); cand != nil {
+		fields["shadow_source"] = n.cfg.Policy.ShadowFile
+		fields["shadow_policy_sha256"] = fmt.Sprintf("%x", cand.Hash())
+	}
+	return fields
 }
 
 // audit journals a system event (startup, shutdown, policy load) so the
@@ -263,7 +292,7 @@ func cmdServe(ctx context.Context, inv *invocation, args []string) error {
 		return err
 	}
 	t = mark("listeners", t)
-	n.audit("runtime_startup", map[string]any{"config_sha256": cfg.Hash(), "policy_sha256": fmt.Sprintf("%x", n.rt.Policy().Hash())})
+	n.audit("runtime_startup", n.policyFields(map[string]any{"config_sha256": cfg.Hash()}))
 	mark("startup_record", t)
 	durable := n.rt.Durable()
 	if !durable {
@@ -351,8 +380,9 @@ func (n *node) shutdownWithin(log *slog.Logger, d time.Duration) error {
 	return err
 }
 
-// reloadPolicy re-reads the policy file; an invalid one is rejected and
-// the old policy stays.
+// reloadPolicy re-reads the policy file and the shadow policy file, if
+// one is configured; if either is invalid, both are rejected and the old
+// pair stays. The two are installed in one swap.
 func (n *node) reloadPolicy(log *slog.Logger) {
 	pol, src, err := loadPolicy(n.cfg)
 	if err != nil {
@@ -360,10 +390,18 @@ func (n *node) reloadPolicy(log *slog.Logger) {
 		return
 	}
 	_ = checkCapabilities(log, n.cfg, n.rt.Registry(), pol) // warnings only: the registry is unchanged
-	if err := n.rt.Reload(nil, pol); err != nil {
+	cand, err := loadShadowPolicy(n.cfg)
+	if err != nil {
+		log.Error("policy reload rejected: the shadow policy does not load; the previous policy and shadow policy stay", "category", "CONFIGURATION_ERROR", "err", err)
+		return
+	}
+	if err := n.rt.ReloadShadow(nil, pol, cand); err != nil {
 		log.Error("policy reload failed; the previous policy stays", "err", err)
 		return
 	}
 	log.Info("policy reloaded", "source", src, "hash", fmt.Sprintf("%x", pol.Hash()))
-	n.audit("policy_load", map[string]any{"source": src, "policy_sha256": fmt.Sprintf("%x", pol.Hash())})
+	if cand != nil {
+		logShadow(log, "shadow policy reloaded", n.cfg.Policy.ShadowFile, pol, cand)
+	}
+	n.audit("policy_load", n.policyFields(map[string]any{"source": src}))
 }
