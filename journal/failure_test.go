@@ -496,3 +496,29 @@ func TestFailedBatchQueuedBehind(t *testing.T) {
 		t.Fatalf("%d records on disk: records queued behind the failure were written", n)
 	}
 }
+
+// TestHeadSegment: HeadSegment names the newest segment file as records
+// roll the journal over several.
+func TestHeadSegment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(dir)
+	cfg.SegmentSize = 4096
+	j := mustOpen(t, cfg)
+	defer j.Close()
+	if got := j.HeadSegment(); got != segmentName(0) {
+		t.Fatalf("empty journal: HeadSegment %q", got)
+	}
+	for i := range 60 {
+		mustAppend(t, j, testRecord(i))
+		segs, err := listSegments(osFS{}, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := j.HeadSegment(), filepath.Base(segs[len(segs)-1].path); got != want {
+			t.Fatalf("after %d records: HeadSegment %q, newest segment %q", i+1, got, want)
+		}
+	}
+	if j.HeadSegment() == segmentName(0) {
+		t.Fatal("60 records in 4 KiB segments did not roll")
+	}
+}

@@ -543,6 +543,10 @@ func (j *Journal) Head() (seq uint64, hash string) {
 	return p.headSeq, fmt.Sprintf("%x", p.head)
 }
 
+// HeadSegment returns the file name of the segment Head is in (the one
+// being written: 00000000000000000003.seg). Safe for concurrent use.
+func (j *Journal) HeadSegment() string { return segmentName(j.visible.Load().seg) }
+
 // writeBlock compresses j.raw into one block and writes it.
 func (j *Journal) writeBlock(recs []*Record, now int64) error {
 	codec := j.codec

@@ -70,7 +70,8 @@
 //	                                         answers read back: idemanswer.go, snapshots: idemsnap.go)
 //	respond                   respond.go     execution.respond
 //	telemetry                 telemetry.go   Event, sink (exporter goroutine)
-//	metrics                   metrics.go     metrics (histograms, counters), outcome
+//	metrics                   metrics.go     metrics (histograms, counters), outcome; the stage names
+//	                                         (Stages, StageFamily) and every metric family's name
 //	configuration             config.go      Config, Journal
 //
 // Execute runs them in that order on the caller's goroutine; Submit runs

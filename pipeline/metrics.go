@@ -8,37 +8,94 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
-// Metric family names the runtime registers in Config.Metrics. They are
-// part of the runtime's operating interface (dashboards and alerts key on
-// them) and are spelled here once: the admin listener, the CLI and tests
-// use these constants. Histograms are in seconds; counters end in _total.
+// Stage names. Every operator surface names a stage of the cycle, and the
+// figures derived from it, the same way: the answer's timings_ns keys, the
+// histogram family femtoclaw_<stage>_seconds on /metrics (StageFamily),
+// the "stage" member of the admin listener's /v1/stats, `femtoclaw stats`,
+// the admin page /ui, and the stage of a performance_degraded event
+// (stats.DefaultBudgets). The protocol's states (PROTOCOL_VALIDATING …
+// MEMORY_COMMITTING) are the specification's names of the same steps; they
+// appear as states, in answers and state_transition events, never as stage
+// names.
 const (
-	// MetricProtocolValidationSeconds is protocol validation latency,
-	// including the argument schema check and the validation cache.
-	MetricProtocolValidationSeconds = "femtoclaw_protocol_validation_seconds"
-	// MetricAuthorizationSeconds is authorization decision latency, by
+	StageValidate  = "validate"  // PROTOCOL_VALIDATING: decode, schema, canonical form
+	StageAuthorize = "authorize" // AUTHORIZATION_EVALUATING: registry, decision cache, policy
+	StageAdmit     = "admit"     // admission control and the wait for a pool worker
+	StageExecute   = "execute"   // CAPABILITY_EXECUTING, per capability
+	StageCommit    = "commit"    // MEMORY_COMMITTING: the journal append, fsync wait included
+	StageDispatch  = "dispatch"  // derived: capability invocation overhead
+	StageOverhead  = "overhead"  // derived: the runtime's own time per execution
+	StageTotal     = "total"     // the whole execution inside the runtime
+)
+
+// Stages lists the stage names in cycle order, derived figures last.
+func Stages() []string {
+	return []string{StageValidate, StageAuthorize, StageAdmit, StageExecute, StageCommit, StageDispatch, StageOverhead, StageTotal}
+}
+
+// StageFamily returns the histogram family a stage's latency is recorded
+// in ("" for a name that is no stage). Every stage's family is
+// femtoclaw_<stage>_seconds but the whole execution's, which keeps its
+// name, femtoclaw_execution_duration_seconds ("total" is no stage of its
+// own).
+func StageFamily(stage string) string {
+	switch stage {
+	case StageValidate:
+		return MetricValidateSeconds
+	case StageAuthorize:
+		return MetricAuthorizeSeconds
+	case StageAdmit:
+		return MetricAdmitSeconds
+	case StageExecute:
+		return MetricExecuteSeconds
+	case StageCommit:
+		return MetricCommitSeconds
+	case StageDispatch:
+		return MetricDispatchSeconds
+	case StageOverhead:
+		return MetricOverheadSeconds
+	case StageTotal:
+		return MetricExecutionDurationSeconds
+	}
+	return ""
+}
+
+// Metric family names. They are part of the runtime's operating interface
+// (dashboards and alerts key on them) and are spelled here once, for every
+// family the runtime exposes: the pipeline's own, and those the admin
+// listener and `femtoclaw serve` register for the journal, the ring and
+// the build. Histograms are in seconds; ever-growing values are counters
+// ending in _total; gauges are levels (in flight, queue depth, degradation
+// state, configured bounds). The admin listener's doc (transport/admin)
+// lists the renames from earlier releases.
+const (
+	// MetricValidateSeconds is the validate stage's latency: protocol
+	// validation, the argument schema check and the validation cache.
+	MetricValidateSeconds = "femtoclaw_validate_seconds"
+	// MetricAuthorizeSeconds is the authorize stage's latency, by
 	// LabelCache (hit, miss).
-	MetricAuthorizationSeconds = "femtoclaw_authorization_seconds"
-	// MetricAdmissionWaitSeconds is time in admission control and waiting
-	// for a capability pool worker.
-	MetricAdmissionWaitSeconds = "femtoclaw_admission_wait_seconds"
-	// MetricCapabilityDispatchSeconds is capability invocation overhead.
-	MetricCapabilityDispatchSeconds = "femtoclaw_capability_dispatch_seconds"
-	// MetricMemoryCommitSeconds is journal commit latency, including the
-	// fsync wait.
-	MetricMemoryCommitSeconds = "femtoclaw_memory_commit_seconds"
-	// MetricExecutionOverheadSeconds is the runtime's own time per
-	// execution (everything but the capability and the commit wait).
-	MetricExecutionOverheadSeconds = "femtoclaw_execution_overhead_seconds"
+	MetricAuthorizeSeconds = "femtoclaw_authorize_seconds"
+	// MetricAdmitSeconds is the admit stage's latency: admission control
+	// and the wait for a capability pool worker.
+	MetricAdmitSeconds = "femtoclaw_admit_seconds"
+	// MetricExecuteSeconds is the execute stage's latency, capability
+	// execution time, by LabelCapability.
+	MetricExecuteSeconds = "femtoclaw_execute_seconds"
+	// MetricCommitSeconds is the commit stage's latency: the journal
+	// append, including the fsync wait.
+	MetricCommitSeconds = "femtoclaw_commit_seconds"
+	// MetricDispatchSeconds is capability invocation overhead (the
+	// dispatch figure).
+	MetricDispatchSeconds = "femtoclaw_dispatch_seconds"
+	// MetricOverheadSeconds is the runtime's own time per execution
+	// (everything but the capability and the commit wait).
+	MetricOverheadSeconds = "femtoclaw_overhead_seconds"
 	// MetricExecutionDurationSeconds is end-to-end execution latency
-	// inside the runtime.
+	// inside the runtime (the total figure).
 	MetricExecutionDurationSeconds = "femtoclaw_execution_duration_seconds"
 	// MetricTransportExecutionSeconds is end-to-end execution latency by
 	// LabelTransport (the ingress).
 	MetricTransportExecutionSeconds = "femtoclaw_transport_execution_seconds"
-	// MetricCapabilityExecutionSeconds is capability execution time by
-	// LabelCapability.
-	MetricCapabilityExecutionSeconds = "femtoclaw_capability_execution_seconds"
 	// MetricExecutionsTotal counts finished executions by LabelOutcome.
 	MetricExecutionsTotal = "femtoclaw_executions_total"
 	// MetricAuthorizationDecisionsTotal counts decisions by LabelDecision.
@@ -82,14 +139,38 @@ const (
 	MetricPolicyShadowDifferencesTotal = "femtoclaw_policy_shadow_differences_total"
 	// MetricPolicyShadowLoaded is 1 while a shadow candidate is loaded.
 	MetricPolicyShadowLoaded = "femtoclaw_policy_shadow_loaded"
+
+	// MetricPerformanceDegradedStages is the gauge of the stages whose
+	// rolling p99 is over budget (the admin listener's detector).
+	MetricPerformanceDegradedStages = "femtoclaw_performance_degraded_stages"
+	// MetricBuildInfo is 1, with the build in its labels (LabelVersion,
+	// LabelGoVersion, LabelRevision).
+	MetricBuildInfo = "femtoclaw_build_info"
+
+	// The journal's families (`femtoclaw serve`): MetricJournalFsyncSeconds
+	// is fdatasync latency; MetricJournalWrittenBytesTotal the block bytes
+	// written and MetricJournalAppendedRecordsTotal the records appended
+	// since open; MetricJournalReady is 1 while the journal accepts writes.
+	MetricJournalFsyncSeconds         = "femtoclaw_journal_fsync_seconds"
+	MetricJournalWrittenBytesTotal    = "femtoclaw_journal_written_bytes_total"
+	MetricJournalAppendedRecordsTotal = "femtoclaw_journal_appended_records_total"
+	MetricJournalReady                = "femtoclaw_journal_ready"
+
+	// The shared-memory ring's families (`femtoclaw serve`, package ipc):
+	// clients connected; handshakes by LabelResult (accepted, refused);
+	// poller parks; clients disconnected for protocol violations.
+	MetricIPCClients         = "femtoclaw_ipc_clients"
+	MetricIPCHandshakesTotal = "femtoclaw_ipc_handshakes_total"
+	MetricIPCParksTotal      = "femtoclaw_ipc_parks_total"
+	MetricIPCViolationsTotal = "femtoclaw_ipc_violations_total"
 )
 
 // Label names of the runtime's metric families.
 const (
 	LabelOutcome    = "outcome"    // MetricExecutionsTotal: success, capability_error, rejected, …
-	LabelCache      = "cache"      // MetricAuthorizationSeconds: hit, miss
+	LabelCache      = "cache"      // MetricAuthorizeSeconds: hit, miss
 	LabelTransport  = "transport"  // MetricTransportExecutionSeconds: http3, inproc, …
-	LabelCapability = "capability" // MetricCapabilityExecutionSeconds: the capability name
+	LabelCapability = "capability" // MetricExecuteSeconds and the pool gauges: the capability name
 	LabelDecision   = "decision"   // MetricAuthorizationDecisionsTotal: a protocol.Decision
 	LabelCategory   = "category"   // MetricErrorsTotal: a protocol.Category
 	// MetricPolicyShadowDifferencesTotal: the active and the candidate
@@ -97,6 +178,10 @@ const (
 	// has equal values).
 	LabelShadowActive    = "active"
 	LabelShadowCandidate = "candidate"
+	LabelResult     = "result"     // MetricIPCHandshakesTotal: accepted, refused
+	LabelVersion    = "version"    // MetricBuildInfo: the release version
+	LabelGoVersion  = "goversion"  // MetricBuildInfo: the Go toolchain
+	LabelRevision   = "revision"   // MetricBuildInfo: the VCS revision ("unknown" without one)
 )
 
 // outcome classifies a finished execution for MetricExecutionsTotal.
@@ -177,16 +262,18 @@ func (m *metrics) transport(name string) *stats.Histogram {
 	return h
 }
 
+const authorizeHelp = "Authorize stage latency: registry, decision cache, policy."
+
 func newMetrics(reg *stats.Registry) *metrics {
 	m := &metrics{
 		reg:                  reg,
-		validate:             reg.Histogram(MetricProtocolValidationSeconds, "Protocol validation latency, including the argument schema check and the validation cache."),
-		authorizeHit:         reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "hit"}),
-		authorizeMiss:        reg.Histogram(MetricAuthorizationSeconds, "Authorization decision latency (registry, decision cache, policy).", stats.Label{Name: LabelCache, Value: "miss"}),
-		admit:                reg.Histogram(MetricAdmissionWaitSeconds, "Time spent in admission control and waiting for a capability pool worker."),
-		dispatch:             reg.Histogram(MetricCapabilityDispatchSeconds, "Capability invocation overhead: from admission to the capability starting, and back."),
-		commit:               reg.Histogram(MetricMemoryCommitSeconds, "Journal commit latency, including the fsync wait."),
-		overhead:             reg.Histogram(MetricExecutionOverheadSeconds, "Runtime overhead per execution: everything except capability execution and the journal commit wait."),
+		validate:             reg.Histogram(MetricValidateSeconds, "Validate stage latency: protocol validation, including the argument schema check and the validation cache."),
+		authorizeHit:         reg.Histogram(MetricAuthorizeSeconds, authorizeHelp, stats.Label{Name: LabelCache, Value: "hit"}),
+		authorizeMiss:        reg.Histogram(MetricAuthorizeSeconds, authorizeHelp, stats.Label{Name: LabelCache, Value: "miss"}),
+		admit:                reg.Histogram(MetricAdmitSeconds, "Admit stage latency: admission control and the wait for a capability pool worker."),
+		dispatch:             reg.Histogram(MetricDispatchSeconds, "Capability invocation overhead (dispatch): from admission to the capability starting, and back."),
+		commit:               reg.Histogram(MetricCommitSeconds, "Commit stage latency: the journal append, including the fsync wait."),
+		overhead:             reg.Histogram(MetricOverheadSeconds, "Runtime overhead per execution: everything except capability execution and the journal commit wait."),
 		total:                reg.Histogram(MetricExecutionDurationSeconds, "End-to-end execution latency inside the runtime."),
 		decisions:            map[protocol.Decision]*stats.Counter{},
 		errors:               map[protocol.Category]*stats.Counter{},
@@ -219,5 +306,5 @@ func newMetrics(reg *stats.Registry) *metrics {
 
 // capHistogram returns the execution-time histogram of one capability.
 func (m *metrics) capHistogram(name string) *stats.Histogram {
-	return m.reg.Histogram(MetricCapabilityExecutionSeconds, "Capability execution time, per capability.", stats.Label{Name: LabelCapability, Value: name})
+	return m.reg.Histogram(MetricExecuteSeconds, "Execute stage latency: capability execution time, per capability.", stats.Label{Name: LabelCapability, Value: name})
 }

@@ -12,7 +12,8 @@
 //	GET  /v1/capabilities     {"capabilities":[{name, version, description,
 //	                           effects, enabled, timeout_ms, schema}, …]}
 //	GET  /v1/executions/{id}  {"execution_id":…, "records":[journal records]}
-//	GET  /healthz             {"status":"ok"} (no credentials needed)
+//	GET  /healthz             {"status":"ok"} (no credentials needed; HealthJSON,
+//	                           the admin listener's /healthz body too)
 //
 // /v1/execute takes the message as the body exactly as the agent emitted it
 // (Content-Type is not required), an optional Idempotency-Key header (at

@@ -27,12 +27,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.Path
-	if path == "/healthz" {
+	if path == HealthPath {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			s.methodNotAllowed(w, r, "GET, HEAD")
 			return
 		}
-		writeJSON(w, r, http.StatusOK, []byte(`{"status":"ok"}`))
+		writeJSON(w, r, http.StatusOK, HealthJSON())
 		return
 	}
 	var route func(http.ResponseWriter, *http.Request, string)

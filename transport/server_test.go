@@ -194,9 +194,9 @@ func TestHTTP3AndHeaders(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "proto=HTTP/3.0 method=POST path=/v1/execute status=200") {
 		t.Fatalf("access log: %s", e.logs.String())
 	}
-	resp, _ = e.raw(http.MethodGet, "/healthz", nil, nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("healthz %d", resp.StatusCode)
+	resp, body = e.raw(http.MethodGet, HealthPath, nil, nil)
+	if resp.StatusCode != 200 || !bytes.Equal(body, HealthJSON()) || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("healthz %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 	resp, body = e.raw(http.MethodGet, "/v1/execute", nil, map[string]string{"Authorization": "Bearer " + testToken})
 	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "POST" {

@@ -2,16 +2,41 @@ package main
 
 import (
 	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
 
-// registerJournalFsync exposes the journal's fdatasync latency histogram
-// (journal.Stats.SyncHistogram, power-of-two microsecond buckets) as the
-// histogram family femtoclaw_journal_fsync_seconds.
-func registerJournalFsync(reg *stats.Registry, j *journal.Journal) {
-	reg.HistogramFunc("femtoclaw_journal_fsync_seconds", "Journal fdatasync latency.", func() stats.Buckets {
+// registerJournalMetrics exposes the journal's families (names in
+// pipeline/metrics.go), read from journal.Stats at scrape time:
+//
+//	femtoclaw_journal_fsync_seconds           histogram  fdatasync latency (power-of-two µs buckets)
+//	femtoclaw_journal_written_bytes_total     counter    block bytes written since open
+//	femtoclaw_journal_appended_records_total  counter    records appended since open
+//	femtoclaw_journal_ready                   gauge      1 while the journal accepts writes
+func registerJournalMetrics(reg *stats.Registry, j *journal.Journal) {
+	reg.HistogramFunc(pipeline.MetricJournalFsyncSeconds, "Journal fdatasync latency.", func() stats.Buckets {
 		return fsyncBuckets(j.Stats())
 	})
+	reg.CounterFunc(pipeline.MetricJournalWrittenBytesTotal, "Bytes the journal has written since open (block headers and compressed bodies).",
+		func() float64 { return float64(j.Stats().BytesWritten) })
+	reg.CounterFunc(pipeline.MetricJournalAppendedRecordsTotal, "Records the journal has appended since open.",
+		func() float64 { return float64(j.Stats().Appends) })
+	reg.GaugeFunc(pipeline.MetricJournalReady, "1 while the journal accepts writes, 0 after a sticky write or sync error.", func() float64 {
+		if j.Ready() {
+			return 1
+		}
+		return 0
+	})
+}
+
+// journalHead is the admin listener's view of the journal's head
+// (admin.Config.JournalHead).
+func journalHead(j *journal.Journal) func() admin.JournalHead {
+	return func() admin.JournalHead {
+		seq, hash := j.Head()
+		return admin.JournalHead{Seq: seq, Hash: hash, Segment: j.HeadSegment()}
+	}
 }
 
 // fsyncBounds are the journal's sync histogram bounds in seconds.

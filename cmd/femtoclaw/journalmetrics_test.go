@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 )
 
@@ -24,7 +25,7 @@ func TestFsyncBuckets(t *testing.T) {
 		t.Fatalf("buckets %+v", b)
 	}
 	reg := stats.NewRegistry()
-	reg.HistogramFunc("femtoclaw_journal_fsync_seconds", "Journal fdatasync latency.", func() stats.Buckets { return b })
+	reg.HistogramFunc(pipeline.MetricJournalFsyncSeconds, "Journal fdatasync latency.", func() stats.Buckets { return b })
 	var out bytes.Buffer
 	if err := reg.WritePrometheus(&out); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/femtoclaw/femtoclaw-go/ipc"
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 	"github.com/femtoclaw/femtoclaw-go/transport/admin"
@@ -82,12 +83,18 @@ func (n *node) startAdmin() error {
 		}
 		tokenSum = sum
 	}
+	var head func() admin.JournalHead // nil without a journal
+	if n.j != nil {
+		head = journalHead(n.j)
+	}
 	a, err := admin.New(admin.Config{
 		Addr:        n.cfg.Listen.Admin,
 		Hosts:       n.cfg.Listen.AdminHosts,
 		TokenSHA256: tokenSum,
 		Pprof:       n.cfg.Listen.AdminPprof,
 		Metrics:     n.metrics,
+		Build:       admin.Build{Version: version},
+		JournalHead: head,
 		Logger:      n.log.With("subsystem", "admin"),
 		Checks: func() []admin.Check {
 			checks := []admin.Check{
@@ -153,12 +160,12 @@ func (n *node) startIPC() error {
 	}
 	n.log.Info("ring listening", "socket", srv.Path())
 	n.socket = srv.Path()
-	n.metrics.GaugeFunc("femtoclaw_ipc_clients", "Clients connected to the shared-memory ring.", func() float64 { return float64(srv.Stats().Clients) })
+	n.metrics.GaugeFunc(pipeline.MetricIPCClients, "Clients connected to the shared-memory ring.", func() float64 { return float64(srv.Stats().Clients) })
 	const hsHelp = "Ring handshakes, accepted or refused (unmapped peer, version, busy, closing)."
-	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Accepted) }, stats.Label{Name: "result", Value: "accepted"})
-	n.metrics.CounterFunc("femtoclaw_ipc_handshakes_total", hsHelp, func() float64 { return float64(srv.Stats().Refused) }, stats.Label{Name: "result", Value: "refused"})
-	n.metrics.CounterFunc("femtoclaw_ipc_parks_total", "Times a ring poller slept on its futex after its spin found nothing to do.", func() float64 { return float64(srv.Stats().Parks) })
-	n.metrics.CounterFunc("femtoclaw_ipc_violations_total", "Ring clients disconnected for breaking the ring protocol.", func() float64 { return float64(srv.Stats().Violations) })
+	n.metrics.CounterFunc(pipeline.MetricIPCHandshakesTotal, hsHelp, func() float64 { return float64(srv.Stats().Accepted) }, stats.Label{Name: pipeline.LabelResult, Value: "accepted"})
+	n.metrics.CounterFunc(pipeline.MetricIPCHandshakesTotal, hsHelp, func() float64 { return float64(srv.Stats().Refused) }, stats.Label{Name: pipeline.LabelResult, Value: "refused"})
+	n.metrics.CounterFunc(pipeline.MetricIPCParksTotal, "Times a ring poller slept on its futex after its spin found nothing to do.", func() float64 { return float64(srv.Stats().Parks) })
+	n.metrics.CounterFunc(pipeline.MetricIPCViolationsTotal, "Ring clients disconnected for breaking the ring protocol.", func() float64 { return float64(srv.Stats().Violations) })
 	n.closers = append(n.closers, srv.Shutdown)
 	return nil
 }

@@ -94,15 +94,7 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 				"execution_id", in.ExecutionID, "seq", in.Seq, "interrupted_record_seq", in.RecordSeq)
 		}
 		n.j = j
-		n.metrics.GaugeFunc("femtoclaw_journal_bytes_written", "Bytes the journal has written (compressed blocks).", func() float64 { return float64(j.Stats().BytesWritten) })
-		registerJournalFsync(n.metrics, j)
-		n.metrics.GaugeFunc("femtoclaw_journal_records", "Records the journal has appended since open.", func() float64 { return float64(j.Stats().Appends) })
-		n.metrics.GaugeFunc("femtoclaw_journal_ready", "1 while the journal accepts writes, 0 after a sticky write or sync error.", func() float64 {
-			if j.Ready() {
-				return 1
-			}
-			return 0
-		})
+		registerJournalMetrics(n.metrics, j)
 		pcfg.Journal = j
 		pcfg.Durable = cfg.Journal.Durability == "always"
 	}

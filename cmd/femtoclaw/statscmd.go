@@ -158,7 +158,12 @@ func printStats(w io.Writer, r *admin.Report) {
 		r.Time.Format(time.TimeOnly), r.UptimeS, r.Throughput["1s"], r.Throughput["10s"], r.Throughput["60s"])
 	fmt.Fprintf(w, "%-52s %9s %9s %9s %9s %9s %9s %11s\n", "STAGE (last 10 s)", "COUNT", "P50", "P90", "P99", "P99.9", "MAX", "ALL P99")
 	for _, s := range r.Stages {
-		name := strings.TrimSuffix(strings.TrimPrefix(s.Name, "femtoclaw_"), "_seconds")
+		// A stage by its pipeline name (the name of its timings_ns key and
+		// its degradation events); any other histogram by its family.
+		name := s.Stage
+		if name == "" {
+			name = strings.TrimSuffix(strings.TrimPrefix(s.Name, "femtoclaw_"), "_seconds")
+		}
 		if s.Labels != "" {
 			name += "{" + s.Labels + "}"
 		}

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real HTTP/3 clients scripts/interop.sh drives (see
-# ../shared/CLIENTS.md): chromium + puppeteer-core (npm), ngtcp2's
+# ../shared/CLIENTS.md): chromium (../install-chromium.sh) +
+# puppeteer-core (npm), ngtcp2's
 # gtlsclient, libcurl (gnutls, bookworm-backports) + pycurl, and Caddy
 # v2.11.9 (go install, cached in $INTEROP_CACHE/bin).
 # Idempotent: each step is skipped when its tool is already present.
@@ -43,15 +44,13 @@ if [ ! -x "$caddy_bin" ] || ! go version -m "$caddy_bin" 2>/dev/null | grep -q "
 	caddy_pid=$!
 fi
 
-pkgs=()
-command -v chromium >/dev/null 2>&1 || pkgs+=(chromium)
-command -v gtlsclient >/dev/null 2>&1 || pkgs+=(ngtcp2-client)
-if [ ${#pkgs[@]} -gt 0 ]; then
+CHROMIUM_APT_LOG="$CACHE/apt-chromium.log" bash "$(dirname "${BASH_SOURCE[0]}")/../install-chromium.sh" ||
+	echo "INSTALL-FAIL chromium apt-get install chromium failed (see $CACHE/apt-chromium.log)"
+if ! command -v gtlsclient >/dev/null 2>&1; then
 	apt_update
-	$SUDO apt-get install -y -qq --no-install-recommends "${pkgs[@]}" >"$CACHE/apt.log" 2>&1 ||
-		$SUDO apt-get install -y -qq "${pkgs[@]}" >>"$CACHE/apt.log" 2>&1 || true
+	$SUDO apt-get install -y -qq --no-install-recommends ngtcp2-client >"$CACHE/apt.log" 2>&1 ||
+		$SUDO apt-get install -y -qq ngtcp2-client >>"$CACHE/apt.log" 2>&1 || true
 fi
-command -v chromium >/dev/null 2>&1 || echo "INSTALL-FAIL chromium apt-get install chromium failed (see $CACHE/apt.log)"
 command -v gtlsclient >/dev/null 2>&1 || echo "INSTALL-FAIL gtlsclient apt-get install ngtcp2-client failed (see $CACHE/apt.log)"
 
 if ! have_pycurl_h3; then

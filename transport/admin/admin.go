@@ -9,17 +9,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/stats"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
-
-// MetricPerformanceDegradedStages is the gauge family of the stages whose
-// rolling p99 is over budget, which the Server registers in
-// Config.Metrics.
-const MetricPerformanceDegradedStages = "femtoclaw_performance_degraded_stages"
 
 // Check is one readiness check's result.
 type Check struct {
@@ -66,6 +64,15 @@ type Config struct {
 	// Pprof serves /debug/pprof/ (heap contents, goroutine stacks and the
 	// command line, CPU profiles on demand). Off unless set.
 	Pprof bool
+	// Build labels pipeline.MetricBuildInfo and is reported in /v1/stats.
+	// Empty fields default to what the binary says of itself
+	// (runtime/debug.ReadBuildInfo: the main module's version, the Go
+	// version, the vcs.revision setting), else "unknown".
+	Build Build
+	// JournalHead returns the journal's head for /v1/stats and the admin
+	// page, on each request (it must be safe for concurrent use and
+	// fast). If nil, the runtime has no journal and the report says null.
+	JournalHead func() JournalHead
 }
 
 // Server is the admin listener. Safe for concurrent use. Lifecycle: New →
@@ -81,6 +88,7 @@ type Server struct {
 	// fed by the monitor from the pipeline's executions counters.
 	throughput *stats.Throughput
 	start      time.Time
+	build      Build              // Config.Build with its defaults
 	hosts      []string           // Config.Hosts
 	token      *[sha256.Size]byte // nil: no admin token configured
 	stop       chan struct{}
@@ -95,10 +103,10 @@ type Server struct {
 		started, stopped bool
 	}
 
-	mu struct {
+	tickMu sync.Mutex // serializes tick
+	mu     struct {
 		sync.Mutex
-		history    []tickSample // last 61 ticks, newest last
-		executions uint64       // MetricExecutionsTotal at the last tick
+		history []tickSample // last historyTicks ticks, newest last
 	}
 }
 
@@ -128,6 +136,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, start: cfg.Now(), hosts: append([]string(nil), cfg.Hosts...), token: token,
 		stop: make(chan struct{}), done: make(chan struct{}), serveErr: make(chan error, 1)}
+	s.build = buildDefaults(cfg.Build)
 	s.throughput = stats.NewThroughput(cfg.Now)
 	s.detector = cfg.Detector
 	if s.detector == nil {
@@ -135,13 +144,18 @@ func New(cfg Config) (*Server, error) {
 	}
 	reg := cfg.Metrics
 	stats.RegisterProcessMetrics(reg) // process_* and go_* (CPU, RSS, open files, goroutines)
-	reg.GaugeFunc(MetricPerformanceDegradedStages, "Stages whose rolling p99 is over budget (see /readyz for detail).", func() float64 { return float64(s.detector.Degraded()) })
+	reg.GaugeFunc(pipeline.MetricPerformanceDegradedStages, "Stages whose rolling p99 is over budget (see /readyz for detail).", func() float64 { return float64(s.detector.Degraded()) })
+	reg.GaugeFunc(pipeline.MetricBuildInfo, "1, labelled with the running build: release version, Go version, VCS revision.", func() float64 { return 1 },
+		stats.Label{Name: pipeline.LabelVersion, Value: s.build.Version},
+		stats.Label{Name: pipeline.LabelGoVersion, Value: s.build.GoVersion},
+		stats.Label{Name: pipeline.LabelRevision, Value: s.build.Revision})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", s.metrics)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, map[string]string{"status": "alive"}) })
+	mux.HandleFunc("GET "+transport.HealthPath, healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.HandleFunc("GET /v1/stats", s.statsJSON)
+	mux.HandleFunc("GET "+UIPath, ui)
 	if cfg.Pprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index)
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
@@ -154,7 +168,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Start listens and serves in the background, and starts the monitor.
+// Start listens and serves in the background, and starts the monitor
+// after taking its first tick (so a Tick after Start returns measures the
+// interval from there).
 // Start after Shutdown or Close returns transport.ErrServerClosed; a second
 // Start is an error.
 func (s *Server) Start() error {
@@ -172,6 +188,7 @@ func (s *Server) Start() error {
 	}
 	s.ln = ln
 	s.life.started = true
+	s.tick() // the first snapshot, which the first interval is measured from
 	go func() { s.serveErr <- s.srv.Serve(ln) }()
 	go s.monitor()
 	s.log.Info("admin listener", "addr", ln.Addr().String())
@@ -215,4 +232,29 @@ func (s *Server) stopWith(stop func() error) error {
 		err = errors.Join(err, e)
 	}
 	return err
+}
+
+// buildDefaults fills b's empty fields from the binary's build
+// information.
+func buildDefaults(b Build) Build {
+	bi, ok := debug.ReadBuildInfo()
+	if b.Version == "" && ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		b.Version = bi.Main.Version
+	}
+	if b.GoVersion == "" {
+		b.GoVersion = runtime.Version()
+	}
+	if b.Revision == "" && ok {
+		for _, st := range bi.Settings {
+			if st.Key == "vcs.revision" {
+				b.Revision = st.Value
+			}
+		}
+	}
+	for _, f := range []*string{&b.Version, &b.GoVersion, &b.Revision} {
+		if *f == "" {
+			*f = "unknown"
+		}
+	}
+	return b
 }

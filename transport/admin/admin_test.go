@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,14 +72,14 @@ func TestReadyzFollowsChecks(t *testing.T) {
 
 func TestMetricsPassPromtool(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram(pipeline.MetricMemoryCommitSeconds, "Journal commit latency.")
+	h := reg.Histogram(pipeline.MetricCommitSeconds, "Journal commit latency.")
 	for i := range 1000 {
 		h.Record(int64(100_000 + i*100))
 	}
 	reg.Counter(pipeline.MetricExecutionsTotal, "Executions.", stats.Label{Name: pipeline.LabelOutcome, Value: "success"}).Add(1000)
 	s := newServer(t, reg, nil, &fakeClock{}, nil)
 	code, body := get(t, s, "/metrics")
-	if code != 200 || !strings.Contains(body, pipeline.MetricMemoryCommitSeconds+"_bucket") {
+	if code != 200 || !strings.Contains(body, pipeline.MetricCommitSeconds+"_bucket") {
 		t.Fatalf("metrics %d", code)
 	}
 	promtool, err := exec.LookPath("promtool")
@@ -96,10 +97,10 @@ func TestMetricsPassPromtool(t *testing.T) {
 // sees the event, the gauge and the /readyz detail, then the recovery.
 func TestDegradationAndRecovery(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram(pipeline.MetricMemoryCommitSeconds, "Journal commit latency.")
+	h := reg.Histogram(pipeline.MetricCommitSeconds, "Journal commit latency.")
 	clk := &fakeClock{}
-	// The monitor goroutine's first tick can run alongside the test's:
-	// events is appended to from both.
+	// OnDegradation runs on whichever goroutine ticks (here the test's;
+	// the monitor's hourly ticker never fires): guarded all the same.
 	var mu sync.Mutex
 	var events []stats.Event
 	got := func() []stats.Event { mu.Lock(); defer mu.Unlock(); return append([]stats.Event(nil), events...) }
@@ -122,7 +123,7 @@ func TestDegradationAndRecovery(t *testing.T) {
 	if code, body := get(t, s, "/readyz"); code != 200 || !strings.Contains(body, `"stage": "commit"`) {
 		t.Fatalf("readyz must stay ready and list the degradation: %d %s", code, body)
 	}
-	if _, body := get(t, s, "/metrics"); !strings.Contains(body, MetricPerformanceDegradedStages+" 1") {
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, pipeline.MetricPerformanceDegradedStages+" 1") {
 		t.Fatalf("gauge not 1")
 	}
 	for range 15 { // fast again for longer than the window
@@ -137,14 +138,14 @@ func TestDegradationAndRecovery(t *testing.T) {
 	if last.Type != "performance_recovered" || last.Stage != "commit" {
 		t.Fatalf("no recovery: %+v", all)
 	}
-	if _, body := get(t, s, "/metrics"); !strings.Contains(body, MetricPerformanceDegradedStages+" 0") {
+	if _, body := get(t, s, "/metrics"); !strings.Contains(body, pipeline.MetricPerformanceDegradedStages+" 0") {
 		t.Fatalf("gauge not back to 0")
 	}
 }
 
 func TestStatsJSON(t *testing.T) {
 	reg := stats.NewRegistry()
-	h := reg.Histogram(pipeline.MetricProtocolValidationSeconds, "Validation.")
+	h := reg.Histogram(pipeline.MetricValidateSeconds, "Validation.")
 	c := reg.Counter(pipeline.MetricExecutionsTotal, "Executions.", stats.Label{Name: pipeline.LabelOutcome, Value: "success"})
 	clk := &fakeClock{}
 	s := newServer(t, reg, nil, clk, nil)
@@ -221,4 +222,59 @@ func TestShutdownBeforeStartReturns(t *testing.T) {
 			t.Fatalf("second Shutdown: %v", err)
 		}
 	})
+}
+
+// TestHealthzIsTheDataPlanes: /healthz answers the body the HTTP/3
+// listener answers (transport.HealthJSON), to GET and HEAD.
+func TestHealthzIsTheDataPlanes(t *testing.T) {
+	s := newServer(t, stats.NewRegistry(), nil, &fakeClock{}, nil)
+	code, body := get(t, s, transport.HealthPath)
+	if code != 200 || body != string(transport.HealthJSON()) {
+		t.Fatalf("healthz %d %q, want %q", code, body, transport.HealthJSON())
+	}
+	var h transport.Health
+	if err := json.Unmarshal([]byte(body), &h); err != nil || h.Status != transport.HealthOK {
+		t.Fatalf("healthz decodes to %+v, %v", h, err)
+	}
+	resp, err := http.Head("http://" + s.Addr().String() + transport.HealthPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("HEAD healthz %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestBuildInfo: build_info is 1 with the configured version, and no
+// label is ever empty.
+func TestBuildInfo(t *testing.T) {
+	for _, c := range []struct {
+		build   Build
+		version string
+	}{
+		{Build{Version: "1.2.3", Revision: "abc123"}, `revision="abc123",version="1.2.3"`},
+		{Build{}, `version="`},
+	} {
+		reg := stats.NewRegistry()
+		srv, err := New(Config{Addr: "127.0.0.1:0", Metrics: reg, Build: c.build, Tick: time.Hour, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		reg.WritePrometheus(&out)
+		var line string
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, pipeline.MetricBuildInfo+"{") {
+				line = l
+			}
+		}
+		if !strings.HasPrefix(line, pipeline.MetricBuildInfo+`{goversion="`+runtime.Version()+`",`) || !strings.Contains(line, c.version) ||
+			!strings.HasSuffix(line, "} 1") || strings.Contains(line, `=""`) {
+			t.Errorf("build %+v: %q", c.build, line)
+		}
+		if srv.build.Version == "" || srv.build.Revision == "" || srv.build.GoVersion == "" {
+			t.Errorf("build %+v defaults to %+v", c.build, srv.build)
+		}
+	}
 }

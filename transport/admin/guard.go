@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 // The admin listener's front door (see the package doc, "Access"): every
@@ -109,9 +110,14 @@ func (s *Server) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], s.token[:]) == 1
 }
 
+// tokenExempt reports whether a path is served without the admin token:
+// /healthz (liveness probes) and /ui, the admin page, whose body is a
+// constant carrying no runtime data; the page reads everything it shows
+// from /v1/stats, with the token (see the package doc, "The admin page").
+func tokenExempt(path string) bool { return path == transport.HealthPath || path == UIPath }
+
 // guard wraps the admin mux with the Host check and the token check.
-// GET /healthz needs no token (liveness probes), but does need a valid
-// Host.
+// The token-exempt paths need no token, but do need a valid Host.
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.hostAllowed(r) {
@@ -122,7 +128,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			})
 			return
 		}
-		if r.URL.Path != "/healthz" && !s.authorized(r) {
+		if !tokenExempt(r.URL.Path) && !s.authorized(r) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="femtoclaw-admin"`)
 			writeJSON(w, http.StatusUnauthorized, map[string]string{
 				"error":  "unauthorized",

@@ -3,10 +3,24 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+
+	"github.com/femtoclaw/femtoclaw-go/stats"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
+// healthz answers liveness with the body the HTTP/3 listener sends too
+// (transport.HealthJSON).
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	body := transport.HealthJSON()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	w.Write(body)
+}
+
 func (s *Server) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Header().Set("Content-Type", stats.ContentType)
 	if err := s.cfg.Metrics.WritePrometheus(w); err != nil {
 		s.log.Warn("writing /metrics", "err", err)
 	}
