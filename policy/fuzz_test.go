@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -58,8 +59,14 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data)
 		if err != nil {
-			if _, ok := err.(*protocol.Error); !ok {
-				t.Fatalf("error of type %T", err)
+			var pe *ParseError
+			if !errors.As(err, &pe) || !errors.Is(err, protocol.ErrConfiguration) || len(pe.Errors) == 0 || len(pe.Errors) > MaxErrors {
+				t.Fatalf("error %v of type %T", err, err)
+			}
+			for _, d := range pe.Errors {
+				if d.Line < 1 || d.Col < 1 || d.Msg == "" {
+					t.Fatalf("diagnostic without a place: %+v", d)
+				}
 			}
 			return
 		}

@@ -434,7 +434,7 @@ rules:
 // Default returns the embedded default policy: any principal may run noop
 // and echo; everything else is denied by default.
 func Default() *Policy {
-	p, err := parse([]byte(defaultYAML))
+	p, _, err := parse([]byte(defaultYAML))
 	if err != nil {
 		panic("policy: embedded default does not compile: " + err.Error())
 	}
