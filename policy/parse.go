@@ -54,8 +54,8 @@ type rawRule struct {
 // are the constraint names: ConstraintNames lists them, and the JSON
 // Schema of the format (schema/policy.schema.json) is generated from them.
 type rawCons struct {
-	Type            string    `yaml:"type"`
 	Optional        bool      `yaml:"optional"`
+	Type            string    `yaml:"type"`
 	In              anyList   `yaml:"in"`
 	NotIn           anyList   `yaml:"not_in"`
 	MinLen          *int      `yaml:"min_len"`
