@@ -2,6 +2,7 @@ package policy
 
 import (
 	"math"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -89,6 +90,13 @@ type rawCons struct {
 	DenyPattern strList `yaml:"deny_pattern"` // = not_regex
 
 	at docNodes
+}
+
+// ConstraintNames returns the names of the argument constraints the
+// format knows (type, in, not_in, min_len, …, and the aliases
+// item_max_len and deny_pattern), in the order they are documented.
+func ConstraintNames() []string {
+	return slices.DeleteFunc(yamlKeys(reflect.TypeFor[rawCons]()), func(k string) bool { return k == "optional" })
 }
 
 func (r *rawDoc) nodes() *docNodes     { return &r.at }
