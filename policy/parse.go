@@ -503,7 +503,8 @@ func compile(raw *rawDoc, root *yaml.Node) (*Policy, *source, []*docErr) {
 		default:
 			rr := &rawRule{ID: id, Effect: "allow",
 				Capabilities: strList{vals: []string{"shell"}, set: true},
-				Args:         map[string]*rawCons{"bin": {Type: "string", In: anyList{vals: toAny(cmds.vals), set: true, node: cmds.node, elems: cmds.elems}}}}
+				Args:         map[string]*rawCons{"bin": {Type: "string", In: anyList{vals: toAny(cmds.vals), set: true, node: cmds.node, elems: cmds.elems}}},
+				at:           docNodes{self: cmds.node}}
 			r, rerrs := compileRule(len(p.rules), rr, groups, "")
 			for _, e := range rerrs {
 				fail(e.n, "%s: %s", from, e.msg)
