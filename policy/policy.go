@@ -431,6 +431,10 @@ rules:
     capabilities: [noop, echo]
 `
 
+// DefaultDocument returns the text of the embedded default policy, the
+// one Default compiles (for `femtoclaw policy check` and `fmt`).
+func DefaultDocument() []byte { return []byte(defaultYAML) }
+
 // Default returns the embedded default policy: any principal may run noop
 // and echo; everything else is denied by default.
 func Default() *Policy {

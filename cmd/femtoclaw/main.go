@@ -3,8 +3,7 @@
 //
 //	femtoclaw serve                      run the runtime (embedded default configuration)
 //	femtoclaw exec [MESSAGE|-]           run one protocol message in process and print the answer
-//	femtoclaw policy check FILE          validate a policy and print its compiled rules
-//	femtoclaw policy eval ...            decide a sample call and print the decision and rule
+//	femtoclaw policy check|test|fmt|eval validate, test and format policies; decide a sample call
 //	femtoclaw capabilities               list the capabilities and whether each is enabled
 //	femtoclaw journal verify|inspect|tail|get|export
 //	femtoclaw stats [--once]
@@ -30,8 +29,8 @@ const usage = `usage: femtoclaw <command> [flags] [args]
 commands:
   serve                  run the runtime until SIGINT/SIGTERM (SIGHUP reloads the policy)
   exec [MESSAGE|-]       run one protocol message and print the answer (in process, or --server URL)
-  policy check FILE      validate a policy file and print its compiled rules
-  policy eval            decide a call: --policy FILE --principal P MESSAGE
+  policy check [FILE...] validate policies (every problem at FILE:LINE:COL; --strict)
+  policy test FILE...    run policy test files; policy fmt formats; policy eval decides a call
   capabilities           list capabilities, effects and whether each is enabled
   journal verify         full CRC and hash-chain check of the journal
   journal inspect        segments, blocks, records and compression ratios
