@@ -198,6 +198,10 @@ func TestPolicyFmt(t *testing.T) {
 	if code, out, _ := runCLI(t, nil, "rules: [{capabilities: [echo], id: r, effect: allow}]\n", "policy", "fmt"); code != 0 || out != "rules:\n  - {id: r, effect: allow, capabilities: [echo]}\n" {
 		t.Fatalf("stdin: exit %d %q", code, out)
 	}
+	js := writeFile(t, dir, "p.json", `{"rules": [{"id": "r", "effect": "allow", "capabilities": ["echo"]}]}`)
+	if code, _, errOut := runCLI(t, nil, "", "policy", "fmt", "-w", js); code != 1 || !strings.Contains(errOut, "not formatted") {
+		t.Fatalf("json: exit %d %s", code, errOut)
+	}
 	broken := writeFile(t, dir, "broken.yaml", "rules:\n  - {effect: permit, capabilities: [echo]}\n")
 	if code, _, errOut := runCLI(t, nil, "", "policy", "fmt", "-w", broken); code != 1 || !strings.Contains(errOut, broken+`:2:14: rules[0]: effect: "permit" is not allow or deny`) {
 		t.Fatalf("broken: exit %d %s", code, errOut)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/femtoclaw/femtoclaw-go/policy"
 )
@@ -20,7 +21,7 @@ func cmdPolicyFmt(args []string, stdin io.Reader, stdout io.Writer, environ []st
 			"(the same sha256), which fmt checks before it writes anything. Formatting twice changes\n"+
 			"nothing. With no flag the formatted text goes to standard output (with no FILE, standard\n"+
 			"input is formatted); -l lists the files that are not formatted and exits 1 if there are\n"+
-			"any; -w rewrites them in place.",
+			"any; -w rewrites them in place. Files named .json are left alone (fmt writes YAML).",
 		"  femtoclaw policy fmt policy.yaml           # print it formatted\n"+
 			"  femtoclaw policy fmt -l policies/*.yaml    # in CI: fail when one is not formatted\n"+
 			"  femtoclaw policy fmt -w policy.yaml        # rewrite it\n", false)
@@ -50,6 +51,11 @@ func cmdPolicyFmt(args []string, stdin io.Reader, stdout io.Writer, environ []st
 	var errs []error
 	differ := false
 	for _, f := range files {
+		if strings.EqualFold(filepath.Ext(f), ".json") {
+			// Format writes YAML: rewriting a .json file would break its readers.
+			errs = append(errs, fmt.Errorf("%s: a JSON document is not formatted (fmt writes YAML)", f))
+			continue
+		}
 		data, err := os.ReadFile(f)
 		if err != nil {
 			errs = append(errs, err)
