@@ -55,7 +55,7 @@ func (x *execution) decide() protocol.Verdict {
 		return protocol.Verdict{Code: protocol.DecisionNotFound, Rule: "registry", Reason: "capability " + x.msg.Tool + " is not registered"}
 	}
 	if !e.Settings.Enabled {
-		return protocol.Verdict{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + x.msg.Tool + " is disabled (enable it in the configuration)"}
+		return disabledVerdict(x.msg.Tool)
 	}
 	pargs, alt, args := x.policyArgs()
 	if x.snap.cand != nil {
@@ -120,4 +120,10 @@ func evaluate(log *slog.Logger, p *policy.Policy, in *policy.Input, which string
 		d = protocol.Verdict{Code: protocol.DecisionPolicyViolation, Rule: "fail-closed", Reason: "policy returned no decision; denied"}
 	}
 	return d
+}
+
+// disabledVerdict is the registry's denial of a capability that is
+// registered but not enabled (decide, Decide).
+func disabledVerdict(tool string) protocol.Verdict {
+	return protocol.Verdict{Code: protocol.DecisionDisabled, Rule: "registry", Reason: "capability " + tool + " is disabled (enable it in the configuration)"}
 }

@@ -62,7 +62,7 @@
 //	authorize                 authorize.go   execution.authorize, execution.decide (fails closed), evaluate
 //	shadow mode               authorize.go   execution.decideShadow (candidate loaded: Config.Shadow,
 //	                                         Runtime.ReloadShadow in lifecycle.go)
-//	offline verdicts          offline.go     PolicyVerdict (a call decided as a runtime would, without one)
+//	offline decisions         decide.go      Decide (a call decided as a runtime would, without one)
 //	execute (inline)          execute.go     execution.execute, executeBody, invoke, capabilityOutcome
 //	execute (pooled)          bulkhead.go    bulkhead, Runtime.startBulkhead, execution.executePooled
 //	commit (intent, record)   commit.go      execution.commitIntent, journalRecord, commit, commitAsync
@@ -172,7 +172,7 @@
 //     candidate. The runtime takes parsed policies: refusing a candidate
 //     that does not parse is the loader's job (femtoclaw serve does not
 //     start; a SIGHUP reload keeps the previous pair).
-//   - Before a candidate is loaded at all, PolicyVerdict replays journaled
+//   - Before a candidate is loaded at all, Decide replays journaled
 //     calls against it offline (femtoclaw policy diff --candidate).
 //
 // # Telemetry

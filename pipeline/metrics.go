@@ -178,10 +178,10 @@ const (
 	// has equal values).
 	LabelShadowActive    = "active"
 	LabelShadowCandidate = "candidate"
-	LabelResult     = "result"     // MetricIPCHandshakesTotal: accepted, refused
-	LabelVersion    = "version"    // MetricBuildInfo: the release version
-	LabelGoVersion  = "goversion"  // MetricBuildInfo: the Go toolchain
-	LabelRevision   = "revision"   // MetricBuildInfo: the VCS revision ("unknown" without one)
+	LabelResult          = "result"    // MetricIPCHandshakesTotal: accepted, refused
+	LabelVersion         = "version"   // MetricBuildInfo: the release version
+	LabelGoVersion       = "goversion" // MetricBuildInfo: the Go toolchain
+	LabelRevision        = "revision"  // MetricBuildInfo: the VCS revision ("unknown" without one)
 )
 
 // outcome classifies a finished execution for MetricExecutionsTotal.

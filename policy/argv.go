@@ -163,7 +163,7 @@ func (s *optSet) surelyIn(g *optGrammar, name string) bool {
 
 // parseOptList compiles a list of option names: "-x" (one ASCII
 // character) or "--name" (at least one character, no '=').
-func parseOptList(where, key string, l strList) (optSet, *protocol.Error) {
+func parseOptList(where, key string, l strList) (optSet, *docErr) {
 	var s optSet
 	if err := nonEmpty(where, key, l); err != nil {
 		return s, err
@@ -175,14 +175,14 @@ func parseOptList(where, key string, l strList) (optSet, *protocol.Error) {
 		case len(o) == 2 && o[0] == '-' && o[1] != '-' && o[1] > ' ' && o[1] < 0x7f:
 			s.short = append(s.short, o[1])
 		default:
-			return s, cfgErr("%s.%s[%d]: %q is not an option name (-x or --name)", where, key, i, o)
+			return s, errAt(l.elem(i), "%s.%s[%d]: %q is not an option name (-x or --name)", where, key, i, o)
 		}
 	}
 	return s, nil
 }
 
 // compileArgvOptions compiles argv_options.
-func compileArgvOptions(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileArgvOptions(b *consBuilder, rc *rawCons) *docErr {
 	ro := rc.ArgvOptions
 	if ro == nil {
 		return nil
@@ -209,7 +209,7 @@ func compileArgvOptions(b *consBuilder, rc *rawCons) *protocol.Error {
 			return err
 		}
 		if len(ls.short) > 0 {
-			return cfgErr("%s.long: lists long options only (--name)", where)
+			return errAt(ro.Long.node, "%s.long: lists long options only (--name)", where)
 		}
 		g.long = ls.long
 		longText = " long " + quoteList(ro.Long.vals)
@@ -257,7 +257,7 @@ func compileArgvOptions(b *consBuilder, rc *rawCons) *protocol.Error {
 		}
 	}
 	if n == 0 {
-		return cfgErr("%s: give at least one of any, none, only", where)
+		return errAt(rc.at.val("argv_options"), "%s: give at least one of any, none, only", where)
 	}
 	return nil
 }
@@ -311,7 +311,7 @@ func (g *optGrammar) subcommand(argv protocol.Value) (string, bool) {
 }
 
 // compileArgvSubcommand compiles argv_subcommand.
-func compileArgvSubcommand(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileArgvSubcommand(b *consBuilder, rc *rawCons) *docErr {
 	rs := rc.ArgvSubcommand
 	if rs == nil {
 		return nil
@@ -333,7 +333,7 @@ func compileArgvSubcommand(b *consBuilder, rc *rawCons) *protocol.Error {
 		tvText = " takes_value " + quoteList(rs.TakesValue.vals)
 	}
 	if !rs.In.set && !rs.NotIn.set {
-		return cfgErr("%s: give in or not_in", where)
+		return errAt(rc.at.val("argv_subcommand"), "%s: give in or not_in", where)
 	}
 	if rs.In.set {
 		if err := nonEmpty(where, "in", rs.In); err != nil {

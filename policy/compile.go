@@ -1,21 +1,28 @@
 package policy
 
 import (
+	"maps"
 	"math"
 	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"go.yaml.in/yaml/v3"
+
+	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
+
+// typeNames are the values of the type constraint.
+var typeNames = []string{"string", "number", "integer", "boolean", "array", "object", "null"}
 
 // This file compiles one argument's constraint map (a rawCons) into a
 // constraint: compileCons resolves the aliases, then hands the map to one
 // small compiler per constraint family, in the fixed order of families
-// below. Each family compiler validates its keys, reports problems as
-// CONFIGURATION_ERROR naming the place (`rules[0]: args.bin.in: empty
-// list`), and appends its checks.
+// below. Each family compiler validates its keys, reports its first
+// problem at the node it was written at, naming the place (`rules[0]:
+// args.bin.in: empty list`), and appends its checks.
 
 // consBuilder collects the checks of one constraint map.
 type consBuilder struct {
@@ -30,18 +37,20 @@ func (b *consBuilder) add(desc, fail string, fn func(protocol.Value) bool) {
 }
 
 // A familyCompiler compiles the keys of one constraint family from rc.
-type familyCompiler func(b *consBuilder, rc *rawCons) *protocol.Error
+type familyCompiler func(b *consBuilder, rc *rawCons) *docErr
 
 // compileCons compiles one constraint map. Checks are added in a fixed
 // order (the canonical order String prints), so two documents that differ
-// only in key order compile to the same policy and the same Hash.
-func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protocol.Error) {
+// only in key order compile to the same policy and the same Hash. Every
+// family's first problem is reported; errors without a node belong to the
+// map as a whole.
+func compileCons(where string, orig *rawCons, inItems bool) (constraint, []*docErr) {
 	rc, err := resolveAliases(where, orig)
 	if err != nil {
-		return constraint{}, err
+		return constraint{}, []*docErr{err}
 	}
 	if inItems && rc.Optional {
-		return constraint{}, cfgErr("%s: optional has no meaning inside items", where)
+		return constraint{}, []*docErr{errAt(rc.at.key("optional"), "%s: optional has no meaning inside items", where)}
 	}
 	// The families in canonical order. (A local table: a package-level
 	// one would be an initialization cycle, since items recurses here.)
@@ -63,10 +72,14 @@ func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protoc
 		compileArgvSubcommand, // argv_subcommand (argv.go)
 	}
 	b := &consBuilder{where: where}
+	var errs []*docErr
 	for _, f := range families {
 		if err := f(b, rc); err != nil {
-			return constraint{}, err
+			errs = append(errs, err)
 		}
+	}
+	if len(errs) > 0 {
+		return constraint{}, place(errs, rc.at.self)
 	}
 	return b.c, nil
 }
@@ -74,12 +87,12 @@ func compileCons(where string, orig *rawCons, inItems bool) (constraint, *protoc
 // resolveAliases returns a copy of orig with the spec digest's aliases
 // (deny_pattern, item_max_len) folded into their canonical keys. It works
 // on a copy because YAML anchors may share orig.
-func resolveAliases(where string, orig *rawCons) (*rawCons, *protocol.Error) {
+func resolveAliases(where string, orig *rawCons) (*rawCons, *docErr) {
 	rc := new(rawCons)
 	*rc = *orig
 	if rc.DenyPattern.set {
 		if rc.NotRegex.set {
-			return nil, cfgErr("%s: give not_regex or deny_pattern, not both", where)
+			return nil, errAt(rc.at.key("deny_pattern"), "%s: give not_regex or deny_pattern, not both", where)
 		}
 		rc.NotRegex = rc.DenyPattern
 	}
@@ -89,22 +102,28 @@ func resolveAliases(where string, orig *rawCons) (*rawCons, *protocol.Error) {
 			*items = *rc.Items
 		}
 		if items.MaxLen != nil {
-			return nil, cfgErr("%s: give items.max_len or item_max_len, not both", where)
+			return nil, errAt(rc.at.key("item_max_len"), "%s: give items.max_len or item_max_len, not both", where)
 		}
 		items.MaxLen = rc.ItemMaxLen
+		if items.at.vals == nil {
+			items.at = docNodes{self: rc.at.val("item_max_len"), keys: map[string]*yaml.Node{}, vals: map[string]*yaml.Node{}}
+		} else {
+			items.at.keys, items.at.vals = maps.Clone(items.at.keys), maps.Clone(items.at.vals)
+		}
+		items.at.keys["max_len"], items.at.vals["max_len"] = rc.at.key("item_max_len"), rc.at.val("item_max_len")
 		rc.Items = items
 	}
 	return rc, nil
 }
 
 // compileType compiles type.
-func compileType(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileType(b *consBuilder, rc *rawCons) *docErr {
 	if rc.Type == "" {
 		return nil
 	}
 	fn, ok := typeCheck(rc.Type)
 	if !ok {
-		return cfgErr("%s.type: %q is not one of string, number, integer, boolean, array, object, null", b.where, rc.Type)
+		return errAt(rc.at.val("type"), "%s.type: %q is not one of %s%s", b.where, rc.Type, strings.Join(typeNames, ", "), suggest.Hint(rc.Type, typeNames))
 	}
 	article := "a "
 	if rc.Type == "array" || rc.Type == "object" || rc.Type == "integer" {
@@ -115,7 +134,7 @@ func compileType(b *consBuilder, rc *rawCons) *protocol.Error {
 }
 
 // compileIn compiles in and not_in.
-func compileIn(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileIn(b *consBuilder, rc *rawCons) *docErr {
 	if rc.In.set {
 		s, err := compileScalars(b.where, "in", rc.In)
 		if err != nil {
@@ -134,9 +153,9 @@ func compileIn(b *consBuilder, rc *rawCons) *protocol.Error {
 }
 
 // compileLen compiles min_len and max_len (in characters).
-func compileLen(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileLen(b *consBuilder, rc *rawCons) *docErr {
 	if rc.MinLen != nil {
-		if err := nonNeg(b.where, "min_len", rc.MinLen); err != nil {
+		if err := nonNeg(b.where, "min_len", rc); err != nil {
 			return err
 		}
 		n := *rc.MinLen
@@ -144,7 +163,7 @@ func compileLen(b *consBuilder, rc *rawCons) *protocol.Error {
 			strCheck(func(s string) bool { return len(s) >= n && charLen(s) >= n }))
 	}
 	if rc.MaxLen != nil {
-		if err := nonNeg(b.where, "max_len", rc.MaxLen); err != nil {
+		if err := nonNeg(b.where, "max_len", rc); err != nil {
 			return err
 		}
 		n := *rc.MaxLen
@@ -156,7 +175,7 @@ func compileLen(b *consBuilder, rc *rawCons) *protocol.Error {
 
 // compileStringLists compiles prefix, suffix and contains, and their not_
 // forms.
-func compileStringLists(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileStringLists(b *consBuilder, rc *rawCons) *docErr {
 	for _, sc := range []struct {
 		key  string
 		l    strList
@@ -185,7 +204,7 @@ func compileStringLists(b *consBuilder, rc *rawCons) *protocol.Error {
 }
 
 // compileRegex compiles regex and not_regex (RE2, unanchored).
-func compileRegex(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileRegex(b *consBuilder, rc *rawCons) *docErr {
 	for _, rx := range []struct {
 		key string
 		l   strList
@@ -201,7 +220,7 @@ func compileRegex(b *consBuilder, rc *rawCons) *protocol.Error {
 		for i, src := range rx.l.vals {
 			re, err := regexp.Compile(src)
 			if err != nil {
-				return cfgErr("%s.%s[%d]: %v", b.where, rx.key, i, err)
+				return errAt(rx.l.elem(i), "%s.%s[%d]: %v", b.where, rx.key, i, err)
 			}
 			res[i] = re
 		}
@@ -218,9 +237,9 @@ func compileRegex(b *consBuilder, rc *rawCons) *protocol.Error {
 func isArr(v protocol.Value) bool { return v.Kind() == protocol.KindArray }
 
 // compileItemCount compiles min_items and max_items.
-func compileItemCount(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileItemCount(b *consBuilder, rc *rawCons) *docErr {
 	if rc.MinItems != nil {
-		if err := nonNeg(b.where, "min_items", rc.MinItems); err != nil {
+		if err := nonNeg(b.where, "min_items", rc); err != nil {
 			return err
 		}
 		n := *rc.MinItems
@@ -228,7 +247,7 @@ func compileItemCount(b *consBuilder, rc *rawCons) *protocol.Error {
 			func(v protocol.Value) bool { return isArr(v) && v.Len() >= n })
 	}
 	if rc.MaxItems != nil {
-		if err := nonNeg(b.where, "max_items", rc.MaxItems); err != nil {
+		if err := nonNeg(b.where, "max_items", rc); err != nil {
 			return err
 		}
 		n := *rc.MaxItems
@@ -239,13 +258,13 @@ func compileItemCount(b *consBuilder, rc *rawCons) *protocol.Error {
 }
 
 // compileItems compiles items: a constraint map every element must satisfy.
-func compileItems(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileItems(b *consBuilder, rc *rawCons) *docErr {
 	if rc.Items == nil {
 		return nil
 	}
-	ic, err := compileCons(b.where+".items", rc.Items, true)
-	if err != nil {
-		return err
+	ic, errs := compileCons(b.where+".items", rc.Items, true)
+	if len(errs) > 0 {
+		return place(errs, rc.at.val("items"))[0]
 	}
 	inner := &ic
 	desc := "items {" + inner.desc() + "}"
@@ -265,7 +284,7 @@ func compileItems(b *consBuilder, rc *rawCons) *protocol.Error {
 }
 
 // compileContainsItem compiles contains_item and not_contains_item.
-func compileContainsItem(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileContainsItem(b *consBuilder, rc *rawCons) *docErr {
 	for _, ci := range []struct {
 		key string
 		l   anyList
@@ -302,13 +321,16 @@ func compileContainsItem(b *consBuilder, rc *rawCons) *protocol.Error {
 
 // compileRange compiles range: [min, max], inclusive, compared exactly
 // (an infinite bound is no bound on that side).
-func compileRange(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileRange(b *consBuilder, rc *rawCons) *docErr {
 	if rc.Range == nil {
 		return nil
 	}
 	r := *rc.Range
-	if len(r) != 2 || math.IsNaN(r[0].f) || math.IsNaN(r[1].f) || r[0].cmp(&r[1]) > 0 {
-		return cfgErr("%s.range: want [min, max] with min <= max", b.where)
+	if len(r) != 2 || math.IsNaN(r[0].f) || math.IsNaN(r[1].f) {
+		return errAt(rc.at.val("range"), "%s.range: want [min, max] with min <= max", b.where)
+	}
+	if r[0].cmp(&r[1]) > 0 {
+		return errAt(rc.at.val("range"), "%s.range: want [min, max] with min <= max (%s > %s: no number is in it)", b.where, r[0].text(), r[1].text())
 	}
 	lo, hi := r[0], r[1]
 	loInf, hiInf := lo.inf(), hi.inf()
@@ -324,7 +346,7 @@ func compileRange(b *consBuilder, rc *rawCons) *protocol.Error {
 
 // compileCIDR compiles cidr: prefixes or single addresses, IPv4-mapped
 // IPv6 folded to IPv4.
-func compileCIDR(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileCIDR(b *consBuilder, rc *rawCons) *docErr {
 	if !rc.CIDR.set {
 		return nil
 	}
@@ -338,7 +360,7 @@ func compileCIDR(b *consBuilder, rc *rawCons) *protocol.Error {
 		if err != nil {
 			a, err2 := netip.ParseAddr(s)
 			if err2 != nil || a.Zone() != "" {
-				return cfgErr("%s.cidr[%d]: %q is not a CIDR prefix or IP address", b.where, i, s)
+				return errAt(rc.CIDR.elem(i), "%s.cidr[%d]: %q is not a CIDR prefix or IP address", b.where, i, s)
 			}
 			pf = netip.PrefixFrom(a, a.BitLen())
 		}
@@ -355,7 +377,7 @@ func compileCIDR(b *consBuilder, rc *rawCons) *protocol.Error {
 }
 
 // compileURL compiles url_scheme and url_host (both lower-cased).
-func compileURL(b *consBuilder, rc *rawCons) *protocol.Error {
+func compileURL(b *consBuilder, rc *rawCons) *docErr {
 	if rc.URLScheme.set {
 		if err := nonEmpty(b.where, "url_scheme", rc.URLScheme); err != nil {
 			return err
@@ -374,7 +396,7 @@ func compileURL(b *consBuilder, rc *rawCons) *protocol.Error {
 		list := lowerAll(rc.URLHost.vals)
 		for i, h := range list {
 			if strings.ContainsAny(h, "/@\\ %*?") {
-				return cfgErr("%s.url_host[%d]: %q is not a host name (host or host:port)", b.where, i, h)
+				return errAt(rc.URLHost.elem(i), "%s.url_host[%d]: %q is not a host name (host or host:port)", b.where, i, h)
 			}
 		}
 		q := quoteList(list)
@@ -388,9 +410,9 @@ func compileURL(b *consBuilder, rc *rawCons) *protocol.Error {
 
 // compileScalars compiles the list of an in-style key (in, not_in,
 // contains_item, not_contains_item).
-func compileScalars(where, key string, l anyList) (*scalarSet, *protocol.Error) {
+func compileScalars(where, key string, l anyList) (*scalarSet, *docErr) {
 	if len(l.vals) == 0 {
-		return nil, cfgErr("%s.%s: empty list", where, key)
+		return nil, errAt(l.node, "%s.%s: empty list", where, key)
 	}
 	s := &scalarSet{}
 	parts := make([]string, 0, len(l.vals))
@@ -408,9 +430,9 @@ func compileScalars(where, key string, l anyList) (*scalarSet, *protocol.Error) 
 			}
 		case float64: // NaN or an infinity: exactNumber keeps finite numbers as number
 			if math.IsNaN(x) || math.IsInf(x, 0) {
-				return nil, cfgErr("%s.%s[%d]: not a finite number", where, key, i)
+				return nil, errAt(l.elem(i), "%s.%s[%d]: not a finite number", where, key, i)
 			}
-			return nil, cfgErr("%s.%s[%d]: want a string, number or boolean", where, key, i)
+			return nil, errAt(l.elem(i), "%s.%s[%d]: want a string, number or boolean", where, key, i)
 		case bool:
 			if x {
 				s.hasTrue = true
@@ -419,7 +441,7 @@ func compileScalars(where, key string, l anyList) (*scalarSet, *protocol.Error) 
 			}
 			parts = append(parts, strconv.FormatBool(x))
 		default:
-			return nil, cfgErr("%s.%s[%d]: want a string, number or boolean", where, key, i)
+			return nil, errAt(l.elem(i), "%s.%s[%d]: want a string, number or boolean, got %s", where, key, i, describe(l.elem(i)))
 		}
 	}
 	if len(s.strs) > 8 {
@@ -433,22 +455,33 @@ func compileScalars(where, key string, l anyList) (*scalarSet, *protocol.Error) 
 }
 
 // nonEmpty rejects an empty list and empty strings in it.
-func nonEmpty(where, key string, l strList) *protocol.Error {
+func nonEmpty(where, key string, l strList) *docErr {
 	if len(l.vals) == 0 {
-		return cfgErr("%s.%s: empty list", where, key)
+		return errAt(l.node, "%s.%s: empty list", where, key)
 	}
 	for i, s := range l.vals {
 		if s == "" {
-			return cfgErr("%s.%s[%d]: empty string", where, key, i)
+			return errAt(l.elem(i), "%s.%s[%d]: empty string", where, key, i)
 		}
 	}
 	return nil
 }
 
-// nonNeg rejects a negative count.
-func nonNeg(where, key string, n *int) *protocol.Error {
-	if *n < 0 {
-		return cfgErr("%s.%s: %d is negative", where, key, *n)
+// nonNeg rejects a negative count: the value of key in rc, an *int.
+func nonNeg(where, key string, rc *rawCons) *docErr {
+	var n int
+	switch key {
+	case "min_len":
+		n = *rc.MinLen
+	case "max_len":
+		n = *rc.MaxLen
+	case "min_items":
+		n = *rc.MinItems
+	case "max_items":
+		n = *rc.MaxItems
+	}
+	if n < 0 {
+		return errAt(rc.at.val(key), "%s.%s: %d is negative", where, key, n)
 	}
 	return nil
 }

@@ -11,7 +11,7 @@
 //
 // # Lifecycle
 //
-//	p, err := policy.Parse(data)            // YAML or JSON; *protocol.Error (CONFIGURATION_ERROR) on any problem
+//	p, err := policy.Parse(data)            // YAML or JSON; a *ParseError (every problem at its line and column; a CONFIGURATION_ERROR)
 //	e := policy.NewEngine(p)                // nil means policy.Default()
 //	d := e.Evaluate(&policy.Input{Principal: "agent-1", Capability: "shell", Args: msg.Args})  // a protocol.Verdict
 //	if !d.Code.Allowed() { … d.Rule, d.Reason … }
@@ -241,6 +241,20 @@
 // (ports, userinfo, IP literals, percent signs) to net/url, which allocates.
 // See BenchmarkEvaluate, and perf/authzanchor for the same calls timed
 // against cedar-go and OPA in one run.
+//
+// # Authoring tools
+//
+// Parse reports every problem of a document at once (up to MaxErrors),
+// each as a Diagnostic at its line and column: unknown keys with the
+// nearest known one, wrong types (`max_len: want an integer, got the
+// string "ten"`), and what does not compile. Lint adds what a policy that
+// compiles may still get wrong, given the registry's argument schemas:
+// unregistered capabilities, constraints no value satisfies, rules that
+// never decide. Format writes the canonical layout, idempotently, and
+// only when the result compiles to the same Hash. ConstraintNames is the
+// constraint table; schema/policy.schema.json, the format's JSON Schema,
+// is generated from the same structs. `femtoclaw policy check`, `test`,
+// `fmt` and `eval` are built on these.
 //
 // # Concurrency
 //

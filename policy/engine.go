@@ -35,9 +35,9 @@ func (e *Engine) Evaluate(in *Input) protocol.Verdict { return e.cur.Load().Eval
 
 // Reload parses and compiles data and, if that succeeds, makes it the
 // current policy. On error the old policy stays in force and the error (a
-// *protocol.Error of category CONFIGURATION_ERROR) is returned.
+// *ParseError, which unwraps to a CONFIGURATION_ERROR) is returned.
 func (e *Engine) Reload(data []byte) error {
-	p, err := parse(data)
+	p, _, err := parse(data)
 	if err != nil {
 		return err
 	}

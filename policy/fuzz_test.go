@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -41,9 +42,10 @@ func FuzzEvaluate(f *testing.F) {
 	})
 }
 
-// FuzzParse: Parse never panics; what it accepts compiles to the same hash
-// again and evaluates without panicking. Run it with -fuzzminimizetime 1s:
-// minimizing the 3 KB anchor seed otherwise stalls the fuzzer for a minute
+// FuzzParse: Parse never panics; what it refuses has every problem at a
+// place; what it accepts compiles to the same hash again, evaluates
+// without panicking, and formats (Format) to the same policy,
+// idempotently. Run it with -fuzzminimizetime 1s: minimizing the 3 KB anchor seed otherwise stalls the fuzzer for a minute
 // each time a new input is found interesting.
 func FuzzParse(f *testing.F) {
 	f.Add(anchorYAML)
@@ -58,8 +60,14 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data)
 		if err != nil {
-			if _, ok := err.(*protocol.Error); !ok {
-				t.Fatalf("error of type %T", err)
+			var pe *ParseError
+			if !errors.As(err, &pe) || !errors.Is(err, protocol.ErrConfiguration) || len(pe.Errors) == 0 || len(pe.Errors) > MaxErrors {
+				t.Fatalf("error %v of type %T", err, err)
+			}
+			for _, d := range pe.Errors {
+				if d.Line < 1 || d.Col < 1 || d.Msg == "" {
+					t.Fatalf("diagnostic without a place: %+v", d)
+				}
 			}
 			return
 		}
@@ -68,6 +76,16 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("second parse: %v", err)
 		}
 		_ = p.Rules()
+		// Format keeps the policy and is idempotent (or refuses).
+		if out, err := Format(data); err == nil {
+			q, err := Parse(out)
+			if err != nil || q.Hash() != p.Hash() {
+				t.Fatalf("formatted document: %v\n%s", err, out)
+			}
+			if again, err := Format(out); err != nil || string(again) != string(out) {
+				t.Fatalf("Format not idempotent: %v\n%s\n---\n%s", err, out, again)
+			}
+		}
 		for _, c := range []string{"shell", "x", "noop"} {
 			d := p.Evaluate(&Input{Principal: "a", Capability: c, Args: args})
 			if d.Code == "" || d.Rule == "" {

@@ -1,23 +1,20 @@
 package policy
 
 import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"math"
-	"regexp"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
-// The raw document, as decoded. Unknown keys are rejected by the decoder
-// (KnownFields), duplicate keys by YAML itself.
+// The raw document, as decoded (decode.go): the yaml tags are the keys a
+// document may hold, and at remembers where each was written.
 type rawDoc struct {
 	Version      *int                  `yaml:"version"`
 	Default      *string               `yaml:"default"`
@@ -26,10 +23,12 @@ type rawDoc struct {
 	Shell        *rawShort             `yaml:"shell"`
 	Capabilities map[string]rawCapConf `yaml:"capabilities"`
 	Policy       *rawDoc               `yaml:"policy"`
+	at           docNodes
 }
 
 type rawShort struct {
 	AllowedCommands strList `yaml:"allowed_commands"`
+	at              docNodes
 }
 
 // rawCapConf is one entry of the spec's `capabilities` map (05 §10).
@@ -37,6 +36,7 @@ type rawShort struct {
 type rawCapConf struct {
 	Enabled         *bool   `yaml:"enabled"`
 	AllowedCommands strList `yaml:"allowed_commands"`
+	at              docNodes
 }
 
 type rawRule struct {
@@ -47,11 +47,16 @@ type rawRule struct {
 	Capabilities strList             `yaml:"capabilities"`
 	Capability   strList             `yaml:"capability"`
 	Args         map[string]*rawCons `yaml:"args"`
+	at           docNodes
+	broken       bool // a problem of shape was reported inside it: not compiled
 }
 
+// rawCons is one argument's constraint map. Its yaml tags (but optional)
+// are the constraint names: ConstraintNames lists them, and the JSON
+// Schema of the format (schema/policy.schema.json) is generated from them.
 type rawCons struct {
-	Type            string    `yaml:"type"`
 	Optional        bool      `yaml:"optional"`
+	Type            string    `yaml:"type"`
 	In              anyList   `yaml:"in"`
 	NotIn           anyList   `yaml:"not_in"`
 	MinLen          *int      `yaml:"min_len"`
@@ -83,50 +88,90 @@ type rawCons struct {
 	// Aliases from the spec digest's recommended format.
 	ItemMaxLen  *int    `yaml:"item_max_len"` // = items: {max_len: N}
 	DenyPattern strList `yaml:"deny_pattern"` // = not_regex
+
+	at docNodes
 }
+
+// ConstraintNames returns the names of the argument constraints the
+// format knows (type, in, not_in, min_len, …, and the aliases
+// item_max_len and deny_pattern), in the order they are documented.
+func ConstraintNames() []string {
+	return slices.DeleteFunc(yamlKeys(reflect.TypeFor[rawCons]()), func(k string) bool { return k == "optional" })
+}
+
+func (r *rawDoc) nodes() *docNodes     { return &r.at }
+func (r *rawShort) nodes() *docNodes   { return &r.at }
+func (r *rawCapConf) nodes() *docNodes { return &r.at }
+func (r *rawRule) nodes() *docNodes    { return &r.at }
+func (r *rawCons) nodes() *docNodes    { return &r.at }
+func (r *rawRule) markBroken()         { r.broken = true }
 
 // strList is a list of strings that may also be written as one string.
 type strList struct {
-	vals []string
-	set  bool
+	vals  []string
+	set   bool
+	node  *yaml.Node   // the value as written
+	elems []*yaml.Node // each string's node (the value itself for one string)
+}
+
+// elem returns the node of the i-th string, or of the list.
+func (l *strList) elem(i int) *yaml.Node {
+	if i < len(l.elems) {
+		return l.elems[i]
+	}
+	return l.node
 }
 
 func (l *strList) UnmarshalYAML(n *yaml.Node) error {
-	l.set = true
+	l.set, l.node = true, n
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Tag == "!!null" {
-			return fmt.Errorf("line %d: want a string or a list of strings, got null", n.Line)
+			return errAt(n, "want a string or a list of strings, got null")
 		}
-		l.vals = []string{n.Value}
+		l.vals, l.elems = []string{n.Value}, []*yaml.Node{n}
 		return nil
 	case yaml.SequenceNode:
-		for _, c := range n.Content {
+		for i, c := range n.Content {
+			if c.Kind == yaml.AliasNode {
+				c = resolve(c)
+			}
 			if c.Kind != yaml.ScalarNode || c.Tag == "!!null" {
-				return fmt.Errorf("line %d: want a string", c.Line)
+				return errAt(n.Content[i], "[%d]: want a string, got %s", i, describe(c))
 			}
 			l.vals = append(l.vals, c.Value)
 		}
+		l.elems = n.Content
 		return nil
 	}
-	return fmt.Errorf("line %d: want a string or a list of strings", n.Line)
+	return errAt(n, "want a string or a list of strings, got %s", describe(n))
 }
 
 // anyList is a list of JSON scalars (string, number, boolean). Numbers
 // are held as number, exactly as written.
 type anyList struct {
-	vals []any
-	set  bool
+	vals  []any
+	set   bool
+	node  *yaml.Node
+	elems []*yaml.Node
+}
+
+// elem returns the node of the i-th value, or of the list.
+func (l *anyList) elem(i int) *yaml.Node {
+	if i < len(l.elems) {
+		return l.elems[i]
+	}
+	return l.node
 }
 
 func (l *anyList) UnmarshalYAML(n *yaml.Node) error {
-	l.set = true
+	l.set, l.node = true, n
 	if n.Kind == yaml.ScalarNode {
 		var one any
 		if err := n.Decode(&one); err != nil {
 			return err
 		}
-		l.vals = []any{exactNumber(n, one)}
+		l.vals, l.elems = []any{exactNumber(n, one)}, []*yaml.Node{n}
 		return nil
 	}
 	var v []any
@@ -141,6 +186,7 @@ func (l *anyList) UnmarshalYAML(n *yaml.Node) error {
 	for i, e := range elems {
 		l.vals[i] = e.v
 	}
+	l.elems = n.Content
 	return nil
 }
 
@@ -243,7 +289,7 @@ func (x *number) text() string {
 func (x *number) UnmarshalYAML(n *yaml.Node) error {
 	var f float64
 	if err := n.Decode(&f); err != nil {
-		return err
+		return errAt(n, "want a number, got %s", describe(n))
 	}
 	var v any
 	if err := n.Decode(&v); err != nil {
@@ -280,20 +326,16 @@ func (x *number) cmp(y *number) int {
 	return x.d.Cmp(&y.d)
 }
 
-var errNotKnown = regexp.MustCompile(`field (\S+) not found in type policy\.\w+`)
-
-func cfgErr(format string, args ...any) *protocol.Error {
-	return protocol.NewError(protocol.CategoryConfiguration, "policy", "policy: "+fmt.Sprintf(format, args...))
-}
-
 // Parse decodes a policy document (YAML, or JSON, which is read as YAML),
-// validates it and compiles it. Every problem is reported as a
-// *protocol.Error of category CONFIGURATION_ERROR whose message names the
-// place (`rules[2] (id "P3"): args.bin.regex: …`): unknown or duplicate
-// keys, a second document, `default: allow`, unknown groups, bad globs,
-// regexes, CIDRs, ranges, empty lists, duplicate rule ids.
+// validates it and compiles it. A document that does not compile gives a
+// *ParseError: every problem found (up to MaxErrors), each at its line and
+// column and naming its place (`rules[2] (id "P3"): args.bin.regex[0]:
+// …`): syntax errors, unknown keys (with the nearest known key), duplicate
+// keys, values of the wrong type, a second document, `default: allow`,
+// unknown groups, bad globs, regexes, CIDRs, ranges, empty lists,
+// duplicate rule ids. The ParseError unwraps to a CONFIGURATION_ERROR.
 func Parse(data []byte) (*Policy, error) {
-	p, err := parse(data)
+	p, _, err := parse(data)
 	if err != nil {
 		return nil, err
 	}
@@ -303,100 +345,133 @@ func Parse(data []byte) (*Policy, error) {
 // MaxDocumentBytes is the largest policy document Parse accepts.
 const MaxDocumentBytes = 4 << 20
 
-func parse(data []byte) (*Policy, *protocol.Error) {
-	if len(data) > MaxDocumentBytes {
-		return nil, cfgErr("document of %d bytes is over the limit of %d", len(data), MaxDocumentBytes)
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	var raw rawDoc
-	if err := dec.Decode(&raw); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, cfgErr("empty document")
-		}
-		return nil, cfgErr("%s", cleanYAMLErr(err))
-	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return nil, cfgErr("more than one YAML document")
-	}
-	return compile(&raw)
+// source is what the authoring tools (Lint) need beside the compiled
+// policy: each rule's raw form, with the nodes it was written at.
+type source struct {
+	raws []*rawRule // raws[i] is the raw form of p.rules[i]
 }
 
-func cleanYAMLErr(err error) string {
-	s := strings.TrimPrefix(err.Error(), "yaml: ")
-	s = strings.ReplaceAll(s, "unmarshal errors:\n  ", "")
-	s = strings.ReplaceAll(s, "\n  ", "; ")
-	return errNotKnown.ReplaceAllString(s, "unknown key $1")
+func parse(data []byte) (*Policy, *source, *ParseError) {
+	raw, root, errs := decodeDoc(data)
+	if raw == nil {
+		return nil, nil, newParseError(diagnostics(errs))
+	}
+	if slices.ContainsFunc(errs, func(e *docErr) bool { return !e.inRule }) {
+		// Groups or the layout are wrong: compiling the rules would
+		// report what follows from that again.
+		return nil, nil, newParseError(diagnostics(place(errs, root)))
+	}
+	p, src, cerrs := compile(raw, root)
+	errs = append(errs, cerrs...)
+	if len(errs) > 0 {
+		return nil, nil, newParseError(diagnostics(place(errs, root)))
+	}
+	return p, src, nil
 }
 
-func compile(raw *rawDoc) (*Policy, *protocol.Error) {
+// ruleLabel is how messages name rule i: `rules[3]` or `rules[3] (id "P4")`.
+func ruleLabel(i int, rr *rawRule, prefix string) string {
+	l := prefix + "rules[" + strconv.Itoa(i) + "]"
+	if rr.ID != "" {
+		l += " (id " + strconv.Quote(rr.ID) + ")"
+	}
+	return l
+}
+
+func compile(raw *rawDoc, root *yaml.Node) (*Policy, *source, []*docErr) {
 	p := &Policy{version: 1}
+	src := &source{}
+	var errs []*docErr
+	fail := func(n *yaml.Node, format string, args ...any) { errs = append(errs, errAt(n, format, args...)) }
+	prefix := ""
 	if in := raw.Policy; in != nil {
 		// The spec's config layout (11 §21): the policy sits under "policy",
 		// beside the registry's "capabilities" map.
 		if raw.Version != nil || raw.Default != nil || raw.Groups != nil || raw.Rules != nil || raw.Shell != nil {
-			return nil, cfgErr("policy: give the policy either at the top level or under \"policy\", not both")
+			return nil, nil, []*docErr{errAt(raw.at.key("policy"), "policy: give the policy either at the top level or under \"policy\", not both")}
 		}
 		if in.Policy != nil {
-			return nil, cfgErr("policy.policy: nested policy")
+			return nil, nil, []*docErr{errAt(in.at.key("policy"), "policy.policy: nested policy")}
 		}
 		if in.Capabilities != nil && raw.Capabilities != nil {
-			return nil, cfgErr("policy.capabilities: capabilities is also given at the top level")
+			return nil, nil, []*docErr{errAt(in.at.key("capabilities"), "policy.capabilities: capabilities is also given at the top level")}
 		}
-		if in.Capabilities == nil {
+		if in.Capabilities == nil && raw.Capabilities != nil {
 			in.Capabilities = raw.Capabilities
+			if in.at.vals != nil {
+				in.at.vals["capabilities"] = raw.at.vals["capabilities"]
+			}
 		}
-		raw = in
+		raw, prefix = in, "policy."
 	}
 	if raw.Version != nil && *raw.Version != 1 {
-		return nil, cfgErr("version: %d is not supported (want 1)", *raw.Version)
+		fail(raw.at.val("version"), "%sversion: %d is not supported (want 1)", prefix, *raw.Version)
 	}
 	if raw.Default != nil && *raw.Default != "deny" {
-		return nil, cfgErr("default: %q is not accepted: the only default is deny", *raw.Default)
+		fail(raw.at.val("default"), "%sdefault: %q is not accepted: the only default is deny", prefix, *raw.Default)
 	}
 
 	// Groups, sorted by name.
 	groups := map[string][]string{}
 	for name, members := range raw.Groups {
-		if name == "" || strings.ContainsAny(name, "*?") {
-			return nil, cfgErr("groups: invalid group name %q", name)
+		switch {
+		case name == "" || strings.ContainsAny(name, "*?"):
+			fail(raw.at.mapKey("groups", name), "%sgroups: invalid group name %q", prefix, name)
+			continue
+		case !members.set || len(members.vals) == 0:
+			n := members.node
+			if n == nil {
+				n = raw.at.mapKey("groups", name)
+			}
+			fail(n, "%sgroups.%s: no members", prefix, name)
+			continue
 		}
-		if !members.set || len(members.vals) == 0 {
-			return nil, cfgErr("groups.%s: no members", name)
-		}
-		for _, m := range members.vals {
+		ok := true
+		for i, m := range members.vals {
 			if m == "" || strings.HasPrefix(m, "group:") {
-				return nil, cfgErr("groups.%s: invalid member %q (groups hold principals, not groups)", name, m)
+				fail(members.elem(i), "%sgroups.%s: invalid member %q (groups hold principals, not groups)", prefix, name, m)
+				ok = false
 			}
 		}
-		groups[name] = members.vals
-		p.groups = append(p.groups, group{name, members.vals})
+		if ok {
+			groups[name] = members.vals
+			p.groups = append(p.groups, group{name, members.vals})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs // rules naming these groups would only repeat them
 	}
 	slices.SortFunc(p.groups, func(a, b group) int { return strings.Compare(a.name, b.name) })
 
 	ids := map[string]bool{}
 	for i := range raw.Rules {
-		r, err := compileRule(i, &raw.Rules[i], groups)
-		if err != nil {
-			return nil, err
+		rr := &raw.Rules[i]
+		if rr.broken {
+			continue
+		}
+		r, rerrs := compileRule(i, rr, groups, prefix)
+		if len(rerrs) > 0 {
+			errs = append(errs, place(rerrs, rr.at.self)...)
+			continue
 		}
 		if ids[r.id] {
-			return nil, cfgErr("%s: duplicate rule id", r.where)
+			fail(rr.at.val("id"), "%s: duplicate rule id", r.where)
+			continue
 		}
 		ids[r.id] = true
 		p.rules = append(p.rules, r)
+		src.raws = append(src.raws, rr)
 	}
 
 	// The spec's short forms: shell.allowed_commands, and
 	// capabilities.shell.allowed_commands.
-	var cmds []string
+	var cmds strList
 	var from string
 	if raw.Shell != nil {
 		if !raw.Shell.AllowedCommands.set {
-			return nil, cfgErr("shell: allowed_commands is required")
+			fail(raw.at.key("shell"), "%sshell: allowed_commands is required", prefix)
 		}
-		cmds, from = raw.Shell.AllowedCommands.vals, "shell.allowed_commands"
+		cmds, from = raw.Shell.AllowedCommands, prefix+"shell.allowed_commands"
 	}
 	capNames := make([]string, 0, len(raw.Capabilities))
 	for name := range raw.Capabilities {
@@ -409,36 +484,46 @@ func compile(raw *rawDoc) (*Policy, *protocol.Error) {
 			continue
 		}
 		if name != "shell" {
-			return nil, cfgErr("capabilities.%s.allowed_commands: only shell takes allowed_commands", name)
+			fail(c.at.key("allowed_commands"), "capabilities.%s.allowed_commands: only shell takes allowed_commands", name)
+			continue
 		}
 		if from != "" {
-			return nil, cfgErr("capabilities.shell.allowed_commands: allowed_commands is already given in %s", from)
+			fail(c.at.key("allowed_commands"), "capabilities.shell.allowed_commands: allowed_commands is already given in %s", from)
+			continue
 		}
-		cmds, from = c.AllowedCommands.vals, "capabilities.shell.allowed_commands"
+		cmds, from = c.AllowedCommands, "capabilities.shell.allowed_commands"
 	}
-	if from != "" {
-		if len(cmds) == 0 {
-			return nil, cfgErr("%s: empty list", from)
-		}
+	if from != "" && cmds.set {
 		const id = "shell.allowed_commands"
-		if ids[id] {
-			return nil, cfgErr("%s: rule id %q is already used", from, id)
+		switch {
+		case len(cmds.vals) == 0:
+			fail(cmds.node, "%s: empty list", from)
+		case ids[id]:
+			fail(cmds.node, "%s: rule id %q is already used", from, id)
+		default:
+			rr := &rawRule{ID: id, Effect: "allow",
+				Capabilities: strList{vals: []string{"shell"}, set: true},
+				Args:         map[string]*rawCons{"bin": {Type: "string", In: anyList{vals: toAny(cmds.vals), set: true, node: cmds.node, elems: cmds.elems}}},
+				at:           docNodes{self: cmds.node}}
+			r, rerrs := compileRule(len(p.rules), rr, groups, "")
+			for _, e := range rerrs {
+				fail(e.n, "%s: %s", from, e.msg)
+			}
+			if len(rerrs) == 0 {
+				r.where = from
+				p.rules = append(p.rules, r)
+				src.raws = append(src.raws, rr)
+			}
 		}
-		rr := rawRule{ID: id, Effect: "allow",
-			Capabilities: strList{[]string{"shell"}, true},
-			Args:         map[string]*rawCons{"bin": {Type: "string", In: anyList{toAny(cmds), true}}}}
-		r, err := compileRule(len(p.rules), &rr, groups)
-		if err != nil {
-			return nil, cfgErr("%s: %s", from, strings.TrimPrefix(err.Message, "policy: "))
-		}
-		r.where = from
-		p.rules = append(p.rules, r)
+	}
+	if len(errs) > 0 {
+		return nil, nil, errs
 	}
 
 	p.buildIndex()
 	p.text = p.render()
 	p.hash = sha256Sum(p.text)
-	return p, nil
+	return p, src, nil
 }
 
 func toAny(s []string) []any {
@@ -449,52 +534,60 @@ func toAny(s []string) []any {
 	return out
 }
 
-func compileRule(i int, rr *rawRule, groups map[string][]string) (*rule, *protocol.Error) {
-	r := &rule{index: i, id: rr.ID}
+// compileRule compiles rule i; prefix is "policy." for a document under
+// "policy". Errors without a node belong to the rule as a whole.
+func compileRule(i int, rr *rawRule, groups map[string][]string, prefix string) (*rule, []*docErr) {
+	var errs []*docErr
+	r := &rule{index: i, id: rr.ID, where: ruleLabel(i, rr, prefix)}
+	fail := func(n *yaml.Node, format string, args ...any) {
+		errs = append(errs, errAt(n, r.where+": "+format, args...))
+	}
 	if r.id == "" {
 		r.id = "rules[" + strconv.Itoa(i) + "]"
-		r.where = r.id
-	} else {
-		r.where = fmt.Sprintf("rules[%d] (id %q)", i, rr.ID)
-		if r.id == DefaultDenyRule {
-			return nil, cfgErr("%s: id %q is reserved", r.where, DefaultDenyRule)
-		}
+	} else if r.id == DefaultDenyRule {
+		fail(rr.at.val("id"), "id %q is reserved", DefaultDenyRule)
 	}
 	switch rr.Effect {
 	case "allow":
 		r.allow = true
 	case "deny":
 	case "":
-		return nil, cfgErr("%s: effect is required (allow or deny)", r.where)
+		fail(rr.at.self, "effect is required (allow or deny)")
 	default:
-		return nil, cfgErr("%s: effect: %q is not allow or deny", r.where, rr.Effect)
+		fail(rr.at.val("effect"), "effect: %q is not allow or deny%s", rr.Effect, suggest.Hint(rr.Effect, []string{"allow", "deny"}))
 	}
 
 	// Principals.
 	princ := rr.Principals
 	if rr.Principal.set {
 		if princ.set {
-			return nil, cfgErr("%s: give principals or principal, not both", r.where)
+			fail(rr.at.key("principal"), "give principals or principal, not both")
 		}
 		princ = rr.Principal
 	}
 	if !princ.set {
-		princ = strList{[]string{"*"}, true}
+		princ = strList{vals: []string{"*"}, set: true}
 	}
 	if len(princ.vals) == 0 {
-		return nil, cfgErr("%s: principals: empty list matches nobody (omit it for \"*\")", r.where)
+		fail(princ.node, "principals: empty list matches nobody (omit it for \"*\")")
 	}
 	r.principals = princ.vals
-	for _, pat := range princ.vals {
+	for j, pat := range princ.vals {
 		switch {
 		case pat == "":
-			return nil, cfgErr("%s: principals: empty pattern", r.where)
+			fail(princ.elem(j), "principals: empty pattern")
 		case pat == "*":
 			r.princ.any = true
 		case strings.HasPrefix(pat, "group:"):
 			members, ok := groups[pat[len("group:"):]]
 			if !ok {
-				return nil, cfgErr("%s: principals: unknown group %q", r.where, pat)
+				names := make([]string, 0, len(groups))
+				for g := range groups {
+					names = append(names, "group:"+g)
+				}
+				slices.Sort(names)
+				fail(princ.elem(j), "principals: unknown group %q%s", pat, suggest.Hint(pat, names))
+				continue
 			}
 			for _, m := range members {
 				r.princ.add(m)
@@ -509,16 +602,21 @@ func compileRule(i int, rr *rawRule, groups map[string][]string) (*rule, *protoc
 	caps := rr.Capabilities
 	if rr.Capability.set {
 		if caps.set {
-			return nil, cfgErr("%s: give capabilities or capability, not both", r.where)
+			fail(rr.at.key("capability"), "give capabilities or capability, not both")
 		}
 		caps = rr.Capability
 	}
 	if !caps.set || len(caps.vals) == 0 {
-		return nil, cfgErr("%s: capabilities is required (use [\"*\"] for every capability)", r.where)
+		n := caps.node
+		if n == nil {
+			n = rr.at.self
+		}
+		fail(n, "capabilities is required (use [\"*\"] for every capability)")
 	}
-	for _, c := range caps.vals {
+	for j, c := range caps.vals {
 		if c == "" {
-			return nil, cfgErr("%s: capabilities: empty pattern", r.where)
+			fail(caps.elem(j), "capabilities: empty pattern")
+			continue
 		}
 		if !slices.Contains(r.capabilities, c) {
 			r.capabilities = append(r.capabilities, c)
@@ -532,22 +630,24 @@ func compileRule(i int, rr *rawRule, groups map[string][]string) (*rule, *protoc
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		where := r.where + ": args." + name
 		if name == "" {
-			return nil, cfgErr("%s: empty argument name", r.where)
+			fail(rr.at.mapKey("args", name), "empty argument name")
+			continue
 		}
 		rc := rr.Args[name]
 		if rc == nil {
 			rc = &rawCons{}
 		}
-		c, err := compileCons(where, rc, false)
-		if err != nil {
-			return nil, err
+		c, cerrs := compileCons(r.where+": args."+name, rc, false)
+		if len(cerrs) > 0 {
+			errs = append(errs, place(cerrs, rr.at.mapKey("args", name))...)
+			continue
 		}
-		a := argCheck{name: name, label: "args." + name, optional: rc.Optional, c: c}
-		r.args = append(r.args, a)
+		r.args = append(r.args, argCheck{name: name, label: "args." + name, optional: rc.Optional, c: c})
 	}
-
+	if len(errs) > 0 {
+		return nil, errs
+	}
 	r.fill()
 	return r, nil
 }

@@ -3,8 +3,6 @@ package policy
 import (
 	"path"
 	"strings"
-
-	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 // compilePath compiles path_under and path_not_under: component-wise
@@ -15,7 +13,7 @@ import (
 // "/project/secret" is under "/project/secret" and not under
 // "/project/secrets"; a relative value is neither under nor not under
 // anything (both fail).
-func compilePath(b *consBuilder, rc *rawCons) *protocol.Error {
+func compilePath(b *consBuilder, rc *rawCons) *docErr {
 	for _, pc := range []struct {
 		key string
 		l   strList
@@ -30,7 +28,7 @@ func compilePath(b *consBuilder, rc *rawCons) *protocol.Error {
 		dirs := make([]string, len(pc.l.vals))
 		for i, d := range pc.l.vals {
 			if !strings.HasPrefix(d, "/") {
-				return cfgErr("%s.%s[%d]: %q is not an absolute path", b.where, pc.key, i, d)
+				return errAt(pc.l.elem(i), "%s.%s[%d]: %q is not an absolute path", b.where, pc.key, i, d)
 			}
 			dirs[i] = path.Clean(d)
 		}

@@ -431,10 +431,14 @@ rules:
     capabilities: [noop, echo]
 `
 
+// DefaultDocument returns the text of the embedded default policy, the
+// one Default compiles (for `femtoclaw policy check` and `fmt`).
+func DefaultDocument() []byte { return []byte(defaultYAML) }
+
 // Default returns the embedded default policy: any principal may run noop
 // and echo; everything else is denied by default.
 func Default() *Policy {
-	p, err := parse([]byte(defaultYAML))
+	p, _, err := parse([]byte(defaultYAML))
 	if err != nil {
 		panic("policy: embedded default does not compile: " + err.Error())
 	}

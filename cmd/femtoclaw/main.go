@@ -6,8 +6,8 @@
 //	femtoclaw config                     print the effective configuration and each key's source
 //	femtoclaw exec [MESSAGE|-]           run one protocol message in process and print the answer
 //	femtoclaw exec --server [URL] ...    the same against the running server (DATA_DIR/run.json names it)
-//	femtoclaw policy check FILE          validate a policy and print its compiled rules
-//	femtoclaw policy eval ...            decide a sample call and print the decision and rule
+//	femtoclaw policy check|test|fmt|eval validate, test and format policies; decide a sample call
+//	femtoclaw policy diff                where a shadow candidate policy decides otherwise
 //	femtoclaw capabilities               list the capabilities and whether each is enabled
 //	femtoclaw journal verify|inspect|tail|get|export|repair
 //	femtoclaw stats [--once]             live percentiles of the running server (DATA_DIR/run.json)
@@ -112,11 +112,7 @@ success, 1 otherwise.`,
 	// (policycmd.go); the table lists and dispatches them.
 	{name: "policy", summary: "validate and evaluate policies",
 		help: "Policy tooling. The policy format is documented in policy/doc.go.",
-		subs: []*command{
-			{name: "check", args: "FILE", summary: "validate a policy file and print its compiled rules", run: policySub},
-			{name: "eval", args: "[--policy FILE] --principal P [MESSAGE | -]", summary: "decide a call for a principal and print the decision and its rule", run: policySub},
-			{name: "diff", args: "[--candidate FILE] [--from T] [--to T] [--json]", summary: "where a shadow candidate policy decides otherwise, from the journal (--candidate FILE: replay)", run: policySub},
-		}},
+		subs: policySubs()},
 	{name: "capabilities", args: "[flags]", run: cmdCapabilities,
 		summary: "list the capabilities, their effects and whether each is enabled",
 		help: `Lists the registered capabilities as the configuration sets them: name, version,
@@ -535,6 +531,16 @@ func newFlagSet(name string, c *commonFlags) *flag.FlagSet {
 
 // policySub runs a policy subcommand: cmdPolicy dispatches on its name
 // and parses the rest.
+// policySubs makes the policy group's entries from policyCommands, the
+// one table of policy subcommands (each parses its own flags and help).
+func policySubs() []*command {
+	var subs []*command
+	for _, c := range policyCommands() {
+		subs = append(subs, &command{name: c.name, args: c.args, summary: c.about, run: policySub})
+	}
+	return subs
+}
+
 func policySub(_ context.Context, inv *invocation, args []string) error {
 	return cmdPolicy(append([]string{inv.cmd.name}, args...), inv.stdin, inv.stdout, inv.environ)
 }

@@ -175,10 +175,13 @@ func TestPolicyCommands(t *testing.T) {
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
 	os.WriteFile(bad, []byte("default: allow\n"), 0o600)
-	if code, _, errOut := runCLI(t, nil, "", "policy", "check", bad); code != 1 || !strings.Contains(errOut, "CONFIGURATION_ERROR") {
-		t.Fatalf("bad policy: %d %s", code, errOut)
+	if code, out, _ := runCLI(t, nil, "", "policy", "check", bad); code != 1 || out != bad+`:1:10: default: "allow" is not accepted: the only default is deny`+"\n" {
+		t.Fatalf("bad policy: %d %s", code, out)
 	}
-	code, out, _ = runCLI(t, nil, "", "policy", "eval", "--policy", "../../policy/testdata/anchor.yaml", "--principal", "agent-1",
+	// Decided as serve decides: with shell enabled (and git allowlisted),
+	// by the policy; disabled, by the registry.
+	code, out, _ = runCLI(t, []string{"FEMTOCLAW_DATA_DIR=" + t.TempDir()}, "", "policy", "eval", "--set", "capabilities.shell.enabled=true",
+		"--set", "capabilities.shell.allowed_bins=git", "--policy", "../../policy/testdata/anchor.yaml", "--principal", "agent-1",
 		`{"tool_call":{"tool":"shell","args":{"bin":"git","argv":["push","origin"]}}}`)
 	var d map[string]any
 	json.Unmarshal([]byte(out), &d)

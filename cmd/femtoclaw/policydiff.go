@@ -15,6 +15,7 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/policy"
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 const policyDiffUsage = "usage: femtoclaw policy diff [--data-dir D] [--from T] [--to T] [--json] [--candidate FILE [--policy FILE]]"
@@ -262,12 +263,17 @@ func (d *policyDiff) add(r *journal.Record) bool {
 	msg := make([]byte, 0, len(r.Args)+len(tool)+32)
 	msg = append(append(append(append(append(msg, `{"tool_call":{"tool":`...), tool...), `,"args":`...), r.Args...), `}}`...)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	a, err := pipeline.PolicyVerdict(log, d.reg, d.pol, r.Principal, msg)
+	m, err := protocol.Decode(msg, protocol.Limits{})
 	if err != nil {
 		d.report.Skipped["not a valid call under the configured registry"]++
 		return true
 	}
-	c, _ := pipeline.PolicyVerdict(log, d.reg, d.cand, r.Principal, msg)
+	a, _, err := pipeline.Decide(log, d.reg, d.pol, r.Principal, m)
+	if err != nil {
+		d.report.Skipped["not a valid call under the configured registry"]++
+		return true
+	}
+	c, _, _ := pipeline.Decide(log, d.reg, d.cand, r.Principal, m)
 	d.report.Replayed++
 	if string(a.Code) != r.Decision || a.Rule != r.Rule {
 		d.report.Stale++
