@@ -124,9 +124,11 @@
 // and must continue from its anchor. Segments before the manifest's first
 // one that are still present — a crash between the manifest and the
 // removals, or in the middle of them — are not part of the journal: Open
-// finishes removing or archiving them as the manifest says. A failed
-// manifest write, removal, rename or sync stops retention for the life of
-// the process (sticky; Stats.RetentionFailed), never the journal.
+// finishes removing or archiving them as the manifest says (and so does
+// the next pass). A failed manifest write or sync stops retention for the
+// life of the process (sticky; Stats.RetentionFailed), never the journal;
+// a failed removal or rename (on Windows, a segment a reader holds open)
+// is tried again by the next pass.
 //
 // Readers: Get answers "not found" for a record retention removed, also
 // when the segment disappears during the lookup; Scan, which may have

@@ -27,11 +27,13 @@ import (
 //     (Journal.base; the Get index drops what is before it);
 //  5. removes or archives the segments, oldest first, and syncs.
 //
-// A failure of step 4 or 5 is sticky for retention (the journal itself
-// goes on appending): nothing is retried in this process, the error is
-// logged and reported in Stats, and the next Open finishes whatever the
-// manifest says is gone. A failure to read a segment (step 3) only ends
-// that pass.
+// A failed manifest write or a failed sync (steps 4, 5) is sticky for
+// retention (the journal itself goes on appending): nothing is retried in
+// this process, the error is logged and reported in Stats, and the next
+// Open finishes whatever the manifest says is gone. A failed removal or
+// rename (a file held open, on Windows) or read only ends that pass: the
+// segments it left before the manifest's first one are finished by the
+// next pass (step 2).
 
 // retentionFloor is what the flusher says must stay.
 type retentionFloor struct {
@@ -139,7 +141,7 @@ func (j *Journal) retain() (retentionResult, error) {
 		}
 	}
 	if len(pending) > 0 {
-		if err := j.retainFail(finishPending(&j.cfg, r.m, pending, &j.dirMu)); err != nil {
+		if err := j.moveFailed(finishPending(&j.cfg, r.m, pending, &j.dirMu)); err != nil {
 			return out, err
 		}
 	}
@@ -233,7 +235,7 @@ func (j *Journal) retain() (retentionResult, error) {
 		j.stats.segmentsRemoved.Add(int64(n))
 	}
 	j.stats.bytesReclaimed.Add(moved)
-	if err := j.retainFail(err); err != nil {
+	if err := j.moveFailed(err); err != nil {
 		return out, err
 	}
 	j.cfg.Logger.Info("journal: retention", "segments", n, "bytes", moved, "first_segment", segmentName(cut),
@@ -241,8 +243,19 @@ func (j *Journal) retain() (retentionResult, error) {
 	return out, nil
 }
 
-// retainFail makes err, if any, retention's sticky error (write side:
-// the manifest, a removal, a rename, a sync).
+// moveFailed handles an error of moveSegments: a failed sync is sticky
+// (retainFail); a failed removal or rename only ends the pass.
+func (j *Journal) moveFailed(err error) error {
+	var se *syncError
+	if err == nil || errors.As(err, &se) {
+		return j.retainFail(err)
+	}
+	j.stats.retentionErrors.Add(1)
+	return fmt.Errorf("journal: retention: %w (the next pass tries again)", err)
+}
+
+// retainFail makes err, if any, retention's sticky error (the manifest
+// write, a sync).
 func (j *Journal) retainFail(err error) error {
 	if err == nil {
 		return nil

@@ -263,7 +263,7 @@ func moveSegments(fsys fileSystem, dir string, segs []segInfo, archiveDir string
 		}
 		// The archive directory's own entry, in case MkdirAll created it.
 		if err := fsys.SyncDir(filepath.Dir(filepath.Clean(archiveDir))); err != nil {
-			return 0, 0, err
+			return 0, 0, &syncError{err}
 		}
 	}
 	var n int
@@ -289,12 +289,21 @@ loop:
 	}
 	if n > 0 {
 		serr := fsys.SyncDir(dir) // mutate:syncdir-retention
-		if err == nil {
-			err = serr
+		if err == nil && serr != nil {
+			err = &syncError{serr}
 		}
 	}
 	return n, bytes, err
 }
+
+// syncError marks a failed sync in retention's file work. It is sticky
+// (a later sync could succeed without the data being on disk); a failed
+// removal or rename is not: the segment stays before the manifest's first
+// one, and the next pass, or the next Open, tries again.
+type syncError struct{ err error }
+
+func (e *syncError) Error() string { return "sync: " + e.err.Error() }
+func (e *syncError) Unwrap() error { return e.err }
 
 // archiveSegment moves one segment into archiveDir (see moveSegments).
 func archiveSegment(fsys fileSystem, s segInfo, archiveDir string, dirMu lockable) error {
@@ -306,6 +315,9 @@ func archiveSegment(fsys fileSystem, s segInfo, archiveDir string, dirMu lockabl
 	err := fsys.Rename(s.path, dst)
 	if err == nil {
 		err = fsys.SyncDir(archiveDir) // mutate:syncdir-archive
+		if err != nil {
+			err = &syncError{err}
+		}
 	}
 	dirMu.Unlock()
 	if !errors.Is(err, syscall.EXDEV) {
@@ -319,14 +331,14 @@ func archiveSegment(fsys fileSystem, s segInfo, archiveDir string, dirMu lockabl
 	}
 	tmp := dst + tempSuffix
 	if err := writeFile(fsys, tmp, data, true); err != nil {
-		return err
+		return &syncError{err}
 	}
 	if err := fsys.Rename(tmp, dst); err != nil {
 		return err
 	}
 	err = fsys.SyncDir(archiveDir) // mutate:syncdir-archive-copy
 	if err != nil {
-		return err
+		return &syncError{err}
 	}
 	return fsys.Remove(s.path)
 }

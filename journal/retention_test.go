@@ -788,3 +788,41 @@ func TestPowerLossRetentionArchiveCopy(t *testing.T) {
 	}
 	checkRetentionCrash(t, c, head, archive, "after a pass that copied")
 }
+
+// TestRetentionRemoveRetried: a failed removal (a segment held open, on
+// Windows) is not sticky: the segment waits before the manifest's first
+// one, and the next pass removes it.
+func TestRetentionRemoveRetried(t *testing.T) {
+	m := newMemFS()
+	var armed atomic.Bool
+	efs := &errorFS{fileSystem: m, inject: func(op, path string) error {
+		if armed.Load() && op == "remove" && filepath.Base(path) == segmentName(1) {
+			return errInjected
+		}
+		return nil
+	}}
+	cfg, _, passes := retentionConfig(m, RetentionConfig{MaxBytes: 3 * 4096})
+	cfg.fs = efs
+	j := mustOpen(t, cfg)
+	defer j.Close()
+	<-passes
+	fill(t, j, 0, 100)
+	armed.Store(true)
+	if _, err := j.retain(); !errors.Is(err, errInjected) {
+		t.Fatalf("retain: %v", err)
+	}
+	st := j.Stats()
+	if st.RetentionFailed || st.SegmentsRemoved != 1 {
+		t.Fatalf("stats %+v", st)
+	}
+	if rep, err := verifyDir(m, memDir, ""); err != nil || rep.Retention.PendingSegments == 0 {
+		t.Fatalf("verify with a segment left behind: %+v: %v", rep.Retention, err)
+	}
+	armed.Store(false)
+	if _, err := j.retain(); err != nil {
+		t.Fatal(err)
+	}
+	if segs := segIndexes(t, m, memDir); segs[0] != j.base.Load() {
+		t.Fatalf("segments %v, first %d", segs, j.base.Load())
+	}
+}
