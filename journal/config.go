@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"time"
 )
 
@@ -93,16 +94,65 @@ type Config struct {
 	// If nil, defaults to a logger that discards everything.
 	Logger *slog.Logger
 
-	// Now is the clock for record timestamps. If nil, defaults to time.Now.
+	// Now is the clock for record timestamps and for retention's ages. If
+	// nil, defaults to time.Now.
 	Now func() time.Time
+
+	// Retention removes (or archives) old sealed segments; see
+	// RetentionConfig. The zero value keeps every record forever.
+	Retention RetentionConfig
 
 	// test hooks
 	rand      io.Reader  // genesis randomness; nil: crypto/rand
 	fs        fileSystem // the file system; if nil, the operating system's
 	afterTick func(d time.Duration) <-chan time.Time
+	retained  func(retentionResult, error) // called after each pass of the retention goroutine
 }
 
+// RetentionConfig bounds the journal on disk by removing, or moving to
+// ArchiveDir, whole sealed segments, oldest first, while Verify still
+// proves the chain of what remains (see the package documentation,
+// "Retention"). A segment is eligible when MaxAge or MaxBytes says so, and
+// never when it is the active segment (the one being appended to: it was
+// not necessarily synced), holds an intent whose outcome is not journaled
+// yet, holds or follows the last checkpoint's position, or holds a record
+// younger than MinAge. Retention is off when MaxAge and MaxBytes are both
+// zero.
+type RetentionConfig struct {
+	// MaxAge makes a sealed segment eligible once its newest record is
+	// older than MaxAge. If zero, age makes nothing eligible. Clamped to
+	// at least MinAge.
+	MaxAge time.Duration
+
+	// MaxBytes bounds the total size of the segment files (each
+	// preallocated to SegmentSize; the next segment, prepared in advance,
+	// is not counted): while they exceed it the oldest sealed segments are
+	// eligible. The active segment is kept even when it alone exceeds it.
+	// If zero, size makes nothing eligible.
+	MaxBytes int64
+
+	// MinAge protects the newest records whatever MaxAge and MaxBytes say:
+	// a segment holding a record younger than MinAge is kept. The runtime
+	// sets it to the idempotency retention window, whose records its key
+	// index reads back at start. If zero, nothing is kept for its age.
+	MinAge time.Duration
+
+	// ArchiveDir, if set, receives the segments instead of their removal:
+	// each is moved there (a rename on the same file system, else a copy
+	// synced before the original is removed), and both directories are
+	// synced. It must not be Dir. If empty, segments are removed.
+	ArchiveDir string
+
+	// Every is the period of the retention pass of an open journal (one
+	// also runs right after Open). If zero, defaults to 1 minute. Clamped
+	// to at least 1 second.
+	Every time.Duration
+}
+
+func (r RetentionConfig) enabled() bool { return r.MaxAge > 0 || r.MaxBytes > 0 }
+
 const (
+	defaultRetentionEvery  = time.Minute
 	defaultSegmentSize     = 64 << 20
 	minSegmentSize         = 4 << 10
 	defaultMaxBatchRecords = 4096
@@ -156,6 +206,13 @@ func (c Config) withDefaults() Config {
 	if c.fs == nil {
 		c.fs = osFS{}
 	}
+	if c.Retention.Every == 0 {
+		c.Retention.Every = defaultRetentionEvery
+	}
+	c.Retention.Every = max(c.Retention.Every, time.Second)
+	if c.Retention.MaxAge > 0 {
+		c.Retention.MaxAge = max(c.Retention.MaxAge, c.Retention.MinAge)
+	}
 	if c.afterTick == nil {
 		c.afterTick = time.After
 	}
@@ -174,6 +231,15 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.Codec.id(); err != nil {
 		return err
+	}
+	r := &c.Retention
+	switch {
+	case r.MaxAge < 0 || r.MaxBytes < 0 || r.MinAge < 0:
+		return fmt.Errorf("journal: config: negative retention (max age %v, max bytes %d, min age %v)", r.MaxAge, r.MaxBytes, r.MinAge)
+	case r.ArchiveDir != "" && filepath.Clean(r.ArchiveDir) == filepath.Clean(c.Dir):
+		return fmt.Errorf("journal: config: the retention archive directory %s is the journal directory", r.ArchiveDir)
+	case len(r.ArchiveDir) > maxArchiveDir:
+		return fmt.Errorf("journal: config: the retention archive directory is longer than %d bytes", maxArchiveDir)
 	}
 	return nil
 }

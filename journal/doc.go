@@ -31,6 +31,11 @@
 //	err = j.Scan(journal.Query{Capability: "shell"}, func(r *journal.Record) bool { … })
 //	err = j.Close() // commits and syncs everything queued, writes a checkpoint
 //
+// With Config.Retention set, Open also starts a retention goroutine that
+// removes or archives old sealed segments (see Retention below); Stats
+// counts what it removed and Journal.Retention says where the journal
+// now starts.
+//
 // Offline tools (no Journal open): Verify and VerifyAnchored (full CRC,
 // chain, sequence, time and record check, held to the checkpoint and, if
 // given, to a head recorded elsewhere), Inspect (segments, blocks,
@@ -47,6 +52,8 @@
 //	00000000000000000001.seg   segment 1 …  numbered without gaps
 //	next.seg.tmp               the next segment, preallocated in advance
 //	checkpoint                 the last synced, verified point (binding; see Recovery contract)
+//	retention                  where the journal starts once retention removed segments, and
+//	                           the chain hash it continues from (binding; see Retention)
 //	<segment>.<offset>.broken  bytes of a torn tail that Open removed (never overwritten:
 //	                           a second copy for the same offset gets a .N suffix)
 //	LOCK                       the one-writer lock (lock.go): pid, command and listeners of
@@ -88,6 +95,46 @@
 // final name and syncs the directory (temp + rename + directory sync: a
 // segment either exists completely, header included, or not at all). A block
 // larger than a segment gets a segment of its own.
+//
+// # Retention
+//
+// The journal keeps every record until Config.Retention says otherwise.
+// Retention works on whole sealed segments, oldest first: a segment is
+// eligible once its newest record is older than MaxAge, or while the
+// segment files exceed MaxBytes; it is removed, or moved to ArchiveDir
+// (rename, or copy across file systems, with both directories synced).
+// It never takes the active segment (not necessarily synced yet), a
+// segment holding an intent whose outcome is not journaled, the last
+// checkpoint's segment or anything after those, nor a segment holding a
+// record younger than MinAge (the runtime sets it to its idempotency
+// window, whose records the key index reads back at start). A pass runs
+// right after Open and then every Retention.Every, on one goroutine that
+// Close stops and waits for.
+//
+// Before it removes anything a pass writes the retention manifest
+// (retention.go has its layout) — temp file, sync, rename, directory
+// sync — naming the first segment kept, its first seq and the chain hash
+// it continues from (the anchor, which is that segment's header's prev
+// hash), and the genesis value. From then on the journal starts there:
+// Verify proves the chain from the anchor to the head and reports it
+// (VerifyReport.Retention: "chain anchored at seq N hash H"), and so do
+// Open, Inspect and Scan. Without a manifest the journal starts at
+// segment 0 as before, so a segment deleted by hand is damage either
+// way: the first segment present must be the manifest's (or segment 0),
+// and must continue from its anchor. Segments before the manifest's first
+// one that are still present — a crash between the manifest and the
+// removals, or in the middle of them — are not part of the journal: Open
+// finishes removing or archiving them as the manifest says (and so does
+// the next pass). A failed manifest write or sync stops retention for the
+// life of the process (sticky; Stats.RetentionFailed), never the journal;
+// a failed removal or rename (on Windows, a segment a reader holds open)
+// is tried again by the next pass.
+//
+// Readers: Get answers "not found" for a record retention removed, also
+// when the segment disappears during the lookup; Scan, which may have
+// listed a segment just removed, goes on from the next one. The archived
+// segments, put back beside the journal's without the manifest, verify as
+// one journal from the genesis.
 //
 // # Recovery contract
 //
@@ -176,6 +223,15 @@
 //	                                         recovers, rewrites and syncs the unconfirmed    TestFailedBatchQueuedBehind,
 //	                                         tail                                            TestUnconfirmedTailRewritten
 //	power loss right after a torn repair     recovers: the repair was durable                TestPowerLossAfterTornRepair
+//	first segment deleted by hand after      refuses: names it missing, "not by retention"   TestDamageOldestSegmentDeletedByHand
+//	 retention (manifest not updated)
+//	retention manifest deleted               refuses: "segments 0..N are gone"               TestDamageRetentionManifestDeleted
+//	retention manifest damaged               refuses: the manifest does not decode           TestDamageRetentionManifestCorrupt
+//	retention anchor not the first           refuses: chain broken at the first segment      TestDamageRetentionAnchor
+//	 segment's prev hash
+//	power loss during a retention pass       recovers: Open finishes the pass the manifest    TestPowerLossRetentionEveryOp
+//	 (any operation; also during the Open     records; nothing kept is lost, archived
+//	 that finishes it)                        segments chain into the journal
 //
 // # Durability modes
 //
@@ -236,7 +292,9 @@
 // file system that simulates power loss (keeping only what was synced, and
 // a seeded random part of the rest) and failed syncs, and
 // scripts/mutate-journal.sh checks that removing any one sync or sticky
-// check makes a test fail. The operations that differ by OS sit behind small
+// check makes a test fail. (For the directory syncs of retention the
+// in-memory file system also loses or keeps, at random, each directory
+// operation not yet synced.) The operations that differ by OS sit behind small
 // functions in sys_<os>.go; the file format and the recovery contract are
 // the same everywhere.
 //

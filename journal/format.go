@@ -103,7 +103,8 @@ package journal
 //
 // The segment file name is the decimal segment index, zero padded to 20
 // digits, plus ".seg" (00000000000000000000.seg). Segments are numbered
-// without gaps from 0.
+// without gaps from 0 (or from the first segment the retention manifest
+// names: retention.go has its layout).
 
 import (
 	"encoding/binary"

@@ -24,6 +24,9 @@ func newTestClock() *testClock {
 
 func (c *testClock) Now() time.Time { return time.Unix(0, c.ns.Add(1000)).UTC() }
 
+// advance moves the clock forward by d.
+func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
+
 // zeroRand is a deterministic source for the genesis value.
 type zeroRand struct{}
 

@@ -1,9 +1,11 @@
 package journal
 
 import (
+	"errors"
 	"hash/maphash"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -110,8 +112,30 @@ func (x *execIndex) extend(fsys fileSystem, dir string, end *position) error {
 	return nil
 }
 
-// lookup returns the records of id, reading only candidate blocks.
-func (x *execIndex) lookup(fsys fileSystem, dir, id string) ([]Record, error) {
+// prune forgets the blocks of the segments before first: retention
+// removed them (their records are not found any more, and not an error).
+func (x *execIndex) prune(first uint64) {
+	k, _ := slices.BinarySearchFunc(x.blocks, first, func(b indexedBlock, t uint64) int { return cmpU64(b.seg, t) })
+	if k == 0 {
+		return
+	}
+	var off uint32
+	if k < len(x.blocks) {
+		off = x.blocks[k].wordsOff
+	} else {
+		off = uint32(len(x.bits))
+	}
+	x.bits = append([]uint64(nil), x.bits[off:]...)
+	x.blocks = append([]indexedBlock(nil), x.blocks[k:]...)
+	for i := range x.blocks {
+		x.blocks[i].wordsOff -= off
+	}
+}
+
+// lookup returns the records of id, reading only candidate blocks. base
+// returns the journal's first segment: a segment before it that is gone
+// was removed by retention, and its records are not found.
+func (x *execIndex) lookup(fsys fileSystem, dir, id string, base func() uint64) ([]Record, error) {
 	h := maphash.String(x.seed, id)
 	var out []Record
 	var dec decompressor
@@ -124,17 +148,22 @@ func (x *execIndex) lookup(fsys fileSystem, dir, id string) ([]Record, error) {
 		}
 	}()
 	var buf []byte
+	gone := base() // segments before it were removed by retention
 	for i := range x.blocks {
 		b := &x.blocks[i]
-		if !x.mayContain(b, h) {
+		if b.seg < gone || !x.mayContain(b, h) {
 			continue
 		}
 		if f == nil || fseg != b.seg {
 			if f != nil {
 				f.Close()
+				f = nil
 			}
 			var err error
 			if f, err = fsys.OpenFile(filepath.Join(dir, segmentName(b.seg)), os.O_RDONLY, 0); err != nil {
+				if gone = base(); errors.Is(err, os.ErrNotExist) && b.seg < gone {
+					continue // removed since the index was pruned
+				}
 				return nil, err
 			}
 			fseg = b.seg

@@ -66,6 +66,14 @@ import (
 //  8. Goroutine ownership: Open starts the flusher (and the syncer); Close
 //     signals stopc and waits for donec; the flusher's shutdown stops the
 //     syncer, syncs, checkpoints, and stops the preallocation goroutine.
+//  9. Retention (retainer.go) has its own goroutine, started by Open when
+//     enabled and stopped first by Close (retainStop, retainDone), before
+//     the flusher. It never touches flusher-owned fields: it asks the
+//     flusher (retainReq, answered between batches) for the active
+//     segment, the checkpoint's segment and the oldest open intent, and
+//     does its file work beside the flusher. The one shared resource is
+//     the journal directory's sync: dirMu (lock order fileMu, then dirMu;
+//     the retainer takes dirMu alone).
 //
 // Considered and not built: an atomic linked-list (Treiber) queue. It would
 // need a reversal to restore arrival order, and the mutex section here is
@@ -136,6 +144,28 @@ type Journal struct {
 	prepStop      chan struct{} // closed by shutdown: abandon a zero fill
 	prepWG        sync.WaitGroup
 	prepPending   bool // a prepared segment is (or will be) in prep
+
+	// Retention (retainer.go). base and keptSeq are where the journal
+	// starts (the manifest's first segment and seq; 0 and 1 before any
+	// retention): stored by the retainer, read by Get and Stats. dirMu is
+	// held by every sync of the journal directory from the flusher and by
+	// the retainer from an archive rename to the archive directory's sync,
+	// so no sync of the journal directory makes a segment's removal from
+	// it durable before its arrival in the archive is. ckptSeg is the
+	// segment of the last checkpoint written (flusher-owned; ^0: none).
+	base       atomic.Uint64
+	keptSeq    atomic.Uint64
+	dirMu      sync.Mutex
+	ckptSeg    uint64
+	retainReq  chan chan retentionFloor // the retainer's questions; nil when retention is off
+	retainStop chan struct{}
+	retainDone chan struct{}
+	ret        struct {
+		sync.Mutex                    // one pass at a time; guards the fields below
+		m          *manifest          // the manifest as last written or read
+		spans      map[uint64]segSpan // sealed segments' spans, read once each
+		err        error              // sticky: retention failed (write side)
+	}
 }
 
 // firstSegmentSize caps the first segment of a new journal, which Open
@@ -201,7 +231,9 @@ func (j *Journal) installSegment(index uint64, f file, rename bool) error {
 		}
 		f = nf
 	}
+	j.dirMu.Lock()
 	err = j.cfg.fs.SyncDir(j.cfg.Dir) // mutate:syncdir-segment
+	j.dirMu.Unlock()
 	if err != nil {
 		f.Close()
 		return err
@@ -406,6 +438,7 @@ func (j *Journal) Close() error {
 		j.mu.closed = true
 		j.mu.room.Broadcast()
 		j.mu.Unlock()
+		j.stopRetainer() // before the flusher, which answers its questions
 		close(j.stopc)
 		<-j.donec
 		err = j.Err()
@@ -423,6 +456,8 @@ func (j *Journal) flusher() {
 		select {
 		case <-j.kick:
 			j.flushOnce()
+		case req := <-j.retainReq:
+			req <- j.retentionFloor()
 		case <-j.stopc:
 			j.flushOnce() // mu.closed is set: this is the last batch
 			j.shutdown()
@@ -732,6 +767,7 @@ func (j *Journal) writeCheckpoint(durable bool) {
 		j.cfg.Logger.Warn("journal: checkpoint failed", "err", err)
 		return
 	}
+	j.ckptSeg = cp.seg
 	j.stats.checkpoints.Add(1)
 }
 
@@ -744,7 +780,9 @@ func (j *Journal) shutdown() {
 	if j.Err() == nil {
 		if err := j.syncNow(); err == nil {
 			j.writeCheckpoint(true)
+			j.dirMu.Lock()
 			_ = j.cfg.fs.SyncDir(j.cfg.Dir) // mutate:syncdir-close
+			j.dirMu.Unlock()
 		}
 	}
 	if err := j.f.Close(); err != nil && j.Err() == nil {

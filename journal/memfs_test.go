@@ -30,6 +30,12 @@ import (
 //     whatever the order of operations; directories themselves are always
 //     durable (MkdirAll).
 //   - Pages are 4 KiB; a page is kept whole or not at all.
+//   - With randomDirOps set, a power loss also keeps a seeded random part
+//     of the directory operations (creations, removals, renames) since
+//     the last SyncDir of their directory, in any order — each one whole:
+//     a rename keeps its old name or gets its new one, never neither,
+//     unless one directory of a rename across two was synced and the
+//     other not. Without it, such operations are all lost.
 type memFS struct {
 	mu      sync.Mutex
 	files   map[string]*memInode // the namespace as it is now
@@ -39,7 +45,27 @@ type memFS struct {
 	// (write, truncate, datasync, sync, create, rename, remove, syncdir),
 	// with mu held: a test may call crashCloneLocked from it.
 	hook func(op, path string)
+
+	randomDirOps bool
+	dirOps       []memDirOp // directory operations not yet synced, in order
+	dirOpGroup   int
 }
+
+// memDirOp is one directory's half of a directory operation: name comes
+// to point at in (add), or stops pointing at it (drop, in == the inode it
+// pointed at). The two halves of a rename share a group.
+type memDirOp struct {
+	dir, name string
+	in        *memInode
+	add       bool
+	group     int
+}
+
+func (m *memFS) logDirOp(group int, name string, in *memInode, add bool) {
+	m.dirOps = append(m.dirOps, memDirOp{dir: filepath.Dir(name), name: name, in: in, add: add, group: group})
+}
+
+func (m *memFS) newGroup() int { m.dirOpGroup++; return m.dirOpGroup }
 
 const memPage = 4096
 
@@ -82,35 +108,63 @@ func (m *memFS) crashCloneLocked(rng *rand.Rand, keep float64) *memFS {
 	slices.Sort(names)
 	clones := map[*memInode]*memInode{}
 	for _, name := range names {
-		in := m.durable[name]
-		n, ok := clones[in]
-		if !ok {
-			data := slices.Clone(in.synced)
-			pages := make([]int64, 0, len(in.dirty))
-			for p := range in.dirty {
-				pages = append(pages, p)
-			}
-			slices.Sort(pages)
-			for _, p := range pages {
-				if keep <= 0 || rng == nil || rng.Float64() >= keep {
-					continue
-				}
-				lo, hi := p*memPage, min((p+1)*memPage, int64(len(in.data)))
-				if lo >= hi {
-					continue
-				}
-				if int64(len(data)) < hi {
-					data = append(data, make([]byte, hi-int64(len(data)))...)
-				}
-				copy(data[lo:hi], in.data[lo:hi])
-			}
-			n = &memInode{data: data, synced: slices.Clone(data), dirty: map[int64]struct{}{}, sizeSynced: true}
-			clones[in] = n
-		}
+		n := m.cloneInode(clones, m.durable[name], rng, keep)
 		c.files[name] = n
 		c.durable[name] = n
 	}
+	if m.randomDirOps && rng != nil && keep > 0 {
+		kept := map[int]bool{}
+		for _, op := range m.dirOps {
+			k, ok := kept[op.group]
+			if !ok {
+				k = rng.Float64() < keep
+				kept[op.group] = k
+			}
+			if !k {
+				continue
+			}
+			n := m.cloneInode(clones, op.in, rng, keep)
+			switch {
+			case op.add:
+				c.files[op.name], c.durable[op.name] = n, n
+			case c.files[op.name] == n:
+				delete(c.files, op.name)
+				delete(c.durable, op.name)
+			}
+		}
+	}
 	return c
+}
+
+// cloneInode returns the crash image of in (once per inode): what its
+// syncs made durable, plus each page written since kept with
+// probability keep.
+func (m *memFS) cloneInode(clones map[*memInode]*memInode, in *memInode, rng *rand.Rand, keep float64) *memInode {
+	if n, ok := clones[in]; ok {
+		return n
+	}
+	data := slices.Clone(in.synced)
+	pages := make([]int64, 0, len(in.dirty))
+	for p := range in.dirty {
+		pages = append(pages, p)
+	}
+	slices.Sort(pages)
+	for _, p := range pages {
+		if keep <= 0 || rng == nil || rng.Float64() >= keep {
+			continue
+		}
+		lo, hi := p*memPage, min((p+1)*memPage, int64(len(in.data)))
+		if lo >= hi {
+			continue
+		}
+		if int64(len(data)) < hi {
+			data = append(data, make([]byte, hi-int64(len(data)))...)
+		}
+		copy(data[lo:hi], in.data[lo:hi])
+	}
+	n := &memInode{data: data, synced: slices.Clone(data), dirty: map[int64]struct{}{}, sizeSynced: true}
+	clones[in] = n
+	return n
 }
 
 // lostWritebackClone returns the state a new process finds after the
@@ -161,6 +215,7 @@ func (m *memFS) OpenFile(name string, flag int, _ os.FileMode) (file, error) {
 		}
 		in = &memInode{dirty: map[int64]struct{}{}}
 		m.files[name] = in
+		m.logDirOp(m.newGroup(), name, in, true)
 		m.event("create", name)
 	case flag&os.O_TRUNC != 0:
 		in.data = in.data[:0]
@@ -174,10 +229,12 @@ func (m *memFS) Remove(name string) error {
 	name = filepath.Clean(name)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.files[name]; !ok {
+	in, ok := m.files[name]
+	if !ok {
 		return notExist("remove", name)
 	}
 	delete(m.files, name)
+	m.logDirOp(m.newGroup(), name, in, false)
 	m.event("remove", name)
 	return nil
 }
@@ -190,8 +247,17 @@ func (m *memFS) Rename(oldpath, newpath string) error {
 	if !ok {
 		return notExist("rename", oldpath)
 	}
+	if !m.dirs[filepath.Dir(newpath)] {
+		return notExist("rename", newpath)
+	}
+	g := m.newGroup()
+	if old, ok := m.files[newpath]; ok {
+		m.logDirOp(g, newpath, old, false)
+	}
 	delete(m.files, oldpath)
 	m.files[newpath] = in
+	m.logDirOp(g, oldpath, in, false)
+	m.logDirOp(g, newpath, in, true)
 	m.event("rename", newpath)
 	return nil
 }
@@ -245,6 +311,7 @@ func (m *memFS) SyncDir(dir string) error {
 			m.durable[name] = in
 		}
 	}
+	m.dirOps = slices.DeleteFunc(m.dirOps, func(op memDirOp) bool { return op.dir == dir })
 	m.event("syncdir", dir)
 	return nil
 }

@@ -55,6 +55,7 @@ func Open(cfg Config) (*Journal, error) {
 func openLocked(cfg Config, codec uint8) (*Journal, error) {
 	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, checkpointTmp))
 	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, quickSegName))
+	_ = cfg.fs.Remove(filepath.Join(cfg.Dir, manifestTmp))
 	res, tracker, rep, err := recoverDir(&cfg)
 	if err != nil {
 		var be *BlockError
@@ -77,6 +78,9 @@ func openLocked(cfg Config, codec uint8) (*Journal, error) {
 		prepStop: make(chan struct{}),
 		syncStop: make(chan struct{}),
 		syncDone: make(chan struct{}),
+	}
+	if cfg.Retention.enabled() {
+		j.retainReq = make(chan chan retentionFloor)
 	}
 	j.mu.cur = newBatch()
 	j.mu.room.L = &j.mu.Mutex
@@ -110,6 +114,10 @@ func openLocked(cfg Config, codec uint8) (*Journal, error) {
 	if err := j.recordInterrupted(); err != nil {
 		j.Close()
 		return nil, fmt.Errorf("journal: open %s: recording interrupted executions: %w", cfg.Dir, err)
+	}
+	if cfg.Retention.enabled() {
+		j.retainStop, j.retainDone = make(chan struct{}), make(chan struct{})
+		j.startRetainer()
 	}
 	return j, nil
 }
@@ -188,6 +196,8 @@ func failedKey(cfg *Config) failedDirKey {
 // openTail positions the writer at the end of the recovered journal,
 // creating segment 0 for a new journal.
 func (j *Journal) openTail(res *walkResult) error {
+	j.ckptSeg = ^uint64(0)
+	j.keptSeq.Store(1)
 	if len(res.segs) == 0 {
 		g, err := newGenesis(&j.cfg)
 		if err != nil {
@@ -195,6 +205,14 @@ func (j *Journal) openTail(res *walkResult) error {
 		}
 		j.genesis, j.head, j.firstSeq, j.nextSeq = g, g, 1, 1
 		return j.createSegment(0, nil)
+	}
+	if res.checkpoint != nil {
+		j.ckptSeg = res.checkpoint.seg
+	}
+	if m := res.manifest; m != nil {
+		j.base.Store(m.first)
+		j.keptSeq.Store(m.firstSeq)
+		j.ret.m = m
 	}
 	last := res.segs[len(res.segs)-1]
 	j.genesis, j.head, j.firstSeq, j.nextSeq = res.genesis, res.head, res.firstSeq, res.nextSeq

@@ -104,7 +104,8 @@ func (j *Journal) Scan(q Query, fn func(*Record) bool) error {
 }
 
 // Get returns every record of an execution (intent, outcome, execution,
-// rejection), in seq order; nil when there is none. The first call builds
+// rejection), in seq order; nil when there is none (or when retention
+// removed them: those that remain, if some did). The first call builds
 // an in-memory index (per-block Bloom filters of execution ids, ~1.25
 // bytes per record) by reading the journal; later calls index only what
 // was committed since and decode only candidate blocks. Safe for
@@ -116,10 +117,11 @@ func (j *Journal) Get(executionID string) ([]Record, error) {
 	x := &j.index
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	x.prune(j.base.Load())
 	if err := x.extend(j.cfg.fs, j.cfg.Dir, j.visible.Load()); err != nil {
 		return nil, err
 	}
-	return x.lookup(j.cfg.fs, j.cfg.Dir, executionID)
+	return x.lookup(j.cfg.fs, j.cfg.Dir, executionID, j.base.Load)
 }
 
 func (j *Journal) isOpen() bool {
@@ -170,6 +172,11 @@ type VerifyReport struct {
 	// Failure is the first bad block (nil when the journal verified). Its
 	// Kind is ErrTornTail for an incomplete last block, ErrCorrupt otherwise.
 	Failure *BlockError
+	// Retention, when retention removed segments, is where the chain of
+	// what remains is anchored: Verify checked that the first segment
+	// continues from the manifest's anchor, and everything after it. Nil
+	// when the journal still starts at its genesis.
+	Retention *RetentionInfo
 }
 
 // Verify checks the whole journal in dir: every segment header, block CRC,
@@ -276,12 +283,20 @@ func verifyDir(fsys fileSystem, dir, anchor string) (VerifyReport, error) {
 	if anchorHash != nil && bytes.Equal(res.genesis[:], anchorHash) {
 		anchored = true
 	}
+	rep.Retention = res.manifest.info(len(res.pending))
+	removed := ""
+	if m := res.manifest; m != nil {
+		if anchorHash != nil && bytes.Equal(m.anchor[:], anchorHash) {
+			anchored = true
+		}
+		removed = fmt.Sprintf(", or among the records up to seq %d that retention removed", m.firstSeq-1)
+	}
 	if anchorSeq != 0 && res.nextSeq > anchorSeq {
 		anchored = true
 	}
 	if err == nil && !anchored {
 		err = &BlockError{Kind: ErrCorrupt, Segment: segmentName(res.tailSeg), Offset: res.tailOff, Block: res.blockIndex, Seq: res.nextSeq,
-			Err: fmt.Errorf("the expected head %s is not in the journal (head seq %d, hash %x): it was truncated or rewritten", anchor, res.nextSeq-1, res.head)}
+			Err: fmt.Errorf("the expected head %s is not in the journal (head seq %d, hash %x): it was truncated or rewritten%s", anchor, res.nextSeq-1, res.head, removed)}
 	}
 	var be *BlockError
 	if errors.As(err, &be) {
@@ -311,6 +326,9 @@ type InspectReport struct {
 	Codecs map[string]int64
 	// Tail describes a torn tail, if any (nil otherwise).
 	Tail *BlockError
+	// Retention is where retention left the journal's start (nil when it
+	// never removed anything).
+	Retention *RetentionInfo
 }
 
 // Ratio is RawBytes over the compressed body bytes (headers excluded).
@@ -389,6 +407,7 @@ func inspectDir(fsys fileSystem, dir string) (InspectReport, error) {
 	if t := res.torn; t != nil {
 		rep.Tail = &BlockError{Kind: ErrTornTail, Segment: t.seg.name, Offset: t.off, Block: t.block, Err: t.err}
 	}
+	rep.Retention = res.manifest.info(len(res.pending))
 	return rep, err
 }
 

@@ -19,7 +19,7 @@ type RecoveryReport struct {
 	Segments         int    // segment files
 	Blocks           int64  // valid blocks in the journal
 	Records          int64  // valid records in the journal
-	FirstSeq         uint64 // seq of the first record the journal can hold (1 for a new journal)
+	FirstSeq         uint64 // seq of the first record the journal holds (1 unless retention removed some)
 	HeadSeq          uint64 // seq of the last record; 0 when empty
 	HeadHash         string // hex chain hash after the last block (the genesis value when empty)
 	Genesis          string // hex genesis value from the first segment's header
@@ -42,7 +42,11 @@ type RecoveryReport struct {
 	UnconfirmedFromSeq uint64
 	UnconfirmedRecords int64         // records from UnconfirmedFromSeq to the head
 	Interrupted        []Interrupted // intent records with no later record of the same execution
-	Duration           time.Duration // time Open spent recovering
+	// Retention is where retention left the journal's start (nil when it
+	// never removed anything); PendingSegments counts the segments of a
+	// pass cut short that Open finished removing or archiving.
+	Retention *RetentionInfo
+	Duration  time.Duration // time Open spent recovering
 }
 
 // InterruptedIDs returns the execution ids of r.Interrupted, in seq order.
@@ -184,8 +188,18 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 	if cperr != nil && !errors.Is(cperr, os.ErrNotExist) {
 		cfg.Logger.Warn("journal: ignoring an unreadable checkpoint", "dir", cfg.Dir, "err", cperr)
 	}
+	m, err := readManifest(cfg.fs, cfg.Dir)
+	if err != nil {
+		return walkResult{}, nil, rep, err
+	}
 	from := cp
-	if cp != nil {
+	if cp != nil && m != nil && cp.seg < m.first {
+		// Retention removed the checkpoint's segment since (the newer
+		// checkpoint it was written after was lost with a power loss).
+		cfg.Logger.Info("journal: the checkpoint names a segment retention removed; verifying from the retention anchor",
+			"dir", cfg.Dir, "checkpoint_segment", segmentName(cp.seg), "first_segment", segmentName(m.first))
+		from = nil
+	} else if cp != nil {
 		if err := checkCheckpoint(cfg.fs, cfg.Dir, cp); err != nil {
 			// The data does not match the checkpoint: verify everything,
 			// and hold the result to the checkpoint's promise.
@@ -225,6 +239,15 @@ func recoverDir(cfg *Config) (walkResult, *intentTracker, RecoveryReport, error)
 		return res, nil, rep, err
 	}
 	rep.FromCheckpoint = from != nil
+	res.checkpoint = from
+	if len(res.pending) > 0 {
+		// A retention pass was cut short after its manifest was written:
+		// those segments are no longer part of the journal.
+		if err := finishPending(cfg, res.manifest, res.pending, noLock{}); err != nil {
+			cfg.Logger.Warn("journal: could not finish a retention pass cut short; the retention pass tries again", "dir", cfg.Dir, "err", err)
+		}
+	}
+	rep.Retention = res.manifest.info(len(res.pending))
 	if t := res.torn; t != nil {
 		if err := repairTail(cfg, t); err != nil {
 			return res, nil, rep, err

@@ -84,10 +84,14 @@ func repairDir(fsys fileSystem, dir string, opt RepairOptions, now func() time.T
 	if best == nil {
 		// Nothing valid (or nothing at or below ToSeq): keep segment 0's
 		// header alone, when it is valid.
+		// (Or, after retention, the first kept segment's, with the anchor.)
 		if res.firstSeq == 0 {
 			return rep, fmt.Errorf("journal: repair %s: the first segment's header is damaged (%v); nothing can be kept", dir, err)
 		}
-		best = &cut{pos: position{seg: 0, off: segHeaderSize}, nextSeq: res.firstSeq, head: res.genesis}
+		best = &cut{pos: position{seg: res.segs[0].index, off: segHeaderSize}, nextSeq: res.firstSeq, head: res.genesis}
+		if m := res.manifest; m != nil {
+			best.head = m.anchor
+		}
 	} else {
 		// walk's afterBlock runs once validEnd is set for that block, but
 		// the position must be read from the walk's record of the block end:

@@ -33,6 +33,18 @@ type segInfo struct {
 // listSegments returns the directory's segments sorted by index and checks
 // that the indexes have no gaps.
 func listSegments(fsys fileSystem, dir string) ([]segInfo, error) {
+	segs, err := listSegmentFiles(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkGaps(segs); err != nil {
+		return nil, err
+	}
+	return segs, nil
+}
+
+// listSegmentFiles returns the directory's segment files sorted by index.
+func listSegmentFiles(fsys fileSystem, dir string) ([]segInfo, error) {
 	ents, err := fsys.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -50,13 +62,39 @@ func listSegments(fsys fileSystem, dir string) ([]segInfo, error) {
 		segs = append(segs, segInfo{index: idx, name: name, path: filepath.Join(dir, name), size: e.size})
 	}
 	slices.SortFunc(segs, func(a, b segInfo) int { return cmpU64(a.index, b.index) })
+	return segs, nil
+}
+
+// checkGaps checks that sorted segments are numbered without gaps.
+func checkGaps(segs []segInfo) error {
 	for i, s := range segs {
 		if s.index != segs[0].index+uint64(i) {
-			return nil, &BlockError{Kind: ErrCorrupt, Segment: s.name, Block: -1,
+			return &BlockError{Kind: ErrCorrupt, Segment: s.name, Block: -1,
 				Err: fmt.Errorf("segment %s missing", segmentName(segs[0].index+uint64(i)))}
 		}
 	}
-	return segs, nil
+	return nil
+}
+
+// splitPending lists the journal's segments and splits them at the
+// retention manifest's first segment (0 without a manifest): the ones
+// before it are on their way out (a retention pass cut short), the rest
+// are the journal, numbered without gaps.
+func splitPending(fsys fileSystem, dir string, m *manifest) (kept, pending []segInfo, err error) {
+	segs, err := listSegmentFiles(fsys, dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var first uint64
+	if m != nil {
+		first = m.first
+	}
+	i, _ := slices.BinarySearchFunc(segs, first, func(s segInfo, t uint64) int { return cmpU64(s.index, t) })
+	kept, pending = segs[i:], segs[:i]
+	if err := checkGaps(kept); err != nil {
+		return nil, nil, err
+	}
+	return kept, pending, nil
 }
 
 func cmpU64(a, b uint64) int {

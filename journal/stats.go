@@ -30,6 +30,18 @@ type Stats struct {
 	// most records acknowledged but unsynced at once. Zero in always mode.
 	MaxUnsyncedNanos   int64
 	MaxUnsyncedRecords int64
+	// Retention (counters since Open; RetentionInfo has the totals):
+	// passes run, segments removed and archived, their bytes, and passes
+	// that failed. RetentionFailed is set once a write-side failure
+	// stopped retention for the life of the process. FirstSeq is the
+	// first record the journal holds (1 unless retention removed some).
+	RetentionPasses  int64
+	SegmentsRemoved  int64
+	SegmentsArchived int64
+	BytesReclaimed   int64
+	RetentionErrors  int64
+	RetentionFailed  bool
+	FirstSeq         uint64
 }
 
 // SyncHistogramBound returns the upper bound of SyncHistogram[i]: every
@@ -56,6 +68,10 @@ type statCounters struct {
 	checkpoints, clampedTimes, quickSegments         atomic.Int64
 	syncHist                                         [24]atomic.Int64
 	maxUnsyncedNs, maxUnsyncedRecs                   atomic.Int64
+	retentionPasses, retentionErrors                 atomic.Int64
+	segmentsRemoved, segmentsArchived                atomic.Int64
+	bytesReclaimed                                   atomic.Int64
+	retentionFailed                                  atomic.Bool
 }
 
 // observeUnsynced is called with the journal's fileMu held (one caller at a time).
@@ -85,6 +101,10 @@ func (j *Journal) Stats() Stats {
 		SyncNanos: s.syncNanos.Load(), LastBatchRecords: s.lastBatch.Load(), Segments: s.segments.Load(), QuickSegments: s.quickSegments.Load(),
 		Checkpoints: s.checkpoints.Load(), ClampedTimes: s.clampedTimes.Load(), Failed: j.err.Load() != nil,
 		MaxUnsyncedNanos: s.maxUnsyncedNs.Load(), MaxUnsyncedRecords: s.maxUnsyncedRecs.Load(),
+		RetentionPasses: s.retentionPasses.Load(), SegmentsRemoved: s.segmentsRemoved.Load(),
+		SegmentsArchived: s.segmentsArchived.Load(), BytesReclaimed: s.bytesReclaimed.Load(),
+		RetentionErrors: s.retentionErrors.Load(), RetentionFailed: s.retentionFailed.Load(),
+		FirstSeq: j.keptSeq.Load(),
 	}
 	for i := range s.syncHist {
 		out.SyncHistogram[i] = s.syncHist[i].Load()

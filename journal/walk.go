@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash"
+	"os"
 )
 
 // position is a byte position in the journal: segment index and offset.
@@ -80,6 +82,9 @@ type walkResult struct {
 	bytes        int64 // bytes of valid blocks walked
 	rawBytes     int64 // uncompressed body bytes of valid blocks walked
 	torn         *tornTail
+	manifest     *manifest   // the retention manifest; nil when nothing was ever removed
+	pending      []segInfo   // segments before the manifest's first one, still present (not walked)
+	checkpoint   *checkpoint // set by recoverDir: the checkpoint verification started from, if any
 }
 
 // walk reads the journal's segments in order, checking every block's CRC
@@ -88,23 +93,50 @@ type walkResult struct {
 // block after it is a torn tail (reported in the result, err == nil);
 // anything else is returned as a *BlockError of kind ErrCorrupt. A visit
 // error stops the walk and is returned as is.
+//
+// The journal starts at segment 0, seq 1, with the genesis value as its
+// chain hash, or, once retention removed segments, where the retention
+// manifest says, with the manifest's anchor; segments before that are on
+// their way out and not walked (walkResult.pending). A walk without
+// opts.chain (a scan) that finds a segment removed by retention after it
+// listed the directory goes on from the next one.
 func walk(fsys fileSystem, dir string, opts walkOpts) (walkResult, error) {
 	var res walkResult
-	segs, err := listSegments(fsys, dir)
+	m, segs, pending, err := listJournal(fsys, dir)
 	if err != nil {
 		return res, err
 	}
-	res.segs = segs
+	res.segs, res.pending, res.manifest = segs, pending, m
 	if len(segs) == 0 {
+		if m != nil {
+			return res, &BlockError{Kind: ErrCorrupt, Segment: segmentName(m.first), Block: -1, Seq: m.firstSeq,
+				Err: fmt.Errorf("missing: the journal has no segments, but the retention manifest records it as starting at segment %s (seq %d)", segmentName(m.first), m.firstSeq)}
+		}
 		if cp := opts.durable; cp != nil {
 			return res, &BlockError{Kind: ErrCorrupt, Segment: segmentName(cp.seg), Block: -1, Seq: cp.nextSeq - 1,
 				Err: fmt.Errorf("missing: the journal has no segments, but the checkpoint records seq 1..%d as durable, up to segment %s offset %d", cp.nextSeq-1, segmentName(cp.seg), cp.off)}
 		}
 		return res, nil
 	}
-	if segs[0].index != 0 {
+	switch {
+	case m == nil && segs[0].index != 0:
 		return res, &BlockError{Kind: ErrCorrupt, Segment: segmentName(0), Block: -1,
 			Err: fmt.Errorf("missing: the first segment present is %s; segments 0..%d are gone", segs[0].name, segs[0].index-1)}
+	case m != nil && segs[0].index != m.first:
+		return res, &BlockError{Kind: ErrCorrupt, Segment: segmentName(m.first), Block: -1, Seq: m.firstSeq,
+			Err: fmt.Errorf("missing: the retention manifest records the journal as starting at segment %s (seq %d), but the first segment present is %s: segments %d..%d are gone, and not by retention",
+				segmentName(m.first), m.firstSeq, segs[0].name, m.first, segs[0].index-1)}
+	}
+	if m != nil && opts.from != nil {
+		// Resuming at a checkpoint skips the first segment's header: check
+		// it against the manifest here (64 bytes).
+		if h, err := readSegHeader(fsys, segs[0].path); err != nil || h.FirstSeq != m.firstSeq || h.Prev != m.anchor {
+			why := fmt.Errorf("chain broken: it does not continue from the retention manifest's anchor (seq %d, hash %x)", m.firstSeq-1, m.anchor[:8])
+			if err != nil {
+				why = err
+			}
+			return res, &BlockError{Kind: ErrCorrupt, Segment: segs[0].name, Block: -1, Seq: m.firstSeq, Err: why}
+		}
 	}
 	var hasher hash.Hash
 	if opts.chain {
@@ -112,24 +144,42 @@ func walk(fsys fileSystem, dir string, opts walkOpts) (walkResult, error) {
 	}
 	first := 0
 	if cp := opts.from; cp != nil {
+		found := false
 		for i := range segs {
 			if segs[i].index == cp.seg {
-				first = i
+				first, found = i, true
 			}
 		}
-		res.genesis = cp.genesis
-		res.firstSeq = cp.firstSeq
-		res.nextSeq = cp.nextSeq
-		res.head = cp.head
-		res.lastTime = cp.lastTime
-		res.blocks = cp.blocks
-		res.records = cp.records
+		switch {
+		case found:
+			res.genesis = cp.genesis
+			res.firstSeq = cp.firstSeq
+			if m != nil {
+				res.firstSeq = max(res.firstSeq, m.firstSeq)
+			}
+			res.nextSeq = cp.nextSeq
+			res.head = cp.head
+			res.lastTime = cp.lastTime
+			res.blocks = cp.blocks
+			res.records = cp.records
+		case !opts.chain && cp.seg < segs[0].index:
+			opts.from = nil // retention removed it since: read what remains from its start
+		default:
+			return res, fmt.Errorf("journal: segment %s, where the walk was to resume, is not in the journal", segmentName(cp.seg))
+		}
 	}
 	for i := first; i < len(segs); i++ {
 		seg := &segs[i]
 		last := i == len(segs)-1
 		data, unmap, err := fsys.Map(seg.path)
 		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && removedSince(fsys, dir, seg.index, &res) {
+				if !opts.chain {
+					res.firstSeq = 0 // start again at the next segment's header
+					continue
+				}
+				return res, fmt.Errorf("journal: segment %s was removed by retention during the walk; run it again: %w", seg.name, err)
+			}
 			return res, err
 		}
 		res.tailSeg = seg.index
@@ -151,6 +201,46 @@ func walk(fsys fileSystem, dir string, opts walkOpts) (walkResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// listJournal reads the retention manifest and lists the segments,
+// split at its first segment (see splitPending). A journal whose first
+// segment is not where the manifest says is listed again when the
+// manifest changed meanwhile (a retention pass between the two reads);
+// walk judges what is still wrong.
+func listJournal(fsys fileSystem, dir string) (*manifest, []segInfo, []segInfo, error) {
+	for try := 0; ; try++ {
+		m, err := readManifest(fsys, dir)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		segs, pending, err := splitPending(fsys, dir, m)
+		if err != nil || len(segs) == 0 || try == 3 {
+			return m, segs, pending, err
+		}
+		var first uint64
+		if m != nil {
+			first = m.first
+		}
+		if segs[0].index == first {
+			return m, segs, pending, nil
+		}
+		if m2, err := readManifest(fsys, dir); err != nil || m2 == nil || m != nil && m2.first == m.first {
+			return m, segs, pending, nil
+		}
+	}
+}
+
+// removedSince reports whether retention removed segment index after the
+// walk listed the directory (the manifest now starts after it), and
+// takes the new manifest.
+func removedSince(fsys fileSystem, dir string, index uint64, res *walkResult) bool {
+	m, err := readManifest(fsys, dir)
+	if err != nil || m == nil || m.first <= index {
+		return false
+	}
+	res.manifest = m
+	return true
 }
 
 // missingBelow is the error for a journal that ends before the position a
@@ -194,7 +284,20 @@ func walkSegment(res *walkResult, seg *segInfo, data []byte, last, resume bool, 
 			return true, corrupt(0, -1, 0, fmt.Errorf("header says segment %d", h.Index))
 		case res.firstSeq == 0:
 			res.genesis, res.head, res.firstSeq, res.nextSeq = h.Prev, h.Prev, h.FirstSeq, h.FirstSeq
-			if h.FirstSeq != 1 {
+			switch m := res.manifest; {
+			case m != nil && seg.index == m.first:
+				// Where retention left the journal's start: the chain
+				// continues from the manifest's anchor.
+				res.genesis = m.genesis
+				if h.FirstSeq != m.firstSeq {
+					return true, corrupt(0, -1, 0, fmt.Errorf("the first segment starts at seq %d, but the retention manifest records seq %d", h.FirstSeq, m.firstSeq))
+				}
+				if opts.chain && h.Prev != m.anchor {
+					return true, corrupt(0, -1, h.FirstSeq, fmt.Errorf("chain broken: the first segment's prev hash %x is not the retention manifest's anchor %x", h.Prev[:8], m.anchor[:8]))
+				}
+			case m != nil:
+				res.genesis = m.genesis // a scan going on after retention removed segments under it
+			case h.FirstSeq != 1:
 				return true, corrupt(0, -1, 0, fmt.Errorf("the first segment starts at seq %d, want 1", h.FirstSeq))
 			}
 		case h.FirstSeq != res.nextSeq:

@@ -155,6 +155,13 @@ const (
 	MetricJournalWrittenBytesTotal    = "femtoclaw_journal_written_bytes_total"
 	MetricJournalAppendedRecordsTotal = "femtoclaw_journal_appended_records_total"
 	MetricJournalReady                = "femtoclaw_journal_ready"
+	// Retention (journal.RetentionConfig): sealed segments removed and
+	// archived, and the bytes they held, since open;
+	// MetricJournalRetentionFailed is 1 once a manifest write failed and
+	// retention stopped for the life of the process.
+	MetricJournalRetentionSegmentsTotal = "femtoclaw_journal_retention_segments_total"
+	MetricJournalRetentionBytesTotal    = "femtoclaw_journal_retention_reclaimed_bytes_total"
+	MetricJournalRetentionFailed        = "femtoclaw_journal_retention_failed"
 
 	// The shared-memory ring's families (`femtoclaw serve`, package ipc):
 	// clients connected; handshakes by LabelResult (accepted, refused);
@@ -179,6 +186,7 @@ const (
 	LabelShadowActive    = "active"
 	LabelShadowCandidate = "candidate"
 	LabelResult          = "result"    // MetricIPCHandshakesTotal: accepted, refused
+	LabelAction          = "action"    // MetricJournalRetentionSegmentsTotal: removed, archived
 	LabelVersion         = "version"   // MetricBuildInfo: the release version
 	LabelGoVersion       = "goversion" // MetricBuildInfo: the Go toolchain
 	LabelRevision        = "revision"  // MetricBuildInfo: the VCS revision ("unknown" without one)

@@ -215,10 +215,21 @@ type PolicyConfig struct {
 
 // JournalConfig configures the journal.
 type JournalConfig struct {
-	Durability   string        `yaml:"durability" enum:"always,interval,off"`
-	SyncInterval time.Duration `yaml:"sync_interval"`
-	Codec        string        `yaml:"codec" enum:"s2,zstd,none"`
-	SegmentSize  int64         `yaml:"segment_size"`
+	Durability   string                 `yaml:"durability" enum:"always,interval,off"`
+	SyncInterval time.Duration          `yaml:"sync_interval"`
+	Codec        string                 `yaml:"codec" enum:"s2,zstd,none"`
+	SegmentSize  int64                  `yaml:"segment_size"`
+	Retention    JournalRetentionConfig `yaml:"retention"`
+}
+
+// JournalRetentionConfig is journal.RetentionConfig: whole sealed
+// segments, oldest first, are removed (or moved to ArchiveDir) by age or
+// total size; never one holding records of the idempotency window. Both
+// bounds 0 (the default): the journal keeps every record forever.
+type JournalRetentionConfig struct {
+	MaxAge     time.Duration `yaml:"max_age"`     // 0: no age bound
+	MaxBytes   int64         `yaml:"max_bytes"`   // 0: no size bound
+	ArchiveDir string        `yaml:"archive_dir"` // relative to data_dir; empty: remove
 }
 
 // TelemetryConfig configures the event stream.
@@ -226,6 +237,11 @@ type TelemetryConfig struct {
 	Events           string  `yaml:"events"` // off | stdout | stderr | a file path (relative to data_dir)
 	TransitionSample float64 `yaml:"transition_sample"`
 	Queue            int     `yaml:"queue"`
+	// EventsMaxBytes rotates the events file (a path) once it reaches this
+	// size, at a line end: FILE.1 (newest) .. FILE.EventsKeep. 0 never
+	// rotates. Default 64 MiB.
+	EventsMaxBytes int64 `yaml:"events_max_bytes"`
+	EventsKeep     int   `yaml:"events_keep"` // rotated files kept; default 5
 }
 
 // CacheConfig sizes the caches, in bytes (negative turns one off).

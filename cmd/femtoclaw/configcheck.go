@@ -110,6 +110,19 @@ func (c *Config) rangeProblems() []problem {
 	if v := c.Cache.DecisionBytes; v > 4*gib {
 		ps = append(ps, bad("cache.decision_bytes", "want at most 4 GiB (%d; negative turns the cache off), got %d", int64(4*gib), v))
 	}
+	if r := c.Journal.Retention; r.MaxAge < 0 {
+		ps = append(ps, bad("journal.retention.max_age", "want 0s (no age bound) or a positive duration such as 720h, got %s", formatDuration(r.MaxAge)))
+	}
+	if r := c.Journal.Retention; r.MaxBytes < 0 {
+		ps = append(ps, bad("journal.retention.max_bytes", "want 0 (no size bound) or a positive size in bytes, got %d", r.MaxBytes))
+	}
+	if r := c.Journal.Retention; r.ArchiveDir != "" && c.path(r.ArchiveDir) == c.path("journal") {
+		ps = append(ps, bad("journal.retention.archive_dir", "want a directory other than the journal's own (%s), or \"\" to remove segments", c.path("journal")))
+	}
+	if v := c.Telemetry.EventsMaxBytes; v < 0 || v > 0 && v < minEventsMaxBytes {
+		ps = append(ps, bad("telemetry.events_max_bytes", "want 0 (never rotate) or at least %d, got %d", minEventsMaxBytes, v))
+	}
+	inRange(&ps, "telemetry.events_keep", int64(c.Telemetry.EventsKeep), 0, maxEventsKeep)
 	e := c.Execution
 	inRange(&ps, "execution.max_message_bytes", int64(e.MaxMessageBytes), 1, 64*mib)
 	inRange(&ps, "execution.max_depth", int64(e.MaxDepth), 1, 1000)

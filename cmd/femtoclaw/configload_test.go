@@ -78,7 +78,7 @@ func TestConfigMessagesNameThePlaceAndTheFix(t *testing.T) {
 		{"list from a string", "listen: {http3: 127.0.0.1:4433}\n", nil, nil,
 			`FILE:1: listen.http3: want a list such as [a, b], got "127.0.0.1:4433"`},
 		{"section from a scalar", "journal: always\n", nil, nil,
-			`FILE:1: journal: want a mapping of keys (durability, sync_interval, codec, segment_size), got "always"`},
+			`FILE:1: journal: want a mapping of keys (durability, sync_interval, codec, segment_size, retention), got "always"`},
 		{"string with no value", "listen:\n  admin:\n", nil, nil,
 			`FILE:2: listen.admin: want a string, got no value (write "" for an empty string, or leave the key out to keep the default)`},
 		{"duplicate key", "log: {level: info}\nlog: {level: warn}\n", nil, nil,

@@ -68,12 +68,24 @@ func cmdJournalVerify(_ context.Context, inv *invocation, args []string) error {
 		rep.Segments, rep.Blocks, rep.Records, rep.Bytes, rep.FirstSeq, rep.HeadSeq, rep.Duration.Round(time.Microsecond),
 		float64(rep.Bytes)/1e6/max(rep.Duration.Seconds(), 1e-9))
 	fmt.Fprintf(stdout, "genesis   %s\nhead      seq %d hash %s\n", rep.Genesis, rep.HeadSeq, rep.HeadHash)
+	if r := rep.Retention; r != nil {
+		fmt.Fprintf(stdout, "chain anchored at seq %d hash %s (%d segments removed/archived by retention: %d removed, %d archived, %d bytes)\n",
+			r.AnchorSeq, r.AnchorHash, r.Removed+r.Archived, r.Removed, r.Archived, r.BytesReclaimed)
+		if r.PendingSegments > 0 {
+			fmt.Fprintf(stdout, "%d segments before segment %d are still present: a retention pass was cut short; the next open finishes it\n",
+				r.PendingSegments, r.FirstSegment)
+		}
+	}
 	if rep.Failure != nil {
 		fmt.Fprintf(stdout, "FAILED: %v\n", rep.Failure)
 		return exitError(1)
 	}
 	if *expectHead != "" {
 		fmt.Fprintf(stdout, "ok: every block's CRC and the hash chain verify, and the journal reaches the expected head %s\n", *expectHead)
+		return nil
+	}
+	if rep.Retention != nil {
+		fmt.Fprintln(stdout, "ok: every block's CRC and the hash chain verify, from the retention anchor to the head")
 		return nil
 	}
 	fmt.Fprintln(stdout, "ok: every block's CRC and the hash chain verify")
@@ -97,6 +109,9 @@ func cmdJournalInspect(_ context.Context, inv *invocation, args []string) error 
 	}
 	fmt.Fprintf(stdout, "total: blocks %d  records %d  bytes %d  raw %d  ratio %.2f  codecs %v\n", rep.Blocks, rep.Records, rep.Bytes, rep.RawBytes, rep.Ratio(), rep.Codecs)
 	fmt.Fprintf(stdout, "head: seq %d hash %s\n", rep.HeadSeq, rep.HeadHash)
+	if r := rep.Retention; r != nil {
+		fmt.Fprintf(stdout, "retention: starts at seq %d (segment %d); %d segments removed, %d archived\n", r.FirstSeq, r.FirstSegment, r.Removed, r.Archived)
+	}
 	if rep.Tail != nil {
 		fmt.Fprintf(stdout, "damaged tail: %v (Open truncates it when nothing durable vouches for it; see verify)\n", rep.Tail)
 	}

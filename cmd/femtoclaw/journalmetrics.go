@@ -14,6 +14,9 @@ import (
 //	femtoclaw_journal_written_bytes_total     counter    block bytes written since open
 //	femtoclaw_journal_appended_records_total  counter    records appended since open
 //	femtoclaw_journal_ready                   gauge      1 while the journal accepts writes
+//	femtoclaw_journal_retention_segments_total{action}   counter  sealed segments removed / archived by retention
+//	femtoclaw_journal_retention_reclaimed_bytes_total    counter  bytes those segments held
+//	femtoclaw_journal_retention_failed                   gauge    1 once retention stopped on a manifest failure
 func registerJournalMetrics(reg *stats.Registry, j *journal.Journal) {
 	reg.HistogramFunc(pipeline.MetricJournalFsyncSeconds, "Journal fdatasync latency.", func() stats.Buckets {
 		return fsyncBuckets(j.Stats())
@@ -22,6 +25,18 @@ func registerJournalMetrics(reg *stats.Registry, j *journal.Journal) {
 		func() float64 { return float64(j.Stats().BytesWritten) })
 	reg.CounterFunc(pipeline.MetricJournalAppendedRecordsTotal, "Records the journal has appended since open.",
 		func() float64 { return float64(j.Stats().Appends) })
+	reg.CounterFunc(pipeline.MetricJournalRetentionSegmentsTotal, "Sealed journal segments retention removed or archived since open.",
+		func() float64 { return float64(j.Stats().SegmentsRemoved) }, stats.Label{Name: pipeline.LabelAction, Value: "removed"})
+	reg.CounterFunc(pipeline.MetricJournalRetentionSegmentsTotal, "Sealed journal segments retention removed or archived since open.",
+		func() float64 { return float64(j.Stats().SegmentsArchived) }, stats.Label{Name: pipeline.LabelAction, Value: "archived"})
+	reg.CounterFunc(pipeline.MetricJournalRetentionBytesTotal, "Bytes of the journal segments retention removed or archived since open.",
+		func() float64 { return float64(j.Stats().BytesReclaimed) })
+	reg.GaugeFunc(pipeline.MetricJournalRetentionFailed, "1 once a retention manifest write failed and retention stopped for the life of the process, else 0.", func() float64 {
+		if j.Stats().RetentionFailed {
+			return 1
+		}
+		return 0
+	})
 	reg.GaugeFunc(pipeline.MetricJournalReady, "1 while the journal accepts writes, 0 after a sticky write or sync error.", func() float64 {
 		if j.Ready() {
 			return 1

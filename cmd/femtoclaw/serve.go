@@ -80,6 +80,7 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 			Codec:        journal.Codec(cfg.Journal.Codec),
 			SegmentSize:  cfg.Journal.SegmentSize,
 			Logger:       log.With("subsystem", "journal"),
+			Retention:    journalRetention(cfg),
 		})
 		if err != nil {
 			return nil, fmt.Errorf("journal: %w", err)
@@ -88,7 +89,7 @@ func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writ
 		log.Info("journal open", "dir", cfg.path("journal"), "durability", cfg.Journal.Durability,
 			"records", rep.Records, "head_seq", rep.HeadSeq, "head_hash", rep.HeadHash,
 			"truncated_bytes", rep.TruncatedBytes, "truncated_records", rep.TruncatedRecords,
-			"interrupted", len(rep.Interrupted), "recovery", rep.Duration.String())
+			"interrupted", len(rep.Interrupted), "recovery", rep.Duration.String(), "first_seq", rep.FirstSeq)
 		for _, in := range rep.Interrupted {
 			log.Warn("execution INTERRUPTED: its intent was journaled but no outcome; it will not be re-run",
 				"execution_id", in.ExecutionID, "seq", in.Seq, "interrupted_record_seq", in.RecordSeq)
@@ -178,6 +179,18 @@ func (n *node) close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// journalRetention maps journal.retention onto the journal's config. The
+// idempotency window is never removed: the key index reads it back at
+// start.
+func journalRetention(cfg *Config) journal.RetentionConfig {
+	r := cfg.Journal.Retention
+	rc := journal.RetentionConfig{MaxAge: r.MaxAge, MaxBytes: r.MaxBytes, ArchiveDir: cfg.path(r.ArchiveDir)}
+	if cfg.Execution.Idempotency.Enabled {
+		rc.MinAge = cfg.Execution.Idempotency.Retention
+	}
+	return rc
+}
+
 func openEvents(cfg *Config, stderr io.Writer) (io.Writer, io.Closer, error) {
 	switch cfg.Telemetry.Events {
 	case "off", "":
@@ -187,9 +200,9 @@ func openEvents(cfg *Config, stderr io.Writer) (io.Writer, io.Closer, error) {
 	case "stderr":
 		return stderr, nil, nil
 	}
-	f, err := os.OpenFile(cfg.path(cfg.Telemetry.Events), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := openEventsFile(cfg.path(cfg.Telemetry.Events), cfg.Telemetry.EventsMaxBytes, cfg.Telemetry.EventsKeep)
 	if err != nil {
-		return nil, nil, fmt.Errorf("telemetry events: %w", err)
+		return nil, nil, err
 	}
 	return f, f, nil
 }
