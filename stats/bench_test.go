@@ -11,7 +11,7 @@ import (
 )
 
 // benchValues are latencies spread from 1 µs to ~38 ms (as in
-// /work/shared/ceilings/inproc/hdr_test.go), so recorders touch many lines.
+// the ceilings harness, inproc/hdr_test.go), so recorders touch many lines.
 func benchValues() []int64 {
 	vals := make([]int64, 1024)
 	for i := range vals {
@@ -21,7 +21,7 @@ func benchValues() []int64 {
 }
 
 // ceilingHist is the 30-line lock-free histogram of
-// /work/shared/ceilings/inproc/hdr_test.go (one unsharded array, ~6 %
+// the ceilings harness, inproc/hdr_test.go (one unsharded array, ~6 %
 // error): the floor Record is compared against in the same run, since the
 // machine is shared and absolute numbers drift.
 type ceilingHist struct{ c [64 * 16]atomic.Uint64 }
