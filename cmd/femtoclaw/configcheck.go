@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 // Checking a configuration: problems() refuses the impossible and the
@@ -40,7 +42,7 @@ func (c *Config) problems() []problem {
 	if v := c.Runtime.GCPercent; v < 0 || v > 10000 {
 		ps = append(ps, bad("runtime.gc_percent", "want 0..10000 (0: Go's default), got %d", v))
 	}
-	if v := c.Telemetry.TransitionSample; v < 0 || v > 1 {
+	if v := c.Telemetry.TransitionSample; !(v >= 0 && v <= 1) { // NaN too
 		ps = append(ps, bad("telemetry.transition_sample", "want 0..1, got %v", v))
 	}
 	for _, a := range c.Listen.HTTP3 {
@@ -68,7 +70,7 @@ func (c *Config) problems() []problem {
 	ps = append(ps, c.confinementProblems()...)
 	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
-			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "want CIDR prefixes such as 10.0.0.0/8, got %q", s))
+			ps = append(ps, badCIDR(s))
 		}
 	}
 	switch {
@@ -81,6 +83,11 @@ func (c *Config) problems() []problem {
 		ps = append(ps, bad("auth.token_principal", "is empty: want the principal the generated token authenticates as"))
 	}
 	for i, t := range c.Auth.Tokens {
+		if isBearerToken(t.SHA256) {
+			ps = append(ps, bad(fmt.Sprintf("auth.tokens[%d].sha256", i), "is a bearer token, not its hash: write sha256: %s (the token's SHA-256) and keep the token itself out of the configuration",
+				transport.HashToken(t.SHA256)))
+			continue
+		}
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 || t.Principal == "" {
 			ps = append(ps, bad(fmt.Sprintf("auth.tokens[%d]", i), "want a principal and a sha256 of 64 hex digits (sha256sum of the token)"))
 		}
@@ -211,6 +218,148 @@ func parseHostPort(a string) (loopback bool, err error) {
 		return false, nil // a name other than localhost, or "" (all interfaces)
 	}
 	return ip.Unmap().IsLoopback(), nil
+}
+
+func badCIDR(s string) problem {
+	return bad("capabilities.http.get.allowed_cidrs", "want CIDR prefixes such as 10.0.0.0/8, got %q", s)
+}
+
+// builtinProblems says what the built-in capabilities' constructors
+// refuse in bc, each at the key that sets it. A constructor stops at its
+// first problem, so each is also given every setting on its own (and
+// shell every allowed binary on its own): every problem is listed, not
+// only the first. Their messages ("shell: allowed binary "x": not found
+// in /usr/bin:/bin") are mapped to keys by what they start with
+// (capabilityKeys).
+func (c *Config) builtinProblems(bc capability.BuiltinConfig) []problem {
+	var ps []problem
+	seen := map[string]bool{}
+	try := func(name string, err error, only string) {
+		if err == nil {
+			return
+		}
+		p := c.constructorProblem(name, err)
+		if k := p.key + "\x00" + p.msg; !seen[k] && strings.HasPrefix(p.msg, only) {
+			seen[k] = true
+			ps = append(ps, p)
+		}
+	}
+	sh := bc.Shell
+	for _, part := range []capability.ShellConfig{
+		{Dir: sh.Dir},
+		{MaxOutputBytes: sh.MaxOutputBytes},
+		{Env: sh.Env},
+		{Limits: sh.Limits, Landlock: sh.Landlock, RunAs: sh.RunAs},
+	} {
+		_, err := capability.NewShell(part)
+		try("shell", err, "")
+	}
+	for _, b := range sh.AllowedBins { // found in the PATH of shell.env
+		_, err := capability.NewShell(capability.ShellConfig{AllowedBins: []string{b}, Env: sh.Env})
+		try("shell", err, "allowed binary")
+	}
+	fr := bc.FSRead
+	for _, part := range []capability.FSReadConfig{{MaxReaders: fr.MaxReaders}, {MaxBytes: fr.MaxBytes}, {Root: fr.Root}} {
+		_, err := capability.NewFSRead(part)
+		try("fs.read", err, "")
+	}
+	_, err := capability.NewHTTPGet(bc.HTTPGet)
+	try("http.get", err, "")
+	return ps
+}
+
+// capabilityKeys maps the start of what a capability's constructor
+// refuses (its message after "NAME: ") to the key under
+// capabilities.NAME that sets it, and says what to write instead (when
+// the message contains when).
+var capabilityKeys = []struct{ name, prefix, key, fix, when string }{
+	{"shell", "working directory", "dir", "want an existing directory, as an absolute path", ""},
+	{"shell", "max output bytes", "max_output_bytes", "want 0 (the default) or more", ""},
+	{"shell", "environment entry", "env", "write each entry as KEY=value", ""},
+	{"shell", "allowed binary", "allowed_bins", "give the binary's absolute path, or a name found in the PATH of capabilities.shell.env", "not found in"},
+	{"shell", "run_as", "run_as", "", ""},
+	{"shell", "limit ", "limits", "want -1 (keep the runtime's own), 0 (the default) or more", ""},
+	{"shell", "landlock path", "landlock", "want absolute paths", ""},
+	{"fs.read", "max readers", "max_readers", "want 0 (the default) or more", ""},
+	{"fs.read", "max bytes", "max_bytes", "want 0 (the default) or more", ""},
+	{"fs.read", "root", "root", "want an existing directory, as an absolute path", ""},
+	{"http.get", "negative timeout or max body bytes", "", "want 0 (the default) or more", ""},
+	{"http.get", "invalid allowed prefix", "allowed_cidrs", "want CIDR prefixes such as 10.0.0.0/8", ""},
+}
+
+// constructorProblem is the problem of capability name's constructor
+// error err, at the key concerned.
+func (c *Config) constructorProblem(name string, err error) problem {
+	msg := err.Error()
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	}
+	msg = strings.TrimPrefix(msg, name+": ")
+	key := capKey(name)
+	for _, ck := range capabilityKeys {
+		if ck.name != name || !strings.HasPrefix(msg, ck.prefix) {
+			continue
+		}
+		switch sub := ck.key; {
+		case ck.prefix == "limit ": // "limit cpu_seconds is below -1"
+			f, _, _ := strings.Cut(strings.TrimPrefix(msg, ck.prefix), " ")
+			key += ".limits." + f
+		case ck.prefix == "landlock path":
+			key += ".landlock.read"
+			for _, p := range c.Capabilities.Shell.Landlock.Write {
+				if strings.Contains(msg, strconv.Quote(p)) {
+					key = capKey(name) + ".landlock.write"
+				}
+			}
+		case sub == "": // http.get's timeout or max_body_bytes
+			key += ".max_body_bytes"
+			if c.Capabilities.HTTPGet.Timeout < 0 {
+				key = capKey(name) + ".timeout"
+			}
+		default:
+			key += "." + sub
+		}
+		if ck.fix != "" && strings.Contains(msg, ck.when) {
+			msg += ": " + ck.fix
+		}
+		break
+	}
+	return bad(key, "%s", msg)
+}
+
+// registryProblem is the problem of capability.NewRegistry's error: a
+// capability's settings (`capability "noop": pool_size is negative`) at
+// their key.
+func registryProblem(err error) problem {
+	msg := err.Error()
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	}
+	rest, ok := strings.CutPrefix(msg, "capability ")
+	if !ok {
+		return problem{key: "capabilities", msg: msg}
+	}
+	q, err2 := strconv.QuotedPrefix(rest)
+	if err2 != nil {
+		return problem{key: "capabilities", msg: msg}
+	}
+	name, _ := strconv.Unquote(q)
+	rest = strings.TrimPrefix(rest[len(q):], ": ")
+	key := capKey(name)
+	switch {
+	case strings.HasPrefix(rest, "cannot be enabled"):
+		key += ".enabled"
+	default:
+		for _, sub := range []string{"max_timeout", "timeout", "pool_size"} {
+			if strings.HasPrefix(rest, sub+" ") {
+				key += "." + sub
+				break
+			}
+		}
+	}
+	return bad(key, "%s", rest)
 }
 
 // capabilityProblems checks that every enabled capability can work and

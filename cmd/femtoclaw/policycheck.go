@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/femtoclaw/femtoclaw-go/policy"
 )
@@ -74,7 +73,7 @@ func cmdPolicyCheck(args []string, stdin io.Reader, stdout io.Writer, environ []
 		sources = append(sources, source{name, data, err})
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readSmallFile(f, policy.MaxDocumentBytes)
 		sources = append(sources, source{f, data, err})
 	}
 	var results []checkResult
@@ -82,7 +81,7 @@ func cmdPolicyCheck(args []string, stdin io.Reader, stdout io.Writer, environ []
 	for _, src := range sources {
 		r := checkResult{File: src.name}
 		if src.err != nil {
-			r.Errors = []checkProblem{{Line: 1, Col: 1, Message: src.err.Error()}}
+			r.Errors = []checkProblem{{Line: 1, Col: 1, Message: readProblem(src.err)}}
 		} else {
 			checkOne(&r, src.data, *strict, caps)
 		}

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -112,7 +113,7 @@ func (s *subcommand) parse(args []string, stdout io.Writer) ([]string, error) {
 		fmt.Fprint(stdout, s.usage())
 		return nil, err
 	case err != nil:
-		return nil, usagef("%v (see femtoclaw policy %s --help)", err, s.name)
+		return nil, flagUsageError(s.fs, err)
 	}
 	return pos, nil
 }
@@ -131,7 +132,7 @@ func configuredPolicy(cfg *Config) (name string, data []byte, err error) {
 	if cfg.Policy.File == "" {
 		return embeddedPolicyName, policy.DefaultDocument(), nil
 	}
-	data, err = os.ReadFile(cfg.Policy.File)
+	data, err = readSmallFile(cfg.Policy.File, policy.MaxDocumentBytes)
 	return cfg.Policy.File, data, err
 }
 
@@ -164,6 +165,16 @@ func capabilitySchemas(reg *capability.Registry) ([]policy.CapabilitySchema, err
 		out = append(out, cs)
 	}
 	return out, nil
+}
+
+// readProblem says why a file could not be read, without the Go
+// operation's name: "cannot read: no such file or directory".
+func readProblem(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "cannot read: " + err.Error()
 }
 
 // readMessage returns the MESSAGE argument, or standard input for none

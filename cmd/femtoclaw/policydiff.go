@@ -36,15 +36,24 @@ const maxDiffExamples = 3
 // It exits 0 when nothing differs and 1 when something does (like
 // diff(1)).
 func cmdPolicyDiff(args []string, stdout io.Writer, environ []string) error {
-	var c commonFlags
-	fs := newFlagSet("policy diff", &c)
-	dataDir := fs.String("data-dir", "", "data directory whose journal is read (default: the configured data_dir)")
+	s := newSubcommand("diff", "[--data-dir D] [--from T] [--to T] [--json] [--candidate FILE [--policy FILE]]",
+		"Summarize where a candidate policy decides otherwise than the active one, from the journal:\n"+
+			"without --candidate, the shadow verdicts serve journaled (policy.shadow_file); with\n"+
+			"--candidate FILE, every journaled call is decided again, offline, by the configured policy\n"+
+			"(or --policy) and by FILE. Differences are grouped by capability and change (deny->allow\n"+
+			"first), with the principals and example executions. Exit status 0 when nothing differs, 1\n"+
+			"when something does, 2 for a usage mistake.",
+		"  femtoclaw policy diff\n"+
+			"  femtoclaw policy diff --from 2026-01-01T00:00:00Z --json\n"+
+			"  femtoclaw policy diff --candidate candidate.yaml --data-dir /var/lib/femtoclaw\n", true)
+	fs, c := s.fs, &s.common
+	c.keyFlag(fs, "data-dir", "data_dir", "data directory `DIR` whose journal is read (default: the configured data_dir)")
 	from := fs.String("from", "", "only records committed at or after this time (RFC 3339)")
 	to := fs.String("to", "", "only records committed before this time (RFC 3339)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	candFile := fs.String("candidate", "", "replay the journaled calls against this candidate policy file instead of reading journaled shadow verdicts")
-	polFile := fs.String("policy", "", "with --candidate: the policy to compare it with (default: the configured policy)")
-	pos, err := parseArgs(fs, args)
+	candFile := fs.String("candidate", "", "replay the journaled calls against this candidate policy `FILE` instead of reading journaled shadow verdicts")
+	polFile := fs.String("policy", "", "with --candidate: the policy `FILE` to compare it with (default: the configured policy)")
+	pos, err := s.parse(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -54,11 +63,7 @@ func cmdPolicyDiff(args []string, stdout io.Writer, environ []string) error {
 	if *polFile != "" && *candFile == "" {
 		return usagef("%s: --policy applies only with --candidate", policyDiffUsage)
 	}
-	sets := c.sets
-	if *dataDir != "" {
-		sets = append(sets, "data_dir="+*dataDir)
-	}
-	cfg, err := loadConfig(c.config, environ, sets)
+	cfg, err := c.load(environ)
 	if err != nil {
 		return err
 	}
