@@ -212,6 +212,10 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, where string) {
 	}
 	var de *docErr
 	if errors.As(err, &de) {
+		if strings.HasPrefix(de.msg, "[") { // an element's: args.bin.prefix[0]: …
+			d.fail(de.n, "", "%s%s", where, de.msg)
+			return
+		}
 		d.fail(de.n, where, "%s", de.msg)
 		return
 	}

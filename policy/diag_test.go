@@ -46,7 +46,7 @@ func TestParseErrorPositions(t *testing.T) {
 		{"fraction for a count", "rules: [{effect: allow, capabilities: [x], args: {a: {max_items: 1.5}}}]",
 			`p.yaml:1:66: rules[0]: args.a.max_items: want an integer, got the number 1.5` + "\n"},
 		{"list of lists", "rules: [{effect: allow, capabilities: [x], args: {a: {prefix: [/a, [/b]]}}}]",
-			`p.yaml:1:68: rules[0]: args.a.prefix: [1]: want a string, got a list` + "\n"},
+			`p.yaml:1:68: rules[0]: args.a.prefix[1]: want a string, got a list` + "\n"},
 		{"rules not a list", "rules: {id: r}\n",
 			`p.yaml:1:8: rules: want a list, got a mapping` + "\n"},
 		{"bad effect with suggestion", "rules:\n  - {id: r, effect: alow, capabilities: [x]}\n",
