@@ -108,6 +108,9 @@ func cmdConfig(_ context.Context, inv *invocation, args []string) error {
 		return usagef("config takes no arguments, got %q (name the file with --config FILE)", pos[0])
 	}
 	if *schema {
+		if c.config != "" || len(c.sets) > 0 {
+			return usagef("--schema prints the schema of every configuration: --config and --set do not apply to it")
+		}
 		_, err := stdout.Write(configSchema())
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,12 +43,17 @@ func (j *journalFlags) parse(inv *invocation, fs *flag.FlagSet, args []string, w
 		}
 		return "", nil, usagef("unexpected argument %q", pos[want])
 	}
-	if j.dir != "" {
-		return j.dir, pos, nil
+	if j.dir != "" && slices.ContainsFunc(j.common.flags, func(f flagValue) bool { return f.key == "data_dir" }) {
+		return "", nil, usagef("give --dir (the journal directory) or --data-dir (the data directory holding it), not both")
 	}
+	// The configuration is loaded even with --dir, so that a misspelled
+	// FEMTOCLAW_* variable or --set is refused here as everywhere.
 	cfg, err := j.common.load(inv.environ)
 	if err != nil {
 		return "", nil, err
+	}
+	if j.dir != "" {
+		return j.dir, pos, nil
 	}
 	return cfg.path("journal"), pos, nil
 }

@@ -46,11 +46,12 @@ func cmdPolicyCheck(args []string, stdin io.Reader, stdout io.Writer, environ []
 	if err != nil {
 		return err
 	}
-	var cfg *Config
-	if len(files) == 0 || *strict {
-		if cfg, err = s.config(environ); err != nil {
-			return err
-		}
+	// The configuration is loaded even when FILEs are given and it is not
+	// needed, so that a misspelled FEMTOCLAW_* variable or --set is refused
+	// here as everywhere.
+	cfg, err := s.config(environ)
+	if err != nil {
+		return err
 	}
 	var caps []policy.CapabilitySchema
 	if *strict {

@@ -306,7 +306,7 @@ func TestRegressionPolicySubcommandUsage(t *testing.T) {
 }
 
 // A flag's bad value was Go's "invalid value "x" for flag -n: parse
-// error".
+// error"; a flag that does not apply beside another was ignored.
 func TestRegressionFlagValues(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -316,6 +316,9 @@ func TestRegressionFlagValues(t *testing.T) {
 		{[]string{"stats", "--every", "often"}, `flag --every: want a duration such as 10s, got "often"`},
 		{[]string{"exec", "--compact=maybe", "{}"}, `flag --compact: want true or false, got "maybe"`},
 		{[]string{"check", "--set"}, "flag --set needs a value"},
+		// --set was ignored beside config --schema, --data-dir beside --dir.
+		{[]string{"config", "--schema", "--set", "log.level=debug"}, "--schema prints the schema of every configuration: --config and --set do not apply to it"},
+		{[]string{"journal", "tail", "--dir", "j", "--data-dir", "d"}, "give --dir (the journal directory) or --data-dir (the data directory holding it), not both"},
 	} {
 		code, _, errOut := runCLI(t, nil, "", tc.args...)
 		if code != 2 || !strings.Contains(errOut, ": "+tc.want+"\n") || strings.Contains(errOut, "parse error") {
@@ -340,6 +343,30 @@ func TestRegressionConfigCommentsAligned(t *testing.T) {
 		}
 		if col < 0 {
 			col = c
+		}
+	}
+}
+
+// A misspelled FEMTOCLAW_* variable was ignored by the commands that
+// did not need the configuration for what they were given: journal * with
+// --dir, policy check FILE, policy fmt.
+func TestRegressionUnknownVariableRefusedEverywhere(t *testing.T) {
+	dir := t.TempDir()
+	pol := writeFile(t, dir, "p.yaml", "rules:\n  - {id: ok, effect: allow, capabilities: [echo]}\n")
+	tests := writeFile(t, dir, "t.yaml", "cases:\n  - {principal: p, message: {tool_call: {tool: echo, args: {}}}, want: {decision: AUTHORIZED}}\n")
+	env := []string{"FEMTOCLAW_DATA_DIR=" + dir, "FEMTOCLAW_JOURNAL_DURABILTY=interval"}
+	want := `FEMTOCLAW_JOURNAL_DURABILTY: not a configuration variable (did you mean "FEMTOCLAW_JOURNAL_DURABILITY"?)`
+	msg := `{"tool_call":{"tool":"noop","args":{}}}`
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--admin", "off"}, {"exec", msg}, {"exec", "--server", msg}, {"check"}, {"config"}, {"capabilities"},
+		{"journal", "verify"}, {"journal", "verify", "--dir", dir}, {"journal", "inspect", "--dir", dir}, {"journal", "tail", "--dir", dir},
+		{"journal", "get", "--dir", dir, "exec-1"}, {"journal", "export", "--dir", dir}, {"journal", "repair", "--dir", dir},
+		{"stats", "--once"}, {"policy", "check"}, {"policy", "check", pol}, {"policy", "test", "--policy", pol, tests},
+		{"policy", "fmt", pol}, {"policy", "eval", "--principal", "p", msg}, {"policy", "diff"},
+	} {
+		code, _, errOut := runCLI(t, env, "", args...)
+		if code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("%q: exit %d\n%s", args, code, errOut)
 		}
 	}
 }
