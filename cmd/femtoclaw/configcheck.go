@@ -171,6 +171,9 @@ func (c *Config) rangeProblems() []problem {
 			}
 		}
 	}
+	if v := c.Journal.SegmentSize; v != 0 && v < 4<<10 { // the journal would clamp it to 4 KiB
+		ps = append(ps, bad("journal.segment_size", "want 0 (the default, 64 MiB) or at least 4096 bytes, got %d", v))
+	}
 	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
 		ps = append(ps, bad("journal.sync_interval", "want at least 100µs when journal.durability is interval, got %s", formatDuration(c.Journal.SyncInterval)))
 	}

@@ -778,7 +778,13 @@ func parseNode(k *configKey, n *yaml.Node) (reflect.Value, string) {
 	if tag == "!!null" {
 		return v, badValue(k, "no value")
 	}
-	bad := func() (reflect.Value, string) { return v, badValue(k, describeNode(n)) }
+	bad := func() (reflect.Value, string) {
+		msg := badValue(k, describeNode(n))
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && textFits(k, n.Value) {
+			msg += " (a string: write it without quotes)"
+		}
+		return v, msg
+	}
 	switch {
 	case t == durationType:
 		if tag != "!!str" {
@@ -824,6 +830,17 @@ func parseNode(k *configKey, n *yaml.Node) (reflect.Value, string) {
 		panic("configuration key " + k.path + ": unsupported type " + t.String())
 	}
 	return v, ""
+}
+
+// textFits reports whether s, as a variable or --set would give it,
+// is a value of leaf k.
+func textFits(k *configKey, s string) bool {
+	if k.typ.Kind() == reflect.Pointer { // ipc.peers[].uid, gid
+		_, err := strconv.ParseUint(s, 10, 32)
+		return err == nil
+	}
+	_, msg := parseText(k, s)
+	return msg == ""
 }
 
 // nodeInt reads an integer scalar (YAML's forms: 1_000, 0x10; a float

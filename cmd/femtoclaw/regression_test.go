@@ -370,3 +370,19 @@ func TestRegressionUnknownVariableRefusedEverywhere(t *testing.T) {
 		}
 	}
 }
+
+// A quoted value ("true", "5") was refused as `got "true"`, which reads
+// as what was wanted; and a negative journal.segment_size was accepted
+// (the journal clamps it to 4 KiB segments).
+func TestRegressionConfigQuotedValuesAndSegmentSize(t *testing.T) {
+	f, lines := problemsOf(t, "listen: {allow_non_loopback: \"true\"}\nipc:\n  peers:\n    - {uid: '1001', principal: a}\njournal: {segment_size: -1, sync_interval: \"5\"}\n", nil, nil)
+	want := []string{
+		f + `:1: listen.allow_non_loopback: want true or false, got "true" (a string: write it without quotes)`,
+		f + `:4: ipc.peers[0].uid: want an integer from 0 to 4294967295, got "1001" (a string: write it without quotes)`,
+		f + `:5: journal.sync_interval: want a duration such as 10s, got "5"`,
+		f + ":5: journal.segment_size: want 0 (the default, 64 MiB) or at least 4096 bytes, got -1",
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}
