@@ -386,3 +386,16 @@ func TestRegressionConfigQuotedValuesAndSegmentSize(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// With no server on the data directory, stats and exec --server showed
+// the runfile package's prefix: "no server to show: runfile: no server is
+// running on …".
+func TestRegressionNoServerMessage(t *testing.T) {
+	dir := t.TempDir()
+	for _, args := range [][]string{{"stats", "--once", "--data-dir", dir}, {"exec", "--server", "--data-dir", dir, "{}"}} {
+		code, _, errOut := runCLI(t, nil, "", args...)
+		if code != 1 || strings.Contains(errOut, "runfile:") || !strings.Contains(errOut, "no server is running on "+dir+" (no run.json)") {
+			t.Errorf("%q: exit %d\n%s", args, code, errOut)
+		}
+	}
+}
