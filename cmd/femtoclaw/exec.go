@@ -202,7 +202,7 @@ func remoteTarget(cfg *Config, url, pin, caFile string) (string, string, error) 
 	certFile := cfg.path("tls/cert.pem")
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return "", "", fmt.Errorf("no --pin or --ca given, no server described in the data directory (%v), and %s is unreadable: %w", rerr, certFile, err)
+		return "", "", fmt.Errorf("no --pin or --ca given, no server described in the data directory (%v), and %s is unreadable: %s", runfileError{rerr}, certFile, strings.TrimPrefix(readProblem(err), "cannot read: "))
 	}
 	blk, _ := pem.Decode(certPEM)
 	if blk == nil {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
@@ -214,9 +213,9 @@ func cmdPolicyEval(args []string, stdin io.Reader, stdout io.Writer, environ []s
 	}
 	var p *policy.Policy
 	if *file != "" {
-		data, err := os.ReadFile(*file)
+		data, err := readSmallFile(*file, policy.MaxDocumentBytes)
 		if err != nil {
-			return err
+			return fmt.Errorf("--policy %s: %s", *file, readProblem(err))
 		}
 		if p, err = policy.Parse(data); err != nil {
 			return policyFileError(*file, err)

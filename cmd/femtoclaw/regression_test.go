@@ -399,3 +399,24 @@ func TestRegressionNoServerMessage(t *testing.T) {
 		}
 	}
 }
+
+// A missing journal directory, --policy file or certificate was Go's
+// "open /x: no such file or directory".
+func TestRegressionMissingFilesNamed(t *testing.T) {
+	dir := t.TempDir()
+	missing := filepath.Join(dir, "missing")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"journal", "verify", "--dir", missing}, "--dir: no journal directory " + missing + " (is it the right directory?)"},
+		{[]string{"journal", "tail", "--data-dir", missing}, "the journal of data_dir " + missing + ": no journal directory " + filepath.Join(missing, "journal")},
+		{[]string{"policy", "eval", "--principal", "p", "--policy", missing, "{}"}, "--policy " + missing + ": cannot read: no such file or directory"},
+		{[]string{"exec", "--data-dir", dir, "--server", "https://127.0.0.1:1", "{}"}, "tls/cert.pem is unreadable: no such file or directory"},
+	} {
+		code, _, errOut := runCLI(t, nil, "", tc.args...)
+		if code != 1 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "open ") || strings.Contains(errOut, "runfile:") {
+			t.Errorf("%q: exit %d\n%s\nwant %s", tc.args, code, errOut, tc.want)
+		}
+	}
+}
