@@ -374,7 +374,8 @@ func registryProblem(err error) problem {
 //     capabilities.shell.allowed_bins lacks (the capability refuses it,
 //     so the rule does not do what it says); a rule that allows a
 //     capability that is disabled, or that does not exist; an enabled
-//     capability that no rule allows.
+//     capability that no rule allows; http.get enabled with settings that
+//     reach what its defaults refuse (httpGetReach).
 //
 // reg or pol may be nil (they did not build); what needs them is then
 // skipped. Problems name the capability, the rule and the key.
@@ -388,6 +389,12 @@ func capabilityProblems(cfg *Config, reg *capability.Registry, pol *policy.Polic
 	}
 	if cc.Shell.Enabled && len(cc.Shell.AllowedBins) == 0 {
 		add(enabledAt(bad("capabilities.shell", "enabled with an empty allowed_bins, so every call would be refused: list the binaries it may run in capabilities.shell.allowed_bins, or disable it")))
+	}
+	if hg := cc.HTTPGet; hg.Enabled {
+		for _, p := range httpGetReach(hg) {
+			p.warn = true
+			add(p)
+		}
 	}
 	if pol == nil || reg == nil {
 		return ps
@@ -441,6 +448,38 @@ func capabilityProblems(cfg *Config, reg *capability.Registry, pol *policy.Polic
 					warn(bad("capabilities.shell.allowed_bins", "lacks %q, which policy rule %q allows shell to run: the capability refuses it; add it to allowed_bins, or drop it from the rule", bin, r.ID))
 				}
 			}
+		}
+	}
+	return ps
+}
+
+// metadataAddr is the cloud instance metadata address (AWS, GCP, Azure,
+// and others): credentials for whoever can reach it.
+var metadataAddr = netip.MustParseAddr("169.254.169.254")
+
+// httpGetReach warns when enabled http.get settings reach what its
+// defaults refuse: every address class (allow_private), an allowed
+// prefix that admits every address or the cloud metadata address, and
+// allowed_cidrs that allow_private makes pointless.
+func httpGetReach(hg HTTPGetConfig) []problem {
+	var ps []problem
+	if hg.AllowPrivate {
+		ps = append(ps, bad("capabilities.http.get.allow_private", "is true: calls reach loopback, private networks and the cloud metadata address %s (its credentials); prefer allowed_cidrs for the networks http.get needs", metadataAddr))
+		if len(hg.AllowedCIDRs) > 0 {
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "has no effect: allow_private admits every address already"))
+		}
+		return ps
+	}
+	for _, s := range hg.AllowedCIDRs {
+		p, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil: // refused by problems()
+		case p.Bits() == 0 && p.Addr().Is4():
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "%s admits every IPv4 address, the cloud metadata address %s included: list the networks http.get needs", s, metadataAddr))
+		case p.Bits() == 0:
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "%s admits every IPv6 address, loopback and private ones included: list the networks http.get needs", s))
+		case p.Contains(metadataAddr) || p.Contains(netip.AddrFrom16(metadataAddr.As16())):
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "%s admits the cloud metadata address %s (its credentials): list narrower networks", s, metadataAddr))
 		}
 	}
 	return ps

@@ -420,3 +420,28 @@ func TestRegressionMissingFilesNamed(t *testing.T) {
 		}
 	}
 }
+
+// http.get enabled with settings that reach what its defaults refuse
+// (allow_private, an allowed prefix admitting everything or the cloud
+// metadata address) passed check and serve without a word.
+func TestRegressionHTTPGetReachWarned(t *testing.T) {
+	pol := writeFile(t, t.TempDir(), "p.yaml", "rules:\n  - {id: web, effect: allow, capabilities: [http.get, noop, echo]}\n")
+	code, out, errOut := runCLI(t, nil, "", "check", "--set", "policy.file="+pol, "--set", "capabilities.http.get.enabled=true",
+		"--set", "capabilities.http.get.allowed_cidrs=0.0.0.0/0,169.254.0.0/16,10.0.0.0/8")
+	want := "warning: --set capabilities.http.get.allowed_cidrs: 0.0.0.0/0 admits every IPv4 address, the cloud metadata address 169.254.169.254 included: list the networks http.get needs\n" +
+		"warning: --set capabilities.http.get.allowed_cidrs: 169.254.0.0/16 admits the cloud metadata address 169.254.169.254 (its credentials): list narrower networks\n"
+	if code != 0 || out != "valid\n" || errOut != want {
+		t.Fatalf("exit %d %q\n%s\nwant\n%s", code, out, errOut, want)
+	}
+	code, out, errOut = runCLI(t, nil, "", "check", "--set", "policy.file="+pol, "--set", "capabilities.http.get.enabled=true",
+		"--set", "capabilities.http.get.allow_private=true", "--set", "capabilities.http.get.allowed_cidrs=10.0.0.0/8")
+	want = "warning: --set capabilities.http.get.allow_private: is true: calls reach loopback, private networks and the cloud metadata address 169.254.169.254 (its credentials); prefer allowed_cidrs for the networks http.get needs\n" +
+		"warning: --set capabilities.http.get.allowed_cidrs: has no effect: allow_private admits every address already\n"
+	if code != 0 || out != "valid\n" || errOut != want {
+		t.Fatalf("exit %d %q\n%s\nwant\n%s", code, out, errOut, want)
+	}
+	// Disabled, it is not warned about.
+	if code, _, errOut := runCLI(t, nil, "", "check", "--set", "capabilities.http.get.allow_private=true"); code != 0 || errOut != "" {
+		t.Fatalf("disabled: exit %d\n%s", code, errOut)
+	}
+}
