@@ -62,7 +62,7 @@ func TestParseErrorPositions(t *testing.T) {
 		{"duplicate id", "rules:\n  - {id: a, effect: allow, capabilities: [x]}\n  - {id: a, effect: deny, capabilities: [y]}\n",
 			`p.yaml:3:10: rules[1] (id "a"): duplicate rule id` + "\n"},
 		{"bad regex element", "rules: [{effect: allow, capabilities: [x], args: {a: {regex: ['^a', '(']}}}]",
-			"p.yaml:1:69: rules[0]: args.a.regex[1]: error parsing regexp: missing closing ): `(`\n"},
+			"p.yaml:1:69: rules[0]: args.a.regex[1]: not a valid RE2 regular expression: missing closing ): `(`\n"},
 		{"range upside down", "rules: [{effect: allow, capabilities: [x], args: {a: {range: [5, 1]}}}]",
 			`p.yaml:1:62: rules[0]: args.a.range: want [min, max] with min <= max (5 > 1: no number is in it)` + "\n"},
 		{"range of words", "rules: [{effect: allow, capabilities: [x], args: {a: {range: [1, ten]}}}]",
@@ -84,7 +84,7 @@ func TestParseErrorPositions(t *testing.T) {
 		{"empty", "", "p.yaml:1:1: empty document\n"},
 		{"short form", "shell: {allowed_commands: []}\n", "p.yaml:1:27: shell.allowed_commands: empty list\n"},
 		{"two problems in one rule, both reported", "rules: [{effect: allow, capabilities: [x], args: {a: {regex: ['('], cidr: [1.2.3.4/40]}}}]",
-			"p.yaml:1:63: rules[0]: args.a.regex[0]: error parsing regexp: missing closing ): `(`\n" +
+			"p.yaml:1:63: rules[0]: args.a.regex[0]: not a valid RE2 regular expression: missing closing ): `(`\n" +
 				`p.yaml:1:76: rules[0]: args.a.cidr[0]: "1.2.3.4/40" is not a CIDR prefix or IP address` + "\n"},
 		{"a broken rule does not hide the next one", "rules:\n  - {effect: allow, capabilities: [x], args: {a: {max_len: x}}}\n  - {effect: permit, capabilities: [x]}\n",
 			`p.yaml:2:60: rules[0]: args.a.max_len: want an integer, got the string "x"` + "\n" +

@@ -87,7 +87,7 @@ func cmdPolicyTest(args []string, stdin io.Reader, stdout io.Writer, environ []s
 	var filter *regexp.Regexp
 	if *run != "" {
 		if filter, err = regexp.Compile(*run); err != nil {
-			return usagef("--run: %v", err)
+			return usagef("--run: %s", policy.RegexpProblem(err))
 		}
 	}
 	cfg, err := s.config(environ)

@@ -316,6 +316,8 @@ func TestRegressionFlagValues(t *testing.T) {
 		{[]string{"stats", "--every", "often"}, `flag --every: want a duration such as 10s, got "often"`},
 		{[]string{"exec", "--compact=maybe", "{}"}, `flag --compact: want true or false, got "maybe"`},
 		{[]string{"check", "--set"}, "flag --set needs a value"},
+		// Go's regexp wording ("error parsing regexp: …").
+		{[]string{"policy", "test", "--run", "(", "t.yaml"}, "--run: not a valid RE2 regular expression: missing closing ): `(`"},
 		// --set was ignored beside config --schema, --data-dir beside --dir.
 		{[]string{"config", "--schema", "--set", "log.level=debug"}, "--schema prints the schema of every configuration: --config and --set do not apply to it"},
 		{[]string{"journal", "tail", "--dir", "j", "--data-dir", "d"}, "give --dir (the journal directory) or --data-dir (the data directory holding it), not both"},
