@@ -136,7 +136,7 @@ func decodeDoc(data []byte) (raw *rawDoc, root *yaml.Node, errs []*docErr) {
 		}
 		return nil, top, []*docErr{errAt(at, "more than one YAML document")}
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || isNull(resolve(doc.Content[0])) { // "", a comment, "---", "~": all empty
 		return nil, top, []*docErr{errAt(top, "empty document")}
 	}
 	root = doc.Content[0]

@@ -82,6 +82,9 @@ func TestParseErrorPositions(t *testing.T) {
 		{"second document", "version: 1\n---\nversion: 1\n",
 			"p.yaml:3:1: more than one YAML document\n"},
 		{"empty", "", "p.yaml:1:1: empty document\n"},
+		// These were a valid policy of no rules, unlike "" and a comment.
+		{"empty but for ---", "---\n", "p.yaml:1:1: empty document\n"},
+		{"empty but for null", "~\n", "p.yaml:1:1: empty document\n"},
 		{"short form", "shell: {allowed_commands: []}\n", "p.yaml:1:27: shell.allowed_commands: empty list\n"},
 		{"two problems in one rule, both reported", "rules: [{effect: allow, capabilities: [x], args: {a: {regex: ['('], cidr: [1.2.3.4/40]}}}]",
 			"p.yaml:1:63: rules[0]: args.a.regex[0]: not a valid RE2 regular expression: missing closing ): `(`\n" +
