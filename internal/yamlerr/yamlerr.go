@@ -28,6 +28,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -75,6 +76,11 @@ func Locate(data []byte, err error) (int, string) {
 		reported, _ = strconv.Atoi(m[1])
 	} else if a := unknownAnchorRE.FindStringSubmatch(msg); a != nil {
 		return aliasLine(data, a[1]), msg
+	} else if bad := readerProblems[msg]; bad != nil {
+		if strings.Contains(msg, "UTF-8") {
+			msg += " (the text must be UTF-8)"
+		}
+		return badByteLine(data, bad), msg
 	} else if !parserProblems[msg] {
 		return 1, msg
 	}
@@ -136,6 +142,42 @@ func shiftedLine(data []byte, msg string) (int, bool) {
 		}
 		return max(l, 1), true
 	}
+}
+
+// readerProblems are yaml.v3's problems with the bytes themselves, which
+// it reports with no line, and what each finds wrong with a rune (and its
+// encoded size).
+var readerProblems = map[string]func(r rune, size int) bool{
+	"invalid leading UTF-8 octet":     badUTF8,
+	"invalid trailing UTF-8 octet":    badUTF8,
+	"incomplete UTF-8 octet sequence": badUTF8,
+	"control characters are not allowed": func(r rune, size int) bool {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r' || r == 0x85 || badUTF8(r, size):
+			return false
+		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f, r == 0xfffe, r == 0xffff:
+			return true
+		}
+		return false
+	},
+}
+
+func badUTF8(r rune, size int) bool { return r == utf8.RuneError && size <= 1 }
+
+// badByteLine is the line of the first rune of data that bad finds wrong.
+func badByteLine(data []byte, bad func(rune, int) bool) int {
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if bad(r, size) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += max(size, 1)
+	}
+	return 1
 }
 
 // aliasLine is the line of the first *name in data (yaml.v3 gives none

@@ -52,6 +52,10 @@ func TestLocate(t *testing.T) {
 		{"a: \"abc\n", 1, "found unexpected end of stream"},
 		// No line from yaml.v3.
 		{"a: b\nc: [*nope]\n", 2, "unknown anchor 'nope' referenced"},
+		// The bytes themselves: yaml.v3 gives no line.
+		{"log: {level: info}\njournal:\n  durability: alw\xffays\n", 3, "invalid leading UTF-8 octet (the text must be UTF-8)"},
+		{"a: 1\n# \xe2\x82\n", 2, "invalid trailing UTF-8 octet (the text must be UTF-8)"},
+		{"log: {level: info}\n\njournal: {durability: alw\x01ays}\n", 3, "control characters are not allowed"},
 		// A byte order mark.
 		{"\ufeffa: 1\n- b\n", 2, "did not find expected key (in the mapping that starts on line 1)"},
 	} {
