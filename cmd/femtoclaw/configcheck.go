@@ -207,6 +207,10 @@ func (h HTTP3Config) problems() []problem {
 // "localhost". An empty host (all interfaces) and any other name are not.
 func parseHostPort(a string) (loopback bool, err error) {
 	host, port, err := net.SplitHostPort(a)
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return false, errors.New(ae.Err) // "missing port in address", without Go's "address X: "
+	}
 	if err != nil {
 		return false, err
 	}

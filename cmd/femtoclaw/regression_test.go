@@ -447,3 +447,13 @@ func TestRegressionHTTPGetReachWarned(t *testing.T) {
 		t.Fatalf("disabled: exit %d\n%s", code, errOut)
 	}
 }
+
+// A listen.admin that is not host:port showed Go's net error, "address
+// nope: missing port in address".
+func TestRegressionAdminAddressMessage(t *testing.T) {
+	_, lines := problemsOf(t, "", nil, []string{"listen.admin=nope"})
+	want := []string{`--set listen.admin: want host:port such as 127.0.0.1:9464 ("": off), got "nope": missing port in address`}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("got %q\nwant %q", lines, want)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -206,7 +207,7 @@ func cmdServe(ctx context.Context, inv *invocation, args []string) error {
 		return err
 	}
 	for i, f := range c.flags {
-		if f.key == "listen.admin" && f.value == "off" {
+		if f.key == "listen.admin" && strings.EqualFold(f.value, "off") {
 			c.flags[i].value = ""
 		}
 	}
