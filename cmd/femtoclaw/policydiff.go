@@ -86,8 +86,8 @@ func cmdPolicyDiff(args []string, stdout io.Writer, environ []string) error {
 			return err
 		}
 	}
-	if _, err := os.Stat(d.report.Journal); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	if fi, err := os.Stat(d.report.Journal); err != nil || !fi.IsDir() {
+		return fmt.Errorf("no journal directory %s (is data_dir %s the server's?)", d.report.Journal, cfg.DataDir)
 	}
 	if err := journal.Scan(d.report.Journal, q, d.add); err != nil {
 		return fmt.Errorf("reading the journal: %w", err)
@@ -203,16 +203,16 @@ func (d *policyDiff) openReplay(cfg *Config, polFile, candFile string) error {
 	src := "embedded default"
 	var pol *policy.Policy
 	if polFile != "" {
-		if pol, err = readPolicyFile(polFile); err != nil {
+		if pol, err = readPolicyFlag("--policy", polFile); err != nil {
 			return err
 		}
 		src = polFile
 	} else if pol, src, err = loadPolicy(cfg); err != nil {
 		return err
 	}
-	cand, err := readPolicyFile(candFile)
+	cand, err := readPolicyFlag("--candidate", candFile)
 	if err != nil {
-		return fmt.Errorf("candidate: %w", err)
+		return err
 	}
 	d.reg, d.pol, d.cand = reg, pol, cand
 	d.report.Policy, d.report.PolicySHA256 = src, fmt.Sprintf("%x", pol.Hash())
@@ -220,14 +220,17 @@ func (d *policyDiff) openReplay(cfg *Config, polFile, candFile string) error {
 	return nil
 }
 
-func readPolicyFile(file string) (*policy.Policy, error) {
-	data, err := os.ReadFile(file)
+// readPolicyFlag compiles the policy file a flag names. The error names
+// the flag when the file cannot be read, and is every problem of the
+// policy at FILE:LINE:COL (a *configError) when it does not compile.
+func readPolicyFlag(flag, file string) (*policy.Policy, error) {
+	data, err := readSmallFile(file, policy.MaxDocumentBytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s %s: %s", flag, file, readProblem(err))
 	}
 	p, err := policy.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, &configError{policyProblems(file, err)}
 	}
 	return p, nil
 }

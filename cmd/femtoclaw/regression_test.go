@@ -457,3 +457,28 @@ func TestRegressionAdminAddressMessage(t *testing.T) {
 		t.Fatalf("got %q\nwant %q", lines, want)
 	}
 }
+
+// policy diff gave a candidate's problems on one line with the error
+// category ("candidate: c.yaml: CONFIGURATION_ERROR: policy: 2:21: …"),
+// and Go's words for a missing file or journal.
+func TestRegressionPolicyDiffMessages(t *testing.T) {
+	dir := t.TempDir()
+	bad := writeFile(t, dir, "c.yaml", "rules:\n  - {id: a, effect: alow, capabilities: [echo]}\n")
+	if err := os.MkdirAll(filepath.Join(dir, "journal"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--candidate", bad}, bad + `:2:21: rules[0] (id "a"): effect: "alow" is not allow or deny (did you mean "allow"?)` + "\n"},
+		{[]string{"--candidate", filepath.Join(dir, "none.yaml")}, "--candidate " + filepath.Join(dir, "none.yaml") + ": cannot read: no such file or directory\n"},
+		{[]string{"--data-dir", filepath.Join(dir, "none")}, "no journal directory " + filepath.Join(dir, "none", "journal")},
+	} {
+		args := append([]string{"policy", "diff", "--data-dir", dir}, tc.args...)
+		code, _, errOut := runCLI(t, nil, "", args...)
+		if code != 1 || !strings.Contains(errOut, tc.want) || strings.Contains(errOut, "CONFIGURATION_ERROR") {
+			t.Errorf("%q: exit %d\n%s\nwant %s", tc.args, code, errOut, tc.want)
+		}
+	}
+}
