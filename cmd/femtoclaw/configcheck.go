@@ -282,7 +282,7 @@ func (c *Config) builtinProblems(bc capability.BuiltinConfig) []problem {
 var capabilityKeys = []struct{ name, prefix, key, fix, when string }{
 	{"shell", "working directory", "dir", "want an existing directory, as an absolute path", ""},
 	{"shell", "max output bytes", "max_output_bytes", "want 0 (the default) or more", ""},
-	{"shell", "environment entry", "env", "write each entry as KEY=value", ""},
+	{"shell", "environment entry", "env", "write each entry as KEY=value", ""}, // the message is replaced: see constructorProblem
 	{"shell", "allowed binary", "allowed_bins", "give the binary's absolute path, or a name found in the PATH of capabilities.shell.env", "not found in"},
 	{"shell", "run_as", "run_as", "", ""},
 	{"shell", "limit ", "limits", "want -1 (keep the runtime's own), 0 (the default) or more", ""},
@@ -309,6 +309,17 @@ func (c *Config) constructorProblem(name string, err error) problem {
 			continue
 		}
 		switch sub := ck.key; {
+		case ck.prefix == "environment entry": // its value may be a credential: not shown
+			key += ".env"
+			for i, kv := range c.Capabilities.Shell.Env {
+				if strings.Contains(msg, strconv.Quote(kv)) {
+					msg = fmt.Sprintf("entry %d is not KEY=value (it is not shown: it may hold a credential)", i)
+					break
+				}
+			}
+			if strings.HasPrefix(msg, "environment entry") {
+				msg = "an entry is not KEY=value (it is not shown: it may hold a credential)"
+			}
 		case ck.prefix == "limit ": // "limit cpu_seconds is below -1"
 			f, _, _ := strings.Cut(strings.TrimPrefix(msg, ck.prefix), " ")
 			key += ".limits." + f

@@ -482,3 +482,17 @@ func TestRegressionPolicyDiffMessages(t *testing.T) {
 		}
 	}
 }
+
+// A shell.env entry that is not KEY=value was quoted whole in the
+// problem ("AWS_SECRET_ACCESS_KEY s3cret"): a credential on the terminal
+// and in logs.
+func TestRegressionShellEnvEntryNotShown(t *testing.T) {
+	f := writeConfig(t, "capabilities:\n  shell:\n    env: [PATH=/usr/bin, \"AWS_SECRET_ACCESS_KEY s3cret\"]\n")
+	for _, cmd := range []string{"check", "capabilities"} {
+		code, out, errOut := runCLI(t, nil, "", cmd, "--config", f)
+		want := f + ":3: capabilities.shell.env: entry 1 is not KEY=value (it is not shown: it may hold a credential): write each entry as KEY=value"
+		if code != 1 || strings.Contains(out+errOut, "s3cret") || !strings.Contains(errOut, want) {
+			t.Errorf("%s: exit %d\n%s%s\nwant %s", cmd, code, out, errOut, want)
+		}
+	}
+}
