@@ -210,7 +210,7 @@ func leafNode(k *configKey, f reflect.Value) *yaml.Node {
 			s := f.Index(i).String()
 			if k.secret != "" {
 				s = redactEntry(s)
-			} else if isBearerToken(s) {
+			} else if containsBearerToken(s) {
 				s = redacted
 			}
 			seq.Content = append(seq.Content, strNode(s))
@@ -218,7 +218,7 @@ func leafNode(k *configKey, f reflect.Value) *yaml.Node {
 		return seq
 	case f.Kind() == reflect.String:
 		s := f.String()
-		if s != "" && (k.secret != "" && !(k.secret == "unless-sha256" && isSHA256Hex(s)) || isBearerToken(s)) {
+		if s != "" && (k.secret != "" && !(k.secret == "unless-sha256" && isSHA256Hex(s)) || containsBearerToken(s)) {
 			s = redacted
 		}
 		return strNode(s)
@@ -249,6 +249,21 @@ func isSHA256Hex(s string) bool {
 func isBearerToken(s string) bool {
 	rest, ok := strings.CutPrefix(s, bearerTokenPrefix)
 	return ok && isSHA256Hex(rest)
+}
+
+// containsBearerToken reports whether a bearer token appears in s.
+func containsBearerToken(s string) bool {
+	for i := strings.Index(s, bearerTokenPrefix); i >= 0; {
+		if rest := s[i+len(bearerTokenPrefix):]; len(rest) >= 64 && isSHA256Hex(rest[:64]) {
+			return true
+		}
+		j := strings.Index(s[i+1:], bearerTokenPrefix)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
 }
 
 // redactEntry hides the value of a KEY=value entry, unless the

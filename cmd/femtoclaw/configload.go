@@ -696,8 +696,12 @@ func orList(vals []string) string {
 	return strings.Join(vals[:len(vals)-1], ", ") + " or " + vals[len(vals)-1]
 }
 
-// quoted quotes a value for a message, shortened past 64 bytes.
+// quoted quotes a value for a message, shortened past 64 bytes; a
+// value holding a bearer token is not shown.
 func quoted(s string) string {
+	if strings.Contains(s, bearerTokenPrefix) && containsBearerToken(s) {
+		return "a bearer token (not shown)"
+	}
 	if len(s) > 64 {
 		s = s[:61] + "..."
 	}

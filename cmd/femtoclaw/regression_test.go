@@ -174,6 +174,11 @@ func TestRegressionConfigTokenNotPrinted(t *testing.T) {
 	if !strings.Contains(errOut, want+"\n") || strings.Contains(errOut, "my-plain-token") {
 		t.Fatalf("stderr:\n%s\nwant %s", errOut, want)
 	}
+	// Nor does a problem quote one, whatever key it was given for.
+	_, lines := problemsOf(t, "", []string{"FEMTOCLAW_LISTEN_ADMIN_PPROF=" + tok}, nil)
+	if want := []string{"FEMTOCLAW_LISTEN_ADMIN_PPROF: want true or false, got a bearer token (not shown)"}; !slices.Equal(lines, want) {
+		t.Fatalf("got %q\nwant %q", lines, want)
+	}
 }
 
 // What a capability's constructor refused was reported without its key
