@@ -1,10 +1,12 @@
 package policy
 
 import (
+	"errors"
 	"maps"
 	"math"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 
@@ -220,7 +222,7 @@ func compileRegex(b *consBuilder, rc *rawCons) *docErr {
 		for i, src := range rx.l.vals {
 			re, err := regexp.Compile(src)
 			if err != nil {
-				return errAt(rx.l.elem(i), "%s.%s[%d]: %v", b.where, rx.key, i, err)
+				return errAt(rx.l.elem(i), "%s.%s[%d]: %s", b.where, rx.key, i, RegexpProblem(err))
 			}
 			res[i] = re
 		}
@@ -506,4 +508,15 @@ func lowerAll(s []string) []string {
 		out[i] = strings.ToLower(x)
 	}
 	return out
+}
+
+// RegexpProblem words an error of regexp.Compile for a message: "not a
+// valid RE2 regular expression: missing closing ): `(`" (Go's own says
+// "error parsing regexp: …").
+func RegexpProblem(err error) string {
+	var se *syntax.Error
+	if errors.As(err, &se) {
+		return "not a valid RE2 regular expression: " + se.Code.String() + ": `" + se.Expr + "`"
+	}
+	return "not a valid RE2 regular expression: " + strings.TrimPrefix(err.Error(), "error parsing regexp: ")
 }

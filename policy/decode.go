@@ -7,13 +7,13 @@ import (
 	"io"
 	"math"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
+	"github.com/femtoclaw/femtoclaw-go/internal/yamlerr"
 )
 
 // This file decodes a policy document into the raw structs of parse.go,
@@ -109,8 +109,6 @@ func join(where, key string) string {
 	return where + "." + key
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // decodeDoc reads data (one YAML document) into a rawDoc. errs are the
 // problems of shape, each at its node; the document's root node is
 // returned for problems that have no better place.
@@ -125,20 +123,20 @@ func decodeDoc(data []byte) (raw *rawDoc, root *yaml.Node, errs []*docErr) {
 		if errors.Is(err, io.EOF) {
 			return nil, top, []*docErr{errAt(top, "empty document")}
 		}
-		return nil, top, []*docErr{syntaxErr(err)}
+		return nil, top, []*docErr{syntaxErr(data, err)}
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		at := &extra
 		if err != nil {
-			return nil, top, []*docErr{syntaxErr(err)}
+			return nil, top, []*docErr{syntaxErr(data, err)}
 		}
 		if len(extra.Content) > 0 {
 			at = extra.Content[0]
 		}
 		return nil, top, []*docErr{errAt(at, "more than one YAML document")}
 	}
-	if len(doc.Content) == 0 {
+	if len(doc.Content) == 0 || isNull(resolve(doc.Content[0])) { // "", a comment, "---", "~": all empty
 		return nil, top, []*docErr{errAt(top, "empty document")}
 	}
 	root = doc.Content[0]
@@ -149,15 +147,12 @@ func decodeDoc(data []byte) (raw *rawDoc, root *yaml.Node, errs []*docErr) {
 	return raw, root, d.errs
 }
 
-// syntaxErr turns yaml.v3's "yaml: line N: problem" into a docErr at line
-// N (yaml.v3 gives no column for syntax errors).
-func syntaxErr(err error) *docErr {
-	s := err.Error()
-	if m := yamlLine.FindStringSubmatch(s); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return &docErr{n: &yaml.Node{Line: line, Column: 1}, msg: m[2]}
-	}
-	return &docErr{n: &yaml.Node{Line: 1, Column: 1}, msg: strings.TrimPrefix(s, "yaml: ")}
+// syntaxErr turns a yaml.v3 syntax error in data into a docErr at the
+// line it concerns (yamlerr.Locate; yaml.v3 gives no column for syntax
+// errors).
+func syntaxErr(data []byte, err error) *docErr {
+	line, msg := yamlerr.Locate(data, err)
+	return &docErr{n: &yaml.Node{Line: line, Column: 1}, msg: msg}
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -217,6 +212,10 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, where string) {
 	}
 	var de *docErr
 	if errors.As(err, &de) {
+		if strings.HasPrefix(de.msg, "[") { // an element's: args.bin.prefix[0]: …
+			d.fail(de.n, "", "%s%s", where, de.msg)
+			return
+		}
 		d.fail(de.n, where, "%s", de.msg)
 		return
 	}

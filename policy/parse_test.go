@@ -43,7 +43,7 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate id", "rules: [{id: a, effect: allow, capabilities: [x]}, {id: a, effect: deny, capabilities: [y]}]", `rules[1] (id "a"): duplicate rule id`},
 		{"reserved id", "rules: [{id: default-deny, effect: allow, capabilities: [x]}]", "reserved"},
 		{"bad type", "rules: [{id: r, effect: allow, capabilities: [x], args: {a: {type: str}}}]", `rules[0] (id "r"): args.a.type: "str"`},
-		{"bad regex", "rules: [{effect: allow, capabilities: [x], args: {a: {regex: '('}}}]", "rules[0]: args.a.regex[0]: error parsing regexp"},
+		{"bad regex", "rules: [{effect: allow, capabilities: [x], args: {a: {regex: '('}}}]", "rules[0]: args.a.regex[0]: not a valid RE2 regular expression"},
 		{"bad cidr", "rules: [{effect: allow, capabilities: [x], args: {a: {cidr: [10.0.0.0/33]}}}]", "args.a.cidr[0]"},
 		{"bad range order", "rules: [{effect: allow, capabilities: [x], args: {a: {range: [5, 1]}}}]", "args.a.range"},
 		{"bad range length", "rules: [{effect: allow, capabilities: [x], args: {a: {range: [5]}}}]", "args.a.range"},

@@ -31,47 +31,83 @@ func newLogger(c *Config, w io.Writer) *slog.Logger {
 }
 
 // loadPolicy reads the configured policy file, or returns the embedded
-// default policy when none is configured.
+// default policy when none is configured. The error is a *configError:
+// the file cannot be read (at policy.file's source), or every problem of
+// the policy at FILE:LINE:COL.
 func loadPolicy(c *Config) (*policy.Policy, string, error) {
 	if c.Policy.File == "" {
 		return policy.Default(), "embedded default", nil
 	}
-	data, err := os.ReadFile(c.Policy.File)
+	p, err := c.readPolicy("policy.file", c.Policy.File)
 	if err != nil {
-		return nil, "", fmt.Errorf("policy: %w", err)
-	}
-	p, err := policy.Parse(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("policy %s: %w", c.Policy.File, err)
+		return nil, "", err
 	}
 	return p, c.Policy.File, nil
 }
 
 // loadShadowPolicy reads the configured shadow candidate policy, or
 // returns nil when none is configured. A candidate that cannot be read
-// or does not compile is an error, never silently dropped: serve does not
-// start with it, and a reload keeps the previous pair.
+// or does not compile is an error (as loadPolicy's), never silently
+// dropped: serve does not start with it, and a reload keeps the previous
+// pair.
 func loadShadowPolicy(c *Config) (*policy.Policy, error) {
 	if c.Policy.ShadowFile == "" {
 		return nil, nil
 	}
-	data, err := os.ReadFile(c.Policy.ShadowFile)
+	return c.readPolicy("policy.shadow_file", c.Policy.ShadowFile)
+}
+
+// readPolicy compiles the policy file that key names.
+func (c *Config) readPolicy(key, file string) (*policy.Policy, error) {
+	data, err := readSmallFile(file, policy.MaxDocumentBytes)
 	if err != nil {
-		return nil, fmt.Errorf("shadow policy (policy.shadow_file): %w", err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, &configError{[]problem{c.sourced(bad(key, "cannot read %s: %v", file, err))}}
 	}
 	p, err := policy.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("shadow policy %s (policy.shadow_file): %w", c.Policy.ShadowFile, err)
+		ps := policyProblems(file, err)
+		if key != "policy.file" { // say which policy the file is (the active one needs no saying)
+			for i := range ps {
+				ps[i].key = key
+			}
+		}
+		return nil, &configError{ps}
 	}
 	return p, nil
 }
 
+// policyProblems are a policy's ParseError as problems at FILE:LINE:COL.
+func policyProblems(file string, err error) []problem {
+	var pe *policy.ParseError
+	if !errors.As(err, &pe) {
+		return []problem{{src: source{kind: srcFile, name: file}, msg: err.Error()}}
+	}
+	var ps []problem
+	for _, d := range pe.Errors {
+		ps = append(ps, problem{src: source{kind: srcFile, name: file, line: d.Line, col: d.Col}, msg: d.Msg})
+	}
+	if pe.More > 0 {
+		ps = append(ps, problem{src: source{kind: srcFile, name: file}, msg: fmt.Sprintf("and %d more", pe.More)})
+	}
+	return ps
+}
+
+// loadRegistry builds the capability registry the configuration
+// describes. The error is a *configError naming the keys concerned.
 func loadRegistry(c *Config) (*capability.Registry, error) {
 	caps, settings, err := c.builtins()
 	if err != nil {
-		return nil, fmt.Errorf("capabilities: %w", err)
+		return nil, err
 	}
-	return capability.NewRegistry(caps, settings)
+	reg, err := capability.NewRegistry(caps, settings)
+	if err != nil {
+		return nil, &configError{[]problem{c.sourced(registryProblem(err))}}
+	}
+	return reg, nil
 }
 
 func pipelineConfig(c *Config) pipeline.Config {
@@ -89,13 +125,16 @@ func pipelineConfig(c *Config) pipeline.Config {
 // existing token file (generated tokens are 68 characters).
 const minTokenLen = 16
 
+// bearerTokenPrefix starts every token newBearerToken makes.
+const bearerTokenPrefix = "fct_"
+
 // newBearerToken returns a new bearer token: "fct_" and 32 bytes from
 // crypto/rand in hex (68 characters). serve generates its token file's
 // token with it, and `femtoclaw token create` prints one.
 func newBearerToken() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand.Read)
-	return "fct_" + hex.EncodeToString(b[:])
+	return bearerTokenPrefix + hex.EncodeToString(b[:])
 }
 
 // ensureToken returns the bearer token's SHA-256, generating the token on

@@ -295,7 +295,7 @@ type TLSConfig struct {
 // TokenConfig is one bearer token, by hash.
 type TokenConfig struct {
 	Principal string `yaml:"principal"`
-	SHA256    string `yaml:"sha256"`
+	SHA256    string `yaml:"sha256" secret:"unless-sha256"` // anything but a hash is probably the token itself
 }
 
 // LogConfig configures the runtime's own log.
@@ -324,33 +324,48 @@ func (cc CapabilityConfig) settings() capability.Settings {
 	return capability.Settings{Enabled: cc.Enabled, Timeout: cc.Timeout, MaxTimeout: cc.MaxTimeout, PoolSize: cc.PoolSize, RedactArgs: cc.RedactArgs}
 }
 
-// builtins returns the built-in capabilities and their settings.
+// builtins returns the built-in capabilities and their settings. The
+// error is a *configError: what each capability refuses, at its key.
 func (c *Config) builtins() ([]capability.Capability, map[string]capability.Settings, error) {
 	cc := c.Capabilities
+	var ps []problem
 	var cidrs []netip.Prefix
 	for _, s := range cc.HTTPGet.AllowedCIDRs {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, nil, err
+			ps = append(ps, badCIDR(s))
+			continue
 		}
 		cidrs = append(cidrs, p)
 	}
-	caps, err := capability.Builtins(capability.BuiltinConfig{
+	bc := capability.BuiltinConfig{
 		Shell:   c.shellConfig(),
 		FSRead:  capability.FSReadConfig{Root: cc.FSRead.Root, MaxBytes: cc.FSRead.MaxBytes, MaxReaders: cc.FSRead.MaxReaders},
 		HTTPGet: capability.HTTPGetConfig{AllowPrivate: cc.HTTPGet.AllowPrivate, AllowedCIDRs: cidrs, Timeout: cc.HTTPGet.Timeout, MaxBodyBytes: cc.HTTPGet.MaxBodyBytes, MaxRedirects: cc.HTTPGet.MaxRedirects},
-	})
-	if err != nil {
-		return nil, nil, err
 	}
-	settings := map[string]capability.Settings{
-		"noop":     cc.Noop.settings(),
-		"echo":     cc.Echo.settings(),
-		"shell":    cc.Shell.settings(),
-		"fs.read":  cc.FSRead.settings(),
-		"http.get": cc.HTTPGet.settings(),
+	var buildErr error
+	if len(ps) == 0 {
+		caps, err := capability.Builtins(bc)
+		buildErr = err
+		if err == nil {
+			settings := map[string]capability.Settings{
+				"noop":     cc.Noop.settings(),
+				"echo":     cc.Echo.settings(),
+				"shell":    cc.Shell.settings(),
+				"fs.read":  cc.FSRead.settings(),
+				"http.get": cc.HTTPGet.settings(),
+			}
+			return caps, settings, nil
+		}
 	}
-	return caps, settings, nil
+	ps = append(ps, c.builtinProblems(bc)...)
+	if len(ps) == 0 { // refused only in combination: as the capability words it
+		ps = append(ps, registryProblem(buildErr))
+	}
+	for i := range ps {
+		ps[i] = c.sourced(ps[i])
+	}
+	return nil, nil, &configError{ps}
 }
 
 // shellConfig maps the shell section onto capability.ShellConfig.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
+	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
 // Checking a configuration: problems() refuses the impossible and the
@@ -40,7 +42,7 @@ func (c *Config) problems() []problem {
 	if v := c.Runtime.GCPercent; v < 0 || v > 10000 {
 		ps = append(ps, bad("runtime.gc_percent", "want 0..10000 (0: Go's default), got %d", v))
 	}
-	if v := c.Telemetry.TransitionSample; v < 0 || v > 1 {
+	if v := c.Telemetry.TransitionSample; !(v >= 0 && v <= 1) { // NaN too
 		ps = append(ps, bad("telemetry.transition_sample", "want 0..1, got %v", v))
 	}
 	for _, a := range c.Listen.HTTP3 {
@@ -68,7 +70,7 @@ func (c *Config) problems() []problem {
 	ps = append(ps, c.confinementProblems()...)
 	for _, s := range c.Capabilities.HTTPGet.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(s); err != nil {
-			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "want CIDR prefixes such as 10.0.0.0/8, got %q", s))
+			ps = append(ps, badCIDR(s))
 		}
 	}
 	switch {
@@ -81,6 +83,11 @@ func (c *Config) problems() []problem {
 		ps = append(ps, bad("auth.token_principal", "is empty: want the principal the generated token authenticates as"))
 	}
 	for i, t := range c.Auth.Tokens {
+		if isBearerToken(t.SHA256) {
+			ps = append(ps, bad(fmt.Sprintf("auth.tokens[%d].sha256", i), "is a bearer token, not its hash: write sha256: %s (the token's SHA-256) and keep the token itself out of the configuration",
+				transport.HashToken(t.SHA256)))
+			continue
+		}
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 || t.Principal == "" {
 			ps = append(ps, bad(fmt.Sprintf("auth.tokens[%d]", i), "want a principal and a sha256 of 64 hex digits (sha256sum of the token)"))
 		}
@@ -177,6 +184,9 @@ func (c *Config) rangeProblems() []problem {
 			}
 		}
 	}
+	if v := c.Journal.SegmentSize; v != 0 && v < 4<<10 { // the journal would clamp it to 4 KiB
+		ps = append(ps, bad("journal.segment_size", "want 0 (the default, 64 MiB) or at least 4096 bytes, got %d", v))
+	}
 	if c.Journal.Durability == "interval" && c.Journal.SyncInterval < 100*time.Microsecond {
 		ps = append(ps, bad("journal.sync_interval", "want at least 100µs when journal.durability is interval, got %s", formatDuration(c.Journal.SyncInterval)))
 	}
@@ -210,6 +220,10 @@ func (h HTTP3Config) problems() []problem {
 // "localhost". An empty host (all interfaces) and any other name are not.
 func parseHostPort(a string) (loopback bool, err error) {
 	host, port, err := net.SplitHostPort(a)
+	var ae *net.AddrError
+	if errors.As(err, &ae) {
+		return false, errors.New(ae.Err) // "missing port in address", without Go's "address X: "
+	}
 	if err != nil {
 		return false, err
 	}
@@ -226,6 +240,159 @@ func parseHostPort(a string) (loopback bool, err error) {
 	return ip.Unmap().IsLoopback(), nil
 }
 
+func badCIDR(s string) problem {
+	return bad("capabilities.http.get.allowed_cidrs", "want CIDR prefixes such as 10.0.0.0/8, got %q", s)
+}
+
+// builtinProblems says what the built-in capabilities' constructors
+// refuse in bc, each at the key that sets it. A constructor stops at its
+// first problem, so each is also given every setting on its own (and
+// shell every allowed binary on its own): every problem is listed, not
+// only the first. Their messages ("shell: allowed binary "x": not found
+// in /usr/bin:/bin") are mapped to keys by what they start with
+// (capabilityKeys).
+func (c *Config) builtinProblems(bc capability.BuiltinConfig) []problem {
+	var ps []problem
+	seen := map[string]bool{}
+	try := func(name string, err error, only string) {
+		if err == nil {
+			return
+		}
+		p := c.constructorProblem(name, err)
+		if k := p.key + "\x00" + p.msg; !seen[k] && strings.HasPrefix(p.msg, only) {
+			seen[k] = true
+			ps = append(ps, p)
+		}
+	}
+	sh := bc.Shell
+	for _, part := range []capability.ShellConfig{
+		{Dir: sh.Dir},
+		{MaxOutputBytes: sh.MaxOutputBytes},
+		{Env: sh.Env},
+		{Limits: sh.Limits, Landlock: sh.Landlock, RunAs: sh.RunAs},
+	} {
+		_, err := capability.NewShell(part)
+		try("shell", err, "")
+	}
+	for _, b := range sh.AllowedBins { // found in the PATH of shell.env
+		_, err := capability.NewShell(capability.ShellConfig{AllowedBins: []string{b}, Env: sh.Env})
+		try("shell", err, "allowed binary")
+	}
+	fr := bc.FSRead
+	for _, part := range []capability.FSReadConfig{{MaxReaders: fr.MaxReaders}, {MaxBytes: fr.MaxBytes}, {Root: fr.Root}} {
+		_, err := capability.NewFSRead(part)
+		try("fs.read", err, "")
+	}
+	_, err := capability.NewHTTPGet(bc.HTTPGet)
+	try("http.get", err, "")
+	return ps
+}
+
+// capabilityKeys maps the start of what a capability's constructor
+// refuses (its message after "NAME: ") to the key under
+// capabilities.NAME that sets it, and says what to write instead (when
+// the message contains when).
+var capabilityKeys = []struct{ name, prefix, key, fix, when string }{
+	{"shell", "working directory", "dir", "want an existing directory, as an absolute path", ""},
+	{"shell", "max output bytes", "max_output_bytes", "want 0 (the default) or more", ""},
+	{"shell", "environment entry", "env", "write each entry as KEY=value", ""}, // the message is replaced: see constructorProblem
+	{"shell", "allowed binary", "allowed_bins", "give the binary's absolute path, or a name found in the PATH of capabilities.shell.env", "not found in"},
+	{"shell", "run_as", "run_as", "", ""},
+	{"shell", "limit ", "limits", "want -1 (keep the runtime's own), 0 (the default) or more", ""},
+	{"shell", "landlock path", "landlock", "want absolute paths", ""},
+	{"fs.read", "max readers", "max_readers", "want 0 (the default) or more", ""},
+	{"fs.read", "max bytes", "max_bytes", "want 0 (the default) or more", ""},
+	{"fs.read", "root", "root", "want an existing directory, as an absolute path", ""},
+	{"http.get", "negative timeout or max body bytes", "", "want 0 (the default) or more", ""},
+	{"http.get", "invalid allowed prefix", "allowed_cidrs", "want CIDR prefixes such as 10.0.0.0/8", ""},
+}
+
+// constructorProblem is the problem of capability name's constructor
+// error err, at the key concerned.
+func (c *Config) constructorProblem(name string, err error) problem {
+	msg := err.Error()
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	}
+	msg = strings.TrimPrefix(msg, name+": ")
+	key := capKey(name)
+	for _, ck := range capabilityKeys {
+		if ck.name != name || !strings.HasPrefix(msg, ck.prefix) {
+			continue
+		}
+		switch sub := ck.key; {
+		case ck.prefix == "environment entry": // its value may be a credential: not shown
+			key += ".env"
+			for i, kv := range c.Capabilities.Shell.Env {
+				if strings.Contains(msg, strconv.Quote(kv)) {
+					msg = fmt.Sprintf("entry %d is not KEY=value (it is not shown: it may hold a credential)", i)
+					break
+				}
+			}
+			if strings.HasPrefix(msg, "environment entry") {
+				msg = "an entry is not KEY=value (it is not shown: it may hold a credential)"
+			}
+		case ck.prefix == "limit ": // "limit cpu_seconds is below -1"
+			f, _, _ := strings.Cut(strings.TrimPrefix(msg, ck.prefix), " ")
+			key += ".limits." + f
+		case ck.prefix == "landlock path":
+			key += ".landlock.read"
+			for _, p := range c.Capabilities.Shell.Landlock.Write {
+				if strings.Contains(msg, strconv.Quote(p)) {
+					key = capKey(name) + ".landlock.write"
+				}
+			}
+		case sub == "": // http.get's timeout or max_body_bytes
+			key += ".max_body_bytes"
+			if c.Capabilities.HTTPGet.Timeout < 0 {
+				key = capKey(name) + ".timeout"
+			}
+		default:
+			key += "." + sub
+		}
+		if ck.fix != "" && strings.Contains(msg, ck.when) {
+			msg += ": " + ck.fix
+		}
+		break
+	}
+	return bad(key, "%s", msg)
+}
+
+// registryProblem is the problem of capability.NewRegistry's error: a
+// capability's settings (`capability "noop": pool_size is negative`) at
+// their key.
+func registryProblem(err error) problem {
+	msg := err.Error()
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		msg = pe.Message
+	}
+	rest, ok := strings.CutPrefix(msg, "capability ")
+	if !ok {
+		return problem{key: "capabilities", msg: msg}
+	}
+	q, err2 := strconv.QuotedPrefix(rest)
+	if err2 != nil {
+		return problem{key: "capabilities", msg: msg}
+	}
+	name, _ := strconv.Unquote(q)
+	rest = strings.TrimPrefix(rest[len(q):], ": ")
+	key := capKey(name)
+	switch {
+	case strings.HasPrefix(rest, "cannot be enabled"):
+		key += ".enabled"
+	default:
+		for _, sub := range []string{"max_timeout", "timeout", "pool_size"} {
+			if strings.HasPrefix(rest, sub+" ") {
+				key += "." + sub
+				break
+			}
+		}
+	}
+	return bad(key, "%s", rest)
+}
+
 // capabilityProblems checks that every enabled capability can work and
 // that the policy allows nothing the capabilities would refuse anyway:
 //
@@ -235,7 +402,8 @@ func parseHostPort(a string) (loopback bool, err error) {
 //     capabilities.shell.allowed_bins lacks (the capability refuses it,
 //     so the rule does not do what it says); a rule that allows a
 //     capability that is disabled, or that does not exist; an enabled
-//     capability that no rule allows.
+//     capability that no rule allows; http.get enabled with settings that
+//     reach what its defaults refuse (httpGetReach).
 //
 // reg or pol may be nil (they did not build); what needs them is then
 // skipped. Problems name the capability, the rule and the key.
@@ -249,6 +417,12 @@ func capabilityProblems(cfg *Config, reg *capability.Registry, pol *policy.Polic
 	}
 	if cc.Shell.Enabled && len(cc.Shell.AllowedBins) == 0 {
 		add(enabledAt(bad("capabilities.shell", "enabled with an empty allowed_bins, so every call would be refused: list the binaries it may run in capabilities.shell.allowed_bins, or disable it")))
+	}
+	if hg := cc.HTTPGet; hg.Enabled {
+		for _, p := range httpGetReach(hg) {
+			p.warn = true
+			add(p)
+		}
 	}
 	if pol == nil || reg == nil {
 		return ps
@@ -302,6 +476,38 @@ func capabilityProblems(cfg *Config, reg *capability.Registry, pol *policy.Polic
 					warn(bad("capabilities.shell.allowed_bins", "lacks %q, which policy rule %q allows shell to run: the capability refuses it; add it to allowed_bins, or drop it from the rule", bin, r.ID))
 				}
 			}
+		}
+	}
+	return ps
+}
+
+// metadataAddr is the cloud instance metadata address (AWS, GCP, Azure,
+// and others): credentials for whoever can reach it.
+var metadataAddr = netip.MustParseAddr("169.254.169.254")
+
+// httpGetReach warns when enabled http.get settings reach what its
+// defaults refuse: every address class (allow_private), an allowed
+// prefix that admits every address or the cloud metadata address, and
+// allowed_cidrs that allow_private makes pointless.
+func httpGetReach(hg HTTPGetConfig) []problem {
+	var ps []problem
+	if hg.AllowPrivate {
+		ps = append(ps, bad("capabilities.http.get.allow_private", "is true: calls reach loopback, private networks and the cloud metadata address %s (its credentials); prefer allowed_cidrs for the networks http.get needs", metadataAddr))
+		if len(hg.AllowedCIDRs) > 0 {
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "has no effect: allow_private admits every address already"))
+		}
+		return ps
+	}
+	for _, s := range hg.AllowedCIDRs {
+		p, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil: // refused by problems()
+		case p.Bits() == 0 && p.Addr().Is4():
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "%s admits every IPv4 address, the cloud metadata address %s included: list the networks http.get needs", s, metadataAddr))
+		case p.Bits() == 0:
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "%s admits every IPv6 address, loopback and private ones included: list the networks http.get needs", s))
+		case p.Contains(metadataAddr) || p.Contains(netip.AddrFrom16(metadataAddr.As16())):
+			ps = append(ps, bad("capabilities.http.get.allowed_cidrs", "%s admits the cloud metadata address %s (its credentials): list narrower networks", s, metadataAddr))
 		}
 	}
 	return ps

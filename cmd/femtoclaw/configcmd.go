@@ -3,13 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -32,17 +34,35 @@ func cmdCheck(_ context.Context, inv *invocation, args []string) error {
 		return usagef("check takes no arguments, got %q (name the file with --config FILE)", pos[0])
 	}
 	cfg, ps := resolveConfig(c.config, environ, c.sets)
+	// What fails to build is added unless the configuration's own checks
+	// already refused the same key (a negative pool_size is refused by
+	// both).
+	refused := map[string]bool{}
+	for _, p := range ps {
+		refused[p.key] = !p.warn
+	}
+	addErr := func(err error) {
+		var ce *configError
+		if !errors.As(err, &ce) {
+			ps = append(ps, problem{msg: err.Error()})
+			return
+		}
+		for _, p := range ce.problems {
+			if p.key == "" || !refused[p.key] {
+				ps = append(ps, p)
+			}
+		}
+	}
 	pol, _, err := loadPolicy(cfg)
-	var pe *fs.PathError
-	switch {
-	case errors.As(err, &pe):
-		ps = append(ps, cfg.sourced(bad("policy.file", "cannot read %s: %v", pe.Path, pe.Err)))
-	case err != nil:
-		ps = append(ps, problem{msg: err.Error()}) // the policy's own message names its place
+	if err != nil {
+		addErr(err)
+	}
+	if _, err := loadShadowPolicy(cfg); err != nil {
+		addErr(err)
 	}
 	reg, err := loadRegistry(cfg)
 	if err != nil {
-		ps = append(ps, problem{msg: err.Error()})
+		addErr(err)
 	}
 	ps = append(ps, capabilityProblems(cfg, reg, pol)...)
 	errs, warns := 0, 0
@@ -88,6 +108,9 @@ func cmdConfig(_ context.Context, inv *invocation, args []string) error {
 		return usagef("config takes no arguments, got %q (name the file with --config FILE)", pos[0])
 	}
 	if *schema {
+		if c.config != "" || len(c.sets) > 0 {
+			return usagef("--schema prints the schema of every configuration: --config and --set do not apply to it")
+		}
 		_, err := stdout.Write(configSchema())
 		return err
 	}
@@ -112,7 +135,6 @@ const redacted = "<redacted>"
 // its source.
 func annotatedYAML(cfg *Config) []byte {
 	var lines [][2]string // text, comment
-	var secrets bool
 	var walk func(k *configKey, v reflect.Value, indent string)
 	walk = func(k *configKey, v reflect.Value, indent string) {
 		for _, c := range k.children {
@@ -135,9 +157,6 @@ func annotatedYAML(cfg *Config) []byte {
 					lines = append(lines, [2]string{indent + "  - " + recordYAML(c, f.Index(i)), ""})
 				}
 			case keyLeaf:
-				if c.secret && !f.IsZero() && f.Len() > 0 {
-					secrets = true
-				}
 				lines = append(lines, [2]string{indent + yamlKey(c.name) + ": " + leafYAML(c, f), label})
 			}
 		}
@@ -145,20 +164,20 @@ func annotatedYAML(cfg *Config) []byte {
 	walk(keyTable().root, reflect.ValueOf(cfg).Elem(), "")
 	width := 0
 	for _, l := range lines {
-		if l[1] != "" && len(l[0]) <= 56 {
-			width = max(width, len(l[0]))
+		if n := utf8.RuneCountInString(l[0]); l[1] != "" && n <= 56 {
+			width = max(width, n)
 		}
 	}
 	var b bytes.Buffer
 	b.WriteString("# The effective configuration: the embedded defaults < the file < FEMTOCLAW_*\n")
 	b.WriteString("# variables < --set. After each key, where its value came from.\n")
-	if secrets {
+	if slices.ContainsFunc(lines, func(l [2]string) bool { return strings.Contains(l[0], redacted) }) {
 		b.WriteString("# Secret values are shown as " + redacted + ".\n")
 	}
 	for _, l := range lines {
 		b.WriteString(l[0])
 		if l[1] != "" {
-			b.WriteString(strings.Repeat(" ", max(width-len(l[0]), 0)+2))
+			b.WriteString(strings.Repeat(" ", max(width-utf8.RuneCountInString(l[0]), 0)+2))
 			b.WriteString("# " + l[1])
 		}
 		b.WriteByte('\n')
@@ -189,15 +208,17 @@ func leafNode(k *configKey, f reflect.Value) *yaml.Node {
 		seq := &yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle}
 		for i := range f.Len() {
 			s := f.Index(i).String()
-			if k.secret {
+			if k.secret != "" {
 				s = redactEntry(s)
+			} else if containsBearerToken(s) {
+				s = redacted
 			}
 			seq.Content = append(seq.Content, strNode(s))
 		}
 		return seq
 	case f.Kind() == reflect.String:
 		s := f.String()
-		if k.secret && s != "" {
+		if s != "" && (k.secret != "" && !(k.secret == "unless-sha256" && isSHA256Hex(s)) || containsBearerToken(s)) {
 			s = redacted
 		}
 		return strNode(s)
@@ -216,6 +237,35 @@ func leafNode(k *configKey, f reflect.Value) *yaml.Node {
 
 func leafYAML(k *configKey, f reflect.Value) string { return flowYAML(leafNode(k, f)) }
 
+// isSHA256Hex reports whether s is a SHA-256 in hex (64 digits).
+func isSHA256Hex(s string) bool {
+	b, err := hex.DecodeString(s)
+	return err == nil && len(b) == 32
+}
+
+// isBearerToken reports whether s is a bearer token as serve and
+// `femtoclaw token create` make them ("fct_" and 64 hex digits), which
+// `femtoclaw config` never prints, whatever key holds it.
+func isBearerToken(s string) bool {
+	rest, ok := strings.CutPrefix(s, bearerTokenPrefix)
+	return ok && isSHA256Hex(rest)
+}
+
+// containsBearerToken reports whether a bearer token appears in s.
+func containsBearerToken(s string) bool {
+	for i := strings.Index(s, bearerTokenPrefix); i >= 0; {
+		if rest := s[i+len(bearerTokenPrefix):]; len(rest) >= 64 && isSHA256Hex(rest[:64]) {
+			return true
+		}
+		j := strings.Index(s[i+1:], bearerTokenPrefix)
+		if j < 0 {
+			break
+		}
+		i += 1 + j
+	}
+	return false
+}
+
 // redactEntry hides the value of a KEY=value entry, unless the
 // variable is one that holds no secret (PATH, LANG, LC_*, TZ…).
 func redactEntry(s string) string {
@@ -223,7 +273,7 @@ func redactEntry(s string) string {
 	switch {
 	case !ok:
 		return redacted
-	case plainEnv[name] || strings.HasPrefix(name, "LC_"):
+	case (plainEnv[name] || strings.HasPrefix(name, "LC_")) && !strings.Contains(s, bearerTokenPrefix):
 		return s
 	}
 	return name + "=" + redacted

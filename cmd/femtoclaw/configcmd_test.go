@@ -36,7 +36,7 @@ func TestCheckListsEveryProblem(t *testing.T) {
 		f + `:1: unknown key "journel" (did you mean "journal"?)`,
 		`FEMTOCLAW_JOURNAL_DURABILTY: not a configuration variable (did you mean "FEMTOCLAW_JOURNAL_DURABILITY"?)`,
 		`--set log.level: want debug, info, warn or error, got "verbose"`,
-		"policy " + pol + ": ", // the policy's own message follows, as the policy package words it
+		pol + ":2:1: did not find expected ',' or '}' (in the { } mapping that starts on this line)",
 		f + ":3: capabilities.fs.read: enabled with no root, so every call would be refused: set capabilities.fs.read.root to the directory it may read, or disable it",
 		"invalid: 5 problems, 0 warnings",
 	} {

@@ -31,7 +31,7 @@ type configKey struct {
 	index    []int        // the field, from the parent struct (through inline fields)
 	typ      reflect.Type // the field's type
 	enum     []string     // the only values a string key takes (tag enum)
-	secret   bool         // its values are secret material (tag secret)
+	secret   string       // its values are secret material (tag secret): "values"; "unless-sha256", secret unless a SHA-256 in hex
 	children []*configKey // a section's keys, or a record's
 	parent   *configKey
 }
@@ -53,6 +53,16 @@ func (k *configKey) childNames() []string {
 		names[i] = c.name
 	}
 	return names
+}
+
+// firstLeaf returns the first key at or below section k that holds a
+// value (what a variable or --set sets): capabilities →
+// capabilities.noop.enabled.
+func (k *configKey) firstLeaf() *configKey {
+	for k.kind == keySection && len(k.children) > 0 {
+		k = k.children[0]
+	}
+	return k
 }
 
 // field returns k's field in the value of its parent struct.
@@ -91,7 +101,7 @@ func (t *configKeys) walk(parent *configKey, st reflect.Type, index []int, prefi
 			continue
 		}
 		k := &configKey{name: name, path: name, index: idx, typ: sf.Type, parent: parent, kind: keyLeaf,
-			secret: sf.Tag.Get("secret") != ""}
+			secret: sf.Tag.Get("secret")}
 		if prefix != "" {
 			k.path = prefix + "." + name
 		}

@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
+	"github.com/femtoclaw/femtoclaw-go/internal/yamlerr"
 )
 
 // Loading a configuration: the embedded defaults, then the file, then
@@ -47,37 +47,58 @@ const (
 // source is where a value came from.
 type source struct {
 	kind srcKind
-	name string // the file's name; the variable; the key, for --set
+	name string // the file's name; the variable; the key, for a flag
 	line int    // in the file (1-based), 0 if not known
+	col  int    // in the file (1-based), 0 if not known (a policy's problems have one)
+	flag string // the command's own flag that set the key ("--durability"), "" for --set
 }
 
 // String is the source as problems cite it: "fc.yaml:12",
-// "FEMTOCLAW_LOG_LEVEL", "--set log.level"; "" for the defaults.
+// "policy.yaml:3:7", "FEMTOCLAW_LOG_LEVEL", "--set log.level",
+// "--durability"; "" for the defaults.
 func (s source) String() string {
 	switch s.kind {
 	case srcFile, srcDefault:
-		if s.line > 0 {
+		switch {
+		case s.line > 0 && s.col > 0:
+			return s.name + ":" + strconv.Itoa(s.line) + ":" + strconv.Itoa(s.col)
+		case s.line > 0:
 			return s.name + ":" + strconv.Itoa(s.line)
 		}
 		return s.name
 	case srcEnv:
 		return s.name
 	case srcFlag:
+		if s.flag != "" {
+			return s.flag
+		}
 		return "--set " + s.name
 	}
 	return ""
 }
 
 // label is the source as `femtoclaw config` annotates a key: "default",
-// "fc.yaml:12", "FEMTOCLAW_LOG_LEVEL", "--set".
+// "fc.yaml:12", "FEMTOCLAW_LOG_LEVEL", "--set", "--data-dir".
 func (s source) label() string {
 	switch s.kind {
 	case srcDefault:
 		return "default"
 	case srcFlag:
+		if s.flag != "" {
+			return s.flag
+		}
 		return "--set"
 	}
 	return s.String()
+}
+
+// flagValue is a key set by a command's own flag rather than by --set
+// (serve --durability, --data-dir): problems and `femtoclaw config` name
+// the flag. Flags are applied after --set, so they win.
+type flagValue struct {
+	flag  string // as the user types it: "--durability"
+	key   string // "journal.durability"
+	value string
 }
 
 // origins maps a key's path ("journal.durability", "auth.tokens[0]") to
@@ -166,6 +187,27 @@ func (e *configError) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// joinConfigErrors returns one *configError with the problems of every
+// *configError among errs, or the first error that is not one; nil when
+// all are nil.
+func joinConfigErrors(errs ...error) error {
+	var ps []problem
+	for _, err := range errs {
+		var ce *configError
+		switch {
+		case err == nil:
+		case errors.As(err, &ce):
+			ps = append(ps, ce.problems...)
+		default:
+			return err
+		}
+	}
+	if len(ps) > 0 {
+		return &configError{ps}
+	}
+	return nil
+}
+
 // errorsOf returns the problems that are not warnings.
 func errorsOf(ps []problem) []problem {
 	var out []problem
@@ -179,10 +221,10 @@ func errorsOf(ps []problem) []problem {
 
 // loadConfig resolves the effective configuration: defaults, then the
 // file (if any; else FEMTOCLAW_CONFIG's), then the environment, then the
-// flag overrides (already parsed into sets, "key.path=value"). The error
-// (a *configError) lists every problem.
-func loadConfig(file string, environ []string, sets []string) (*Config, error) {
-	cfg, problems := resolveConfig(file, environ, sets)
+// --set overrides (already parsed into sets, "key.path=value"), then the
+// command's own flags. The error (a *configError) lists every problem.
+func loadConfig(file string, environ []string, sets []string, flags ...flagValue) (*Config, error) {
+	cfg, problems := resolveConfig(file, environ, sets, flags...)
 	if len(problems) > 0 {
 		return nil, &configError{problems}
 	}
@@ -192,7 +234,7 @@ func loadConfig(file string, environ []string, sets []string) (*Config, error) {
 // resolveConfig is loadConfig that returns the configuration even when
 // it has problems (with each failed value left as the layer below set
 // it), for `femtoclaw check` and `femtoclaw config`.
-func resolveConfig(file string, environ []string, sets []string) (*Config, []problem) {
+func resolveConfig(file string, environ []string, sets []string, flags ...flagValue) (*Config, []problem) {
 	l := &loader{cfg: &Config{origin: origins{}}}
 	l.decodeFile(source{kind: srcDefault, name: "default.yaml (embedded)"}, defaultConfigYAML)
 	how := "--config"
@@ -201,7 +243,7 @@ func resolveConfig(file string, environ []string, sets []string) (*Config, []pro
 	}
 	if file != "" {
 		src := source{kind: srcFile, name: file}
-		data, err := os.ReadFile(file)
+		data, err := readSmallFile(file, maxConfigBytes)
 		if err != nil {
 			var pe *fs.PathError
 			if errors.As(err, &pe) {
@@ -216,10 +258,42 @@ func resolveConfig(file string, environ []string, sets []string) (*Config, []pro
 	for _, s := range sets {
 		l.applySet(s)
 	}
+	for _, f := range flags {
+		l.setKey(source{kind: srcFlag, name: f.key, flag: f.flag}, f.value)
+	}
 	for _, p := range l.cfg.problems() {
 		l.add(l.cfg.sourced(p))
 	}
 	return l.cfg, l.problems
+}
+
+// maxConfigBytes bounds a configuration file: a configuration is a few
+// kilobytes; 4 MiB holds tens of thousands of auth.tokens entries.
+const maxConfigBytes = 4 << 20
+
+// errTooLarge is readSmallFile's error for a file over its limit.
+type errTooLarge int
+
+func (e errTooLarge) Error() string {
+	return fmt.Sprintf("it is larger than %d MiB, more than a configuration or policy can be (is it the right file?)", int(e)>>20)
+}
+
+// readSmallFile reads a file of at most limit bytes: a larger one (or a
+// device such as /dev/zero) is refused without reading it all.
+func readSmallFile(name string, limit int) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > limit {
+		return nil, errTooLarge(limit)
+	}
+	return data, nil
 }
 
 func lookupEnv(environ []string, key string) string {
@@ -236,6 +310,11 @@ func lookupEnv(environ []string, key string) string {
 type loader struct {
 	cfg      *Config
 	problems []problem
+	// budget is how many more mappings the document being decoded may
+	// apply: a merge key (<<) can repeat a mapping, and a mapping merged
+	// into itself, or merges of merges of one anchor, would not end.
+	budget  int
+	applied map[*yaml.Node]bool // the mappings being applied (section calls on the stack)
 }
 
 func (l *loader) add(p problem) { l.problems = append(l.problems, p) }
@@ -251,38 +330,25 @@ func (l *loader) set(f reflect.Value, v reflect.Value, path string, src source) 
 	l.cfg.origin[path] = src
 }
 
-var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // decodeFile applies one YAML document.
 func (l *loader) decodeFile(src source, data []byte) {
+	l.budget = len(data) + 1000 // a mapping takes at least two bytes, unless an alias repeats it
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return // an empty file sets nothing
+		if !errors.Is(err, io.EOF) { // an empty file sets nothing
+			l.syntaxProblem(src, data, err)
 		}
-		msg := strings.TrimPrefix(err.Error(), "yaml: ")
-		src.line = 1 // the decoder leaves out "line 1: "
-		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
-			src.line, _ = strconv.Atoi(m[1])
-			msg = m[2]
-			if yamlParserProblem(msg) {
-				src.line++ // the parser counts lines from 0 (the scanner from 1)
-			}
-		}
-		if yamlParserProblem(msg) {
-			// The parser cites the line where the mapping or list it
-			// was reading starts.
-			msg += " (in the mapping or list that starts on this line)"
-		}
-		l.add(problem{src: src, msg: "not valid YAML: " + msg})
 		return
 	}
 	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
+	switch err := dec.Decode(&extra); {
+	case err == nil:
 		at := src
 		at.line = extra.Line
 		l.add(problem{src: at, msg: "a second YAML document: a configuration is one document (remove the ---)"})
+	case !errors.Is(err, io.EOF):
+		l.syntaxProblem(src, data, err)
 	}
 	if len(doc.Content) == 0 {
 		return
@@ -290,18 +356,11 @@ func (l *loader) decodeFile(src source, data []byte) {
 	l.section(src, doc.Content[0], keyTable().root, reflect.ValueOf(l.cfg).Elem(), "")
 }
 
-// yamlParserProblem reports whether msg is one of the YAML parser's
-// problems (as opposed to the scanner's), whose line the decoder gives
-// one too low.
-func yamlParserProblem(msg string) bool {
-	switch msg {
-	case "did not find expected ',' or ']'", "did not find expected ',' or '}'", "did not find expected '-' indicator",
-		"did not find expected <document start>", "did not find expected <stream-start>", "did not find expected key",
-		"did not find expected node content", "found duplicate %TAG directive", "found duplicate %YAML directive",
-		"found incompatible YAML document", "found undefined tag handle":
-		return true
-	}
-	return false
+// syntaxProblem reports a YAML syntax error at its line.
+func (l *loader) syntaxProblem(src source, data []byte, err error) {
+	line, msg := yamlerr.Locate(data, err)
+	src.line = line
+	l.add(problem{src: src, msg: "not valid YAML: " + msg})
 }
 
 // resolveAlias follows *alias nodes to what they name.
@@ -332,6 +391,21 @@ func (l *loader) section(src source, n *yaml.Node, k *configKey, v reflect.Value
 		l.add(problem{src: at(src, n), key: path, msg: "want " + what + ", got " + describeNode(n)})
 		return
 	}
+	if l.applied[n] {
+		l.add(problem{src: at(src, n), key: path, msg: "a merge key (<<) merges this mapping into itself: remove it"})
+		return
+	}
+	if l.budget--; l.budget < 0 {
+		if l.budget == -1 {
+			l.add(problem{src: at(src, n), msg: "the document repeats mappings too often through merge keys (<<) and aliases: write the keys out"})
+		}
+		return
+	}
+	if l.applied == nil {
+		l.applied = map[*yaml.Node]bool{}
+	}
+	l.applied[n] = true
+	defer delete(l.applied, n)
 	// Merge keys (<<: *anchor) first, so the mapping's own keys win.
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if kn := n.Content[i]; kn.Kind == yaml.ScalarNode && kn.ShortTag() == "!!merge" {
@@ -507,7 +581,7 @@ func unknownEnv(name string) string {
 			return fmt.Sprintf("%s is a list of records (%s): give it in the configuration file", p, strings.Join(k.childNames(), ", "))
 		}
 		if k.kind == keySection && envName(p) == name {
-			return fmt.Sprintf("%s is a section: set its keys, such as %s", p, envName(k.children[0].path))
+			return fmt.Sprintf("%s is a section: set its keys, such as %s", p, k.firstLeaf().env)
 		}
 	}
 	if h := suggest.Hint(name, t.envs); h != "" {
@@ -519,26 +593,36 @@ func unknownEnv(name string) string {
 // applySet applies one --set key.path=value.
 func (l *loader) applySet(s string) {
 	path, val, ok := strings.Cut(s, "=")
-	if !ok {
-		l.add(problem{src: source{kind: srcFlag, name: s}, msg: "want --set key.path=value"})
-		return
-	}
 	src := source{kind: srcFlag, name: path}
+	switch t := keyTable(); {
+	case !ok && t.byPath[s] != nil:
+		l.add(problem{src: src, msg: "want --set " + s + "=VALUE"})
+	case !ok:
+		l.add(problem{src: source{kind: srcFlag, name: s}, msg: "want --set key.path=value"})
+	case path == "":
+		l.add(problem{src: source{kind: srcFlag, name: s}, msg: "want --set key.path=value: the key is missing before the ="})
+	case strings.TrimSpace(path) != path && t.byPath[strings.TrimSpace(path)] != nil:
+		src.name = strings.TrimSpace(path)
+		l.add(problem{src: src, msg: fmt.Sprintf("write it with no space around the key: --set %s=%s", src.name, strings.TrimSpace(val))})
+	default:
+		l.setKey(src, val)
+	}
+}
+
+// setKey applies the text val to the key src names (--set or a flag).
+func (l *loader) setKey(src source, val string) {
 	t := keyTable()
+	path := src.name
 	k := t.byPath[path]
 	switch {
 	case k == nil:
-		paths := make([]string, len(t.leaves))
-		for i, c := range t.leaves {
-			paths[i] = c.path
-		}
-		l.add(problem{src: src, msg: "unknown key" + suggest.Hint(path, paths)})
+		l.add(problem{src: src, msg: unknownSetKey(path)})
 		return
 	case k.kind == keyRecords:
 		l.add(problem{src: src, msg: fmt.Sprintf("a list of records (%s): give it in the configuration file", strings.Join(k.childNames(), ", "))})
 		return
 	case k.kind == keySection:
-		l.add(problem{src: src, msg: fmt.Sprintf("a section: set its keys, such as %s", k.children[0].path)})
+		l.add(problem{src: src, msg: fmt.Sprintf("a section: set its keys, such as %s", k.firstLeaf().path)})
 		return
 	}
 	v, msg := parseText(k, val)
@@ -547,6 +631,38 @@ func (l *loader) applySet(s string) {
 		return
 	}
 	l.set(k.value(l.cfg), v, k.path, src)
+}
+
+// unknownSetKey is the message for --set with a key that is not one: a
+// close key, the key of a variable given instead, the list of records a
+// record's key belongs to, or the one key of that name elsewhere.
+func unknownSetKey(path string) string {
+	t := keyTable()
+	paths := make([]string, len(t.leaves))
+	for i, c := range t.leaves {
+		paths[i] = c.path
+	}
+	if h := suggest.Hint(path, paths); h != "" {
+		return "unknown key" + h
+	}
+	if k := t.byEnv[path]; k != nil {
+		return fmt.Sprintf("unknown key: --set takes the key, %s (%s is its environment variable)", k.path, path)
+	}
+	if i := strings.IndexByte(path, '['); i > 0 {
+		if k := t.byPath[path[:i]]; k != nil && k.kind == keyRecords {
+			return fmt.Sprintf("%s is a list of records (%s): give it in the configuration file", k.path, strings.Join(k.childNames(), ", "))
+		}
+	}
+	var elsewhere []string
+	for _, c := range t.leaves {
+		if c.name == path {
+			elsewhere = append(elsewhere, c.path)
+		}
+	}
+	if len(elsewhere) == 1 {
+		return fmt.Sprintf("unknown key (did you mean %q?)", elsewhere[0])
+	}
+	return "unknown key"
 }
 
 // What a key of each type wants, as problems say it.
@@ -580,8 +696,12 @@ func orList(vals []string) string {
 	return strings.Join(vals[:len(vals)-1], ", ") + " or " + vals[len(vals)-1]
 }
 
-// quoted quotes a value for a message, shortened past 64 bytes.
+// quoted quotes a value for a message, shortened past 64 bytes; a
+// value holding a bearer token is not shown.
 func quoted(s string) string {
+	if strings.Contains(s, bearerTokenPrefix) && containsBearerToken(s) {
+		return "a bearer token (not shown)"
+	}
 	if len(s) > 64 {
 		s = s[:61] + "..."
 	}
@@ -601,6 +721,9 @@ func describeNode(n *yaml.Node) string {
 	case "!!null":
 		return "no value"
 	case "!!int", "!!float":
+		if strings.EqualFold(n.Value, ".nan") {
+			return n.Value + " (not a number)"
+		}
 		return "the number " + n.Value
 	case "!!bool":
 		return n.Value
@@ -659,7 +782,13 @@ func parseNode(k *configKey, n *yaml.Node) (reflect.Value, string) {
 	if tag == "!!null" {
 		return v, badValue(k, "no value")
 	}
-	bad := func() (reflect.Value, string) { return v, badValue(k, describeNode(n)) }
+	bad := func() (reflect.Value, string) {
+		msg := badValue(k, describeNode(n))
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 && textFits(k, n.Value) {
+			msg += " (a string: write it without quotes)"
+		}
+		return v, msg
+	}
 	switch {
 	case t == durationType:
 		if tag != "!!str" {
@@ -697,7 +826,7 @@ func parseNode(k *configKey, n *yaml.Node) (reflect.Value, string) {
 		v.Set(p)
 	case t.Kind() == reflect.Float64:
 		var f float64
-		if (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil {
+		if (tag != "!!int" && tag != "!!float") || n.Decode(&f) != nil || math.IsNaN(f) {
 			return bad()
 		}
 		v.SetFloat(f)
@@ -705,6 +834,17 @@ func parseNode(k *configKey, n *yaml.Node) (reflect.Value, string) {
 		panic("configuration key " + k.path + ": unsupported type " + t.String())
 	}
 	return v, ""
+}
+
+// textFits reports whether s, as a variable or --set would give it,
+// is a value of leaf k.
+func textFits(k *configKey, s string) bool {
+	if k.typ.Kind() == reflect.Pointer { // ipc.peers[].uid, gid
+		_, err := strconv.ParseUint(s, 10, 32)
+		return err == nil
+	}
+	_, msg := parseText(k, s)
+	return msg == ""
 }
 
 // nodeInt reads an integer scalar (YAML's forms: 1_000, 0x10; a float
@@ -756,7 +896,7 @@ func parseText(k *configKey, s string) (reflect.Value, string) {
 		v.SetInt(n)
 	case t.Kind() == reflect.Float64:
 		x, err := strconv.ParseFloat(s, 64)
-		if err != nil {
+		if err != nil || math.IsNaN(x) {
 			return bad()
 		}
 		v.SetFloat(x)

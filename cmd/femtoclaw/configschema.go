@@ -111,7 +111,7 @@ func defaultValue(k *configKey, f reflect.Value) any {
 	if f.Kind() == reflect.Slice && f.Len() == 0 {
 		return []string{}
 	}
-	if k.secret && !f.IsZero() {
+	if k.secret != "" && !f.IsZero() {
 		return nil
 	}
 	return f.Interface()

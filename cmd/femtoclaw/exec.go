@@ -172,6 +172,13 @@ func ipcSocket(cfg *Config) (string, error) {
 	return "", fmt.Errorf("--ipc: %w", err)
 }
 
+// runfileError is an error of package runfile as a command prints it:
+// without the package's "runfile: " prefix.
+type runfileError struct{ err error }
+
+func (e runfileError) Error() string { return strings.TrimPrefix(e.err.Error(), "runfile: ") }
+func (e runfileError) Unwrap() error { return e.err }
+
 // remoteTarget resolves --server: the URL (run.json's when url is "")
 // and the certificate pin (--pin or --ca; else run.json's; else, with no
 // server described, the pin of DATA_DIR/tls/cert.pem, the certificate
@@ -180,7 +187,7 @@ func remoteTarget(cfg *Config, url, pin, caFile string) (string, string, error) 
 	info, rerr := runfile.Read(cfg.DataDir)
 	if url == "" {
 		if rerr != nil {
-			return "", "", fmt.Errorf("--server without a URL: %w (start `femtoclaw serve`, or give --server URL)", rerr)
+			return "", "", fmt.Errorf("--server without a URL: %w (start `femtoclaw serve`, or give --server URL)", runfileError{rerr})
 		}
 		if url = info.URL(); url == "" {
 			return "", "", fmt.Errorf("the server on %s (pid %d) has no HTTP/3 listener (listen.http3 is empty)", info.DataDir, info.PID)
@@ -195,7 +202,7 @@ func remoteTarget(cfg *Config, url, pin, caFile string) (string, string, error) 
 	certFile := cfg.path("tls/cert.pem")
 	certPEM, err := os.ReadFile(certFile)
 	if err != nil {
-		return "", "", fmt.Errorf("no --pin or --ca given, no server described in the data directory (%v), and %s is unreadable: %w", rerr, certFile, err)
+		return "", "", fmt.Errorf("no --pin or --ca given, no server described in the data directory (%v), and %s is unreadable: %s", runfileError{rerr}, certFile, strings.TrimPrefix(readProblem(err), "cannot read: "))
 	}
 	blk, _ := pem.Decode(certPEM)
 	if blk == nil {

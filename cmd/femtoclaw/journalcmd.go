@@ -3,9 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +21,19 @@ import (
 type journalFlags struct {
 	common commonFlags
 	dir    string
+	how    string // where the directory parse returned comes from, for missing
+}
+
+// missing words err, from reading the journal in dir, when dir does not
+// exist (Go's "open DIR: no such file or directory" otherwise).
+func (j *journalFlags) missing(dir string, err error) error {
+	if err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	if _, serr := os.Stat(dir); serr == nil {
+		return err
+	}
+	return fmt.Errorf("%s: no journal directory %s (is it the right directory?)", j.how, dir)
 }
 
 // newJournalFlags returns the command's flag set with --dir, --data-dir,
@@ -42,13 +59,20 @@ func (j *journalFlags) parse(inv *invocation, fs *flag.FlagSet, args []string, w
 		}
 		return "", nil, usagef("unexpected argument %q", pos[want])
 	}
-	if j.dir != "" {
-		return j.dir, pos, nil
+	if j.dir != "" && slices.ContainsFunc(j.common.flags, func(f flagValue) bool { return f.key == "data_dir" }) {
+		return "", nil, usagef("give --dir (the journal directory) or --data-dir (the data directory holding it), not both")
 	}
+	// The configuration is loaded even with --dir, so that a misspelled
+	// FEMTOCLAW_* variable or --set is refused here as everywhere.
 	cfg, err := j.common.load(inv.environ)
 	if err != nil {
 		return "", nil, err
 	}
+	if j.dir != "" {
+		j.how = "--dir"
+		return j.dir, pos, nil
+	}
+	j.how = "the journal of data_dir " + cfg.DataDir
 	return cfg.path("journal"), pos, nil
 }
 
@@ -62,7 +86,7 @@ func cmdJournalVerify(_ context.Context, inv *invocation, args []string) error {
 	stdout := inv.stdout
 	rep, err := journal.VerifyAnchored(dir, *expectHead)
 	if err != nil && rep.Failure == nil {
-		return err
+		return j.missing(dir, err)
 	}
 	fmt.Fprintf(stdout, "segments %d  blocks %d  records %d  bytes %d  seq %d..%d  in %s (%.0f MB/s)\n",
 		rep.Segments, rep.Blocks, rep.Records, rep.Bytes, rep.FirstSeq, rep.HeadSeq, rep.Duration.Round(time.Microsecond),
@@ -101,7 +125,7 @@ func cmdJournalInspect(_ context.Context, inv *invocation, args []string) error 
 	stdout := inv.stdout
 	rep, err := journal.Inspect(dir)
 	if err != nil && rep.Segments == nil {
-		return err
+		return j.missing(dir, err)
 	}
 	fmt.Fprintf(stdout, "%-28s %10s %10s %8s %10s %20s %8s\n", "SEGMENT", "SIZE", "USED", "BLOCKS", "RECORDS", "SEQ", "RATIO")
 	for _, s := range rep.Segments {
@@ -132,7 +156,7 @@ func cmdJournalRepair(_ context.Context, inv *invocation, args []string) error {
 		fmt.Fprintf(stdout, "copied the journal to %s first\n", rep.Backup)
 	}
 	if err != nil {
-		return err
+		return j.missing(dir, err)
 	}
 	if rep.Cause != nil {
 		fmt.Fprintf(stdout, "damage: %v\n", rep.Cause)
@@ -169,7 +193,7 @@ func cmdJournalTail(_ context.Context, inv *invocation, args []string) error {
 		return true
 	})
 	if err != nil {
-		return err
+		return j.missing(dir, err)
 	}
 	return printRecords(inv.stdout, last)
 }
@@ -189,7 +213,7 @@ func cmdJournalGet(_ context.Context, inv *invocation, args []string) error {
 		return true
 	})
 	if err != nil {
-		return err
+		return j.missing(dir, err)
 	}
 	if len(recs) == 0 {
 		return fmt.Errorf("no record of execution %s", pos[0])
@@ -219,7 +243,7 @@ func cmdJournalExport(_ context.Context, inv *invocation, args []string) error {
 			*t.dst = v
 		}
 	}
-	return journal.ExportJSONL(dir, q, inv.stdout)
+	return j.missing(dir, journal.ExportJSONL(dir, q, inv.stdout))
 }
 
 func printRecords(w io.Writer, recs []journal.Record) error {

@@ -30,8 +30,8 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
 )
@@ -331,6 +331,13 @@ func (inv *invocation) parse(fs *flag.FlagSet, args []string) ([]string, error) 
 		inv.printHelp(inv.stdout, fs)
 		return nil, flag.ErrHelp
 	}
+	return nil, flagUsageError(fs, err)
+}
+
+// flagUsageError words a flag set's parse error as a usage error:
+// "unknown flag --jsn (did you mean --json?)", "flag --set needs a
+// value".
+func flagUsageError(fs *flag.FlagSet, err error) error {
 	if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
 		var names []string
 		fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
@@ -338,9 +345,35 @@ func (inv *invocation) parse(fs *flag.FlagSet, args []string) ([]string, error) 
 		if c := suggest.Closest(name, names); c != "" {
 			hint = " (did you mean " + flagName(c) + "?)"
 		}
-		return nil, usagef("unknown flag %s%s", flagName(name), hint)
+		return usagef("unknown flag %s%s", flagName(name), hint)
 	}
-	return nil, usageError{err.Error()}
+	if name, ok := strings.CutPrefix(err.Error(), "flag needs an argument: -"); ok {
+		return usagef("flag %s needs a value", flagName(name))
+	}
+	var val, name string
+	if n, _ := fmt.Sscanf(err.Error(), "invalid boolean value %q for -%s", &val, &name); n == 2 {
+		return usagef("flag %s: want true or false, got %q", flagName(strings.TrimSuffix(name, ":")), val)
+	}
+	if n, _ := fmt.Sscanf(err.Error(), "invalid value %q for flag -%s", &val, &name); n == 2 {
+		name = strings.TrimSuffix(name, ":")
+		want := "a valid value"
+		if f := fs.Lookup(name); f != nil {
+			if g, ok := f.Value.(flag.Getter); ok {
+				switch g.Get().(type) {
+				case int, int64, uint, uint64:
+					want = "an integer"
+				case float64:
+					want = "a number"
+				case time.Duration:
+					want = "a duration such as 10s"
+				case bool:
+					want = "true or false"
+				}
+			}
+		}
+		return usagef("flag %s: want %s, got %q", flagName(name), want, val)
+	}
+	return usageError{err.Error()}
 }
 
 // noArgs refuses positional arguments for a command that takes none.
@@ -474,24 +507,30 @@ func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(forma
 // command that reads the configuration, --data-dir on those that use the
 // data directory (withDataDir).
 type commonFlags struct {
-	config  string
-	sets    stringList
-	dataDir string
+	config string
+	sets   stringList
+	// flags are the keys the command's own flags set (--data-dir, serve's
+	// --durability…), applied after --set and named in problems.
+	flags []flagValue
 }
 
 // withDataDir adds --data-dir to fs.
 func (c *commonFlags) withDataDir(fs *flag.FlagSet) {
-	fs.StringVar(&c.dataDir, "data-dir", "", "the data directory `DIR` (data_dir): journal, TLS material, tokens, run.json")
+	c.keyFlag(fs, "data-dir", "data_dir", "the data directory `DIR` (data_dir): journal, TLS material, tokens, run.json")
 }
 
-// load resolves the configuration the flags name; --data-dir beats
-// --set data_dir=….
+// keyFlag adds to fs a flag --name that sets the configuration key key:
+// given (even empty), it beats --set key=….
+func (c *commonFlags) keyFlag(fs *flag.FlagSet, name, key, usage string) {
+	fs.Func(name, usage, func(v string) error {
+		c.flags = append(c.flags, flagValue{flag: flagName(name), key: key, value: v})
+		return nil
+	})
+}
+
+// load resolves the configuration the flags name.
 func (c *commonFlags) load(environ []string) (*Config, error) {
-	sets := slices.Clip([]string(c.sets))
-	if c.dataDir != "" {
-		sets = append(sets, "data_dir="+c.dataDir)
-	}
-	return loadConfig(c.config, environ, sets)
+	return loadConfig(c.config, environ, c.sets, c.flags...)
 }
 
 type stringList []string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/femtoclaw/femtoclaw-go/policy"
 )
@@ -47,11 +46,12 @@ func cmdPolicyCheck(args []string, stdin io.Reader, stdout io.Writer, environ []
 	if err != nil {
 		return err
 	}
-	var cfg *Config
-	if len(files) == 0 || *strict {
-		if cfg, err = s.config(environ); err != nil {
-			return err
-		}
+	// The configuration is loaded even when FILEs are given and it is not
+	// needed, so that a misspelled FEMTOCLAW_* variable or --set is refused
+	// here as everywhere.
+	cfg, err := s.config(environ)
+	if err != nil {
+		return err
 	}
 	var caps []policy.CapabilitySchema
 	if *strict {
@@ -74,7 +74,7 @@ func cmdPolicyCheck(args []string, stdin io.Reader, stdout io.Writer, environ []
 		sources = append(sources, source{name, data, err})
 	}
 	for _, f := range files {
-		data, err := os.ReadFile(f)
+		data, err := readSmallFile(f, policy.MaxDocumentBytes)
 		sources = append(sources, source{f, data, err})
 	}
 	var results []checkResult
@@ -82,7 +82,7 @@ func cmdPolicyCheck(args []string, stdin io.Reader, stdout io.Writer, environ []
 	for _, src := range sources {
 		r := checkResult{File: src.name}
 		if src.err != nil {
-			r.Errors = []checkProblem{{Line: 1, Col: 1, Message: src.err.Error()}}
+			r.Errors = []checkProblem{{Line: 1, Col: 1, Message: readProblem(src.err)}}
 		} else {
 			checkOne(&r, src.data, *strict, caps)
 		}

@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strings"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
@@ -112,7 +112,7 @@ func (s *subcommand) parse(args []string, stdout io.Writer) ([]string, error) {
 		fmt.Fprint(stdout, s.usage())
 		return nil, err
 	case err != nil:
-		return nil, usagef("%v (see femtoclaw policy %s --help)", err, s.name)
+		return nil, flagUsageError(s.fs, err)
 	}
 	return pos, nil
 }
@@ -131,7 +131,7 @@ func configuredPolicy(cfg *Config) (name string, data []byte, err error) {
 	if cfg.Policy.File == "" {
 		return embeddedPolicyName, policy.DefaultDocument(), nil
 	}
-	data, err = os.ReadFile(cfg.Policy.File)
+	data, err = readSmallFile(cfg.Policy.File, policy.MaxDocumentBytes)
 	return cfg.Policy.File, data, err
 }
 
@@ -164,6 +164,16 @@ func capabilitySchemas(reg *capability.Registry) ([]policy.CapabilitySchema, err
 		out = append(out, cs)
 	}
 	return out, nil
+}
+
+// readProblem says why a file could not be read, without the Go
+// operation's name: "cannot read: no such file or directory".
+func readProblem(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return "cannot read: " + err.Error()
 }
 
 // readMessage returns the MESSAGE argument, or standard input for none
@@ -203,9 +213,9 @@ func cmdPolicyEval(args []string, stdin io.Reader, stdout io.Writer, environ []s
 	}
 	var p *policy.Policy
 	if *file != "" {
-		data, err := os.ReadFile(*file)
+		data, err := readSmallFile(*file, policy.MaxDocumentBytes)
 		if err != nil {
-			return err
+			return fmt.Errorf("--policy %s: %s", *file, readProblem(err))
 		}
 		if p, err = policy.Parse(data); err != nil {
 			return policyFileError(*file, err)

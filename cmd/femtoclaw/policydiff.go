@@ -36,15 +36,24 @@ const maxDiffExamples = 3
 // It exits 0 when nothing differs and 1 when something does (like
 // diff(1)).
 func cmdPolicyDiff(args []string, stdout io.Writer, environ []string) error {
-	var c commonFlags
-	fs := newFlagSet("policy diff", &c)
-	dataDir := fs.String("data-dir", "", "data directory whose journal is read (default: the configured data_dir)")
+	s := newSubcommand("diff", "[--data-dir D] [--from T] [--to T] [--json] [--candidate FILE [--policy FILE]]",
+		"Summarize where a candidate policy decides otherwise than the active one, from the journal:\n"+
+			"without --candidate, the shadow verdicts serve journaled (policy.shadow_file); with\n"+
+			"--candidate FILE, every journaled call is decided again, offline, by the configured policy\n"+
+			"(or --policy) and by FILE. Differences are grouped by capability and change (deny->allow\n"+
+			"first), with the principals and example executions. Exit status 0 when nothing differs, 1\n"+
+			"when something does, 2 for a usage mistake.",
+		"  femtoclaw policy diff\n"+
+			"  femtoclaw policy diff --from 2026-01-01T00:00:00Z --json\n"+
+			"  femtoclaw policy diff --candidate candidate.yaml --data-dir /var/lib/femtoclaw\n", true)
+	fs, c := s.fs, &s.common
+	c.keyFlag(fs, "data-dir", "data_dir", "data directory `DIR` whose journal is read (default: the configured data_dir)")
 	from := fs.String("from", "", "only records committed at or after this time (RFC 3339)")
 	to := fs.String("to", "", "only records committed before this time (RFC 3339)")
 	asJSON := fs.Bool("json", false, "print the summary as JSON")
-	candFile := fs.String("candidate", "", "replay the journaled calls against this candidate policy file instead of reading journaled shadow verdicts")
-	polFile := fs.String("policy", "", "with --candidate: the policy to compare it with (default: the configured policy)")
-	pos, err := parseArgs(fs, args)
+	candFile := fs.String("candidate", "", "replay the journaled calls against this candidate policy `FILE` instead of reading journaled shadow verdicts")
+	polFile := fs.String("policy", "", "with --candidate: the policy `FILE` to compare it with (default: the configured policy)")
+	pos, err := s.parse(args, stdout)
 	if err != nil {
 		return err
 	}
@@ -54,11 +63,7 @@ func cmdPolicyDiff(args []string, stdout io.Writer, environ []string) error {
 	if *polFile != "" && *candFile == "" {
 		return usagef("%s: --policy applies only with --candidate", policyDiffUsage)
 	}
-	sets := c.sets
-	if *dataDir != "" {
-		sets = append(sets, "data_dir="+*dataDir)
-	}
-	cfg, err := loadConfig(c.config, environ, sets)
+	cfg, err := c.load(environ)
 	if err != nil {
 		return err
 	}
@@ -81,8 +86,8 @@ func cmdPolicyDiff(args []string, stdout io.Writer, environ []string) error {
 			return err
 		}
 	}
-	if _, err := os.Stat(d.report.Journal); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	if fi, err := os.Stat(d.report.Journal); err != nil || !fi.IsDir() {
+		return fmt.Errorf("no journal directory %s (is data_dir %s the server's?)", d.report.Journal, cfg.DataDir)
 	}
 	if err := journal.Scan(d.report.Journal, q, d.add); err != nil {
 		return fmt.Errorf("reading the journal: %w", err)
@@ -198,16 +203,16 @@ func (d *policyDiff) openReplay(cfg *Config, polFile, candFile string) error {
 	src := "embedded default"
 	var pol *policy.Policy
 	if polFile != "" {
-		if pol, err = readPolicyFile(polFile); err != nil {
+		if pol, err = readPolicyFlag("--policy", polFile); err != nil {
 			return err
 		}
 		src = polFile
 	} else if pol, src, err = loadPolicy(cfg); err != nil {
 		return err
 	}
-	cand, err := readPolicyFile(candFile)
+	cand, err := readPolicyFlag("--candidate", candFile)
 	if err != nil {
-		return fmt.Errorf("candidate: %w", err)
+		return err
 	}
 	d.reg, d.pol, d.cand = reg, pol, cand
 	d.report.Policy, d.report.PolicySHA256 = src, fmt.Sprintf("%x", pol.Hash())
@@ -215,14 +220,17 @@ func (d *policyDiff) openReplay(cfg *Config, polFile, candFile string) error {
 	return nil
 }
 
-func readPolicyFile(file string) (*policy.Policy, error) {
-	data, err := os.ReadFile(file)
+// readPolicyFlag compiles the policy file a flag names. The error names
+// the flag when the file cannot be read, and is every problem of the
+// policy at FILE:LINE:COL (a *configError) when it does not compile.
+func readPolicyFlag(flag, file string) (*policy.Policy, error) {
+	data, err := readSmallFile(file, policy.MaxDocumentBytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s %s: %s", flag, file, readProblem(err))
 	}
 	p, err := policy.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
+		return nil, &configError{policyProblems(file, err)}
 	}
 	return p, nil
 }

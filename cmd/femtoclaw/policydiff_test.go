@@ -244,7 +244,7 @@ func TestServeRefusesBrokenShadowPolicy(t *testing.T) {
 	}
 	env := []string{"FEMTOCLAW_DATA_DIR=" + dir, "FEMTOCLAW_LISTEN_HTTP3=127.0.0.1:0", "FEMTOCLAW_LISTEN_ADMIN=127.0.0.1:0", "FEMTOCLAW_POLICY_SHADOW_FILE=" + bad}
 	code, _, errOut := runCLI(t, env, "", "serve")
-	if code != 1 || !strings.Contains(errOut, "shadow policy "+bad+" (policy.shadow_file)") {
+	if code != 1 || !strings.Contains(errOut, bad+":1:30: policy.shadow_file: rules[0] (id \"broken\"): effect: \"maybe\" is not allow or deny") {
 		t.Fatalf("serve with a broken candidate: exit %d\n%s", code, errOut)
 	}
 	if strings.Contains(errOut, "femtoclaw ready") {

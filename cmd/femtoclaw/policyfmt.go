@@ -33,6 +33,11 @@ func cmdPolicyFmt(args []string, stdin io.Reader, stdout io.Writer, environ []st
 	if err != nil {
 		return err
 	}
+	// fmt reads no configuration, but a misspelled FEMTOCLAW_* variable is
+	// refused here as everywhere.
+	if _, err := loadConfig("", environ, nil); err != nil {
+		return err
+	}
 	if len(files) == 0 {
 		if *write || list {
 			return usagef("-l and -w need FILE arguments (see femtoclaw policy fmt --help)")

@@ -17,6 +17,7 @@ import (
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
 	"github.com/femtoclaw/femtoclaw-go/internal/suggest"
+	"github.com/femtoclaw/femtoclaw-go/internal/yamlerr"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -86,7 +87,7 @@ func cmdPolicyTest(args []string, stdin io.Reader, stdout io.Writer, environ []s
 	var filter *regexp.Regexp
 	if *run != "" {
 		if filter, err = regexp.Compile(*run); err != nil {
-			return usagef("--run: %v", err)
+			return usagef("--run: %s", policy.RegexpProblem(err))
 		}
 	}
 	cfg, err := s.config(environ)
@@ -103,7 +104,7 @@ func cmdPolicyTest(args []string, stdin io.Reader, stdout io.Writer, environ []s
 			return p, nil
 		}
 		if readErr != nil {
-			return nil, readErr
+			return nil, fmt.Errorf("policy %s: %s", name, readProblem(readErr))
 		}
 		p, err := policy.Parse(data)
 		if err != nil {
@@ -195,9 +196,9 @@ func describeOutcome(decision, rule, why string) string {
 // readTestFile reads and checks a test file; its error lists every
 // problem as FILE:LINE:COL: message.
 func readTestFile(file string) (*testFile, error) {
-	data, err := os.ReadFile(file)
+	data, err := readSmallFile(file, policy.MaxDocumentBytes)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %s", file, readProblem(err))
 	}
 	tf := &testFile{path: file}
 	var probs []string
@@ -206,7 +207,8 @@ func readTestFile(file string) (*testFile, error) {
 	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s:1:1: %s", file, strings.TrimPrefix(err.Error(), "yaml: "))
+		line, msg := yamlerr.Locate(data, err)
+		return nil, fmt.Errorf("%s:%d:1: %s", file, line, msg)
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:1:1: want a mapping with cases (see femtoclaw policy test --help)", file)
@@ -318,6 +320,10 @@ func scalarString(n *yaml.Node, where string, fail func(*yaml.Node, string, ...a
 	return n.Value
 }
 
+// maxTestMessage bounds the JSON text of one test case's message: aliases
+// can repeat a subtree, and a few nested ones would expand without end.
+const maxTestMessage = 16 << 20
+
 // nodeJSON writes a YAML value as JSON text, numbers as written.
 func nodeJSON(n *yaml.Node) ([]byte, error) {
 	var b []byte
@@ -325,6 +331,9 @@ func nodeJSON(n *yaml.Node) ([]byte, error) {
 	walk = func(n *yaml.Node, depth int) error {
 		if depth > 64 {
 			return errors.New("nested too deeply")
+		}
+		if len(b) > maxTestMessage {
+			return fmt.Errorf("expands to more than %d MiB of JSON (aliases repeating a value?)", maxTestMessage>>20)
 		}
 		switch n.Kind {
 		case yaml.AliasNode:

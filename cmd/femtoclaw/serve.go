@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -43,19 +44,13 @@ type node struct {
 // false runs without persistence (the answers say so).
 func openNode(cfg *Config, log *slog.Logger, withJournal bool, eventsOut io.Writer) (*node, error) {
 	n := &node{cfg: cfg, log: log, metrics: stats.NewRegistry()}
-	reg, err := loadRegistry(cfg)
-	if err != nil {
-		return nil, err
-	}
-	pol, polSrc, err := loadPolicy(cfg)
-	if err != nil {
-		return nil, err
+	reg, regErr := loadRegistry(cfg)
+	pol, polSrc, polErr := loadPolicy(cfg)
+	cand, candErr := loadShadowPolicy(cfg)
+	if err := joinConfigErrors(regErr, polErr, candErr); err != nil {
+		return nil, err // every problem of the three, not only the first's
 	}
 	if err := checkCapabilities(log, cfg, reg, pol); err != nil {
-		return nil, err
-	}
-	cand, err := loadShadowPolicy(cfg)
-	if err != nil {
 		return nil, err
 	}
 	pcfg := pipelineConfig(cfg)
@@ -213,10 +208,10 @@ func cmdServe(ctx context.Context, inv *invocation, args []string) error {
 	var c commonFlags
 	fs := inv.flags(&c)
 	c.withDataDir(fs)
-	listen := fs.String("listen", "", "the HTTP/3 UDP `ADDRS`, comma-separated (listen.http3)")
-	admin := fs.String("admin", "", "the admin listener's TCP `ADDR`, or off (listen.admin)")
-	durability := fs.String("durability", "", "journal durability `MODE`: always | interval | off (journal.durability)")
-	policyFile := fs.String("policy", "", "the policy `FILE` (policy.file)")
+	c.keyFlag(fs, "listen", "listen.http3", "the HTTP/3 UDP `ADDRS`, comma-separated (listen.http3)")
+	c.keyFlag(fs, "admin", "listen.admin", "the admin listener's TCP `ADDR`, or off (listen.admin)")
+	c.keyFlag(fs, "durability", "journal.durability", "journal durability `MODE`: always | interval | off (journal.durability)")
+	c.keyFlag(fs, "policy", "policy.file", "the policy `FILE` (policy.file)")
 	pos, err := inv.parse(fs, args)
 	if err != nil {
 		return err
@@ -224,14 +219,9 @@ func cmdServe(ctx context.Context, inv *invocation, args []string) error {
 	if err := inv.noArgs(pos); err != nil {
 		return err
 	}
-	for k, v := range map[string]*string{"listen.http3": listen, "listen.admin": admin, "journal.durability": durability, "policy.file": policyFile} {
-		if *v != "" {
-			if k == "listen.admin" && *v == "off" {
-				*v = ""
-				c.sets = append(c.sets, k+"=")
-				continue
-			}
-			c.sets = append(c.sets, k+"="+*v)
+	for i, f := range c.flags {
+		if f.key == "listen.admin" && strings.EqualFold(f.value, "off") {
+			c.flags[i].value = ""
 		}
 	}
 	var phases []any // startup phase durations, logged with "ready" (FC-BENCH §5)

@@ -94,7 +94,7 @@ func statsTarget(cfg *Config, addr string) (statsServer, error) {
 		return statsServer{addr, fmt.Sprintf("admin %s (given by --admin; not the server described in %s)", addr, cfg.DataDir)}, nil
 	}
 	if rerr != nil {
-		return statsServer{}, fmt.Errorf("no server to show: %w (start `femtoclaw serve`, point --data-dir at its data directory, or give --admin ADDR)", rerr)
+		return statsServer{}, fmt.Errorf("no server to show: %w (start `femtoclaw serve`, point --data-dir at its data directory, or give --admin ADDR)", runfileError{rerr})
 	}
 	if info.Admin == "" {
 		return statsServer{}, fmt.Errorf("the server on %s (pid %d) has no admin listener (listen.admin is off)", info.DataDir, info.PID)

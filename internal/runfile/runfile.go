@@ -70,6 +70,9 @@ func Path(dir string) string { return filepath.Join(dir, Name) }
 func Write(dir string, info *Info) error {
 	i := *info
 	i.Format = FormatVersion
+	if i.HTTP3 == nil {
+		i.HTTP3 = []string{} // "http3": [], not null, when none is configured
+	}
 	b, err := json.MarshalIndent(&i, "", "  ")
 	if err != nil {
 		return fmt.Errorf("runfile: %w", err)

@@ -50,6 +50,14 @@ func TestWriteReadRemove(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Fatalf("directory holds %v, want only %s", ents, Name)
 	}
+	// No HTTP/3 listener is an empty list, as documented (was null).
+	in.HTTP3 = nil
+	if err := Write(dir, in); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(Path(dir)); !strings.Contains(string(b), `"http3": [],`) {
+		t.Fatalf("no HTTP/3 listener written as:\n%s", b)
+	}
 	if err := Remove(dir); err != nil {
 		t.Fatal(err)
 	}
