@@ -47,10 +47,11 @@ var Metrics = []Metric{
 
 func latencyMetric(name string, get func(*Repetition) int64) Metric {
 	return Metric{Name: name, Unit: "ns", value: func(_ *Report, rep *Repetition) (float64, bool) {
-		if rep.OK == 0 && rep.Latency.Count == 0 {
-			return 0, false // nothing succeeded: no latency to compare
-		}
-		return float64(get(rep)), true
+		// Nothing succeeded: no latency to compare; a zero figure of a run
+		// that had successes was not measured (a report converted from
+		// benchstat lines has no p90).
+		v := get(rep)
+		return float64(v), v > 0 && (rep.OK > 0 || rep.Latency.Count > 0)
 	}}
 }
 

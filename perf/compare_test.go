@@ -234,6 +234,12 @@ func TestCompare(t *testing.T) {
 	if !math.IsInf(errs.Change, 1) || !errs.Worse {
 		t.Errorf("errors 0 → 1: %+v", errs)
 	}
+	// The reports have no p90 (zero): no such row.
+	for _, d := range ds {
+		if d.Metric.Name == "p90" {
+			t.Errorf("p90 compared without figures: %+v", d)
+		}
+	}
 	// No server CPU in either report: no such row.
 	for _, d := range ds {
 		if d.Metric.Name == "cpu/req" {

@@ -233,6 +233,15 @@ func TestManifestTable(t *testing.T) {
 		t.Fatalf("table lacks\n%s\ngot\n%s", row, out.String())
 	}
 
+	mdir := t.TempDir()
+	if err := WriteMerged(mdir, cells); err != nil {
+		t.Fatal(err)
+	}
+	m, err := perf.ReadReport(filepath.Join(mdir, "h3_execute_16~h3echo.json"))
+	if err != nil || m.Name != "Matrix/h3 execute, 16/side=h3echo" || len(m.Runs) != 2 {
+		t.Fatalf("merged: %v %+v", err, m)
+	}
+
 	// A run with errors is a failure.
 	writeRun(t, dir, "bad.json", "Fcload/h3", 500, 2000, 7)
 	os.WriteFile(mpath, []byte(manifest+"h3 execute, 16\truntime\tbad.json\n"), 0o644)

@@ -278,3 +278,37 @@ func ParseBenchLines(r io.Reader, w perf.Workload) ([]*perf.Report, error) {
 	}
 	return out, sc.Err()
 }
+
+// WriteMerged writes each cell's merged sides into dir, one report per
+// side, named "Matrix/CELL/side=SIDE" (files CELL~SIDE.json with / made
+// _), so that `fcload compare OLD NEW` pairs two matrices' cells by name
+// and `fcload report` reads every side.
+func WriteMerged(dir string, cells []*Cell) error {
+	write := func(cell, side string, r *perf.Report) error {
+		m := *r
+		m.Name = "Matrix/" + cell + "/side=" + side
+		file := strings.NewReplacer("/", "_", " ", "_", ",", "").Replace(cell) + "~" + side + ".json"
+		f, err := os.Create(filepath.Join(dir, file))
+		if err != nil {
+			return err
+		}
+		err = m.WriteJSON(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	for _, c := range cells {
+		if c.Runtime != nil {
+			if err := write(c.Name, "runtime", c.Runtime); err != nil {
+				return err
+			}
+		}
+		for _, s := range c.Refs {
+			if err := write(c.Name, s.Name, s.Report); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -6,7 +6,7 @@
 //	ceiling ring -inflight 256 -d 2s -json ring.json
 //	ceiling durable -store loop -writers 16 -dir /var/tmp -json loop.json
 //	ceiling durable -store journal -durability interval -writers 16 -json journal.json
-//	ceiling table MANIFEST                    # the Markdown ratio table (see perf/ceiling/table.go)
+//	ceiling table -merged DIR MANIFEST        # the Markdown ratio table (see perf/ceiling/table.go)
 //	ceiling benchlines -json out.json < fcload-output.txt
 //
 // Results print as benchstat lines on stdout and, with -json FILE, as one
@@ -268,6 +268,7 @@ func durableRun(ctx context.Context, store, mode, dir string, cfg ceiling.Durabl
 func table(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("table", stderr)
 	allowErrors := fs.Bool("allow-errors", false, "print the table even when runs had errors (still exits 1)")
+	merged := fs.String("merged", "", "also write each cell's merged sides as reports into this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -277,6 +278,11 @@ func table(args []string, stdout, stderr io.Writer) error {
 	cells, err := ceiling.ReadManifest(fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	if *merged != "" {
+		if err := ceiling.WriteMerged(*merged, cells); err != nil {
+			return err
+		}
 	}
 	fails := ceiling.Failures(cells)
 	if len(fails) == 0 || *allowErrors {
