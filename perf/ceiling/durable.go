@@ -162,8 +162,11 @@ func repetition(start time.Time, elapsed, window time.Duration, ok, errs int64, 
 // acknowledges it once written and leaves the fdatasync to a second
 // goroutine every SyncInterval (interval). Nothing else: no framing,
 // checksum, compression, index, segment or recovery, which is what the
-// journal adds on top and what a ratio against Loop measures. Append is
-// safe for concurrent use; Close must be called once.
+// journal adds on top and what a ratio against Loop measures. It is a
+// reference, not a bound: the journal overlaps the next batch's write with
+// the current sync, which Loop does not, so at many writers the journal
+// can pass it. Append is safe for concurrent use; Close must be called
+// once.
 type Loop struct {
 	f        *os.File
 	size     int64

@@ -41,15 +41,17 @@ type EchoConfig struct {
 	// `fcload -target h3 -data-dir Dir` finds the echo. run.json is removed
 	// by Close.
 	Dir string
-	// Answer is the body of every answer (and of every /v1/stream answer
-	// frame). If nil, defaults to NoopAnswer.
+	// Answer, if not nil, is the body of every answer (and of every
+	// /v1/stream answer frame). If nil, each answer is the next numbered
+	// noop answer (AppendNoopAnswer).
 	Answer []byte
 }
 
 // EchoServer is a bare quic-go HTTP/3 server with the runtime's routes and
-// none of its work: POST /v1/execute reads the body and answers Answer;
+// none of its work: POST /v1/execute reads the body and answers a noop
+// answer (numbered: unique execution id, increasing journal sequence);
 // POST /v1/stream reads length-prefixed frames (the runtime's framing)
-// and answers each with one Answer frame, in order, flushing when it has
+// and answers each with one answer frame, in order, flushing when it has
 // caught up, from a reader and a writer goroutine per stream as the
 // runtime does. Both check the bearer token in constant time. Its TLS and
 // QUIC settings are those of package transport's server: TLS 1.3, a
@@ -74,9 +76,6 @@ type EchoServer struct {
 func StartEcho(cfg EchoConfig) (*EchoServer, error) {
 	if cfg.Addr == "" {
 		cfg.Addr = "127.0.0.1:0"
-	}
-	if cfg.Answer == nil {
-		cfg.Answer = NoopAnswer
 	}
 	cert, err := selfSigned()
 	if err != nil {
@@ -161,7 +160,7 @@ func (s *EchoServer) SPKIPin() string { return s.pin }
 // Token is the bearer token the server accepts.
 func (s *EchoServer) Token() string { return s.token }
 
-// Requests is the number of answers sent (execute answers and stream
+// Requests is the number of answers made (execute answers and stream
 // frames).
 func (s *EchoServer) Requests() int64 { return s.requests.Load() }
 
@@ -198,14 +197,24 @@ func (s *EchoServer) execute(w http.ResponseWriter, r *http.Request) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	buf.Reset()
 	_, err := buf.ReadFrom(io.LimitReader(r.Body, transport.DefaultMaxBodyBytes))
-	bodyPool.Put(buf)
 	if err != nil {
+		bodyPool.Put(buf)
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(s.cfg.Answer)
-	s.requests.Add(1)
+	ans := s.answer(buf.Bytes()[:0])
+	w.Write(ans)
+	bodyPool.Put(buf)
+}
+
+// answer appends the next answer to b (counting it).
+func (s *EchoServer) answer(b []byte) []byte {
+	n := s.requests.Add(1)
+	if s.cfg.Answer != nil {
+		return append(b, s.cfg.Answer...)
+	}
+	return AppendNoopAnswer(b, uint64(n))
 }
 
 // streamWindow bounds the frames read and not yet answered on one stream,
@@ -222,22 +231,22 @@ func (s *EchoServer) stream(w http.ResponseWriter, r *http.Request) {
 	if err := rc.Flush(); err != nil {
 		return
 	}
-	frame := binary.BigEndian.AppendUint32(nil, uint32(len(s.cfg.Answer)))
-	frame = append(frame, s.cfg.Answer...)
 	pending := make(chan struct{}, streamWindow)
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
 		broken := false
+		frame := make([]byte, 0, 512)
 		for range pending {
 			if broken {
 				continue // drain: the reader stops at its next frame
 			}
+			frame = s.answer(frame[:4])
+			binary.BigEndian.PutUint32(frame, uint32(len(frame)-4))
 			if _, err := w.Write(frame); err != nil {
 				broken = true
 				continue
 			}
-			s.requests.Add(1)
 			if len(pending) == 0 {
 				if err := rc.Flush(); err != nil {
 					broken = true

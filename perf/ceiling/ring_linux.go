@@ -24,7 +24,8 @@ import (
 // the echo child; little endian, native alignment):
 //
 //	[0, 4096)        control: stop (u32 @0), spin ns (u64 @8), answer
-//	                 length (u32 @16), answer bytes (@64, ≤ 4000)
+//	                 length (u32 @16; 0: numbered noop answers), answer
+//	                 bytes (@64, ≤ 4000)
 //	[4096, +384)     request ring header   (head | tail | seq, sleeping:
 //	[4480, +384)     response ring header   three 128-byte lines)
 //	[8192, +512 KiB) request slots:  1024 × 512 bytes
@@ -193,9 +194,13 @@ type RingConfig struct {
 	// MaxOps ends the measured phase after this many answers, failed
 	// ones included (0: no bound).
 	MaxOps int64
-	// Message is each request and Answer each answer. If nil, default to
-	// NoopMessage and NoopAnswer; at most 508 and 4000 bytes.
-	Message, Answer []byte
+	// Message is each request (at most 508 bytes). If nil, defaults to
+	// NoopMessage.
+	Message []byte
+	// Answer, if not empty, is every answer (at most 4000 bytes). If
+	// empty, each answer is the next numbered noop answer
+	// (AppendNoopAnswer), made by the echo.
+	Answer []byte
 	// SkipCheck leaves answers unparsed. By default each is checked as
 	// fcload checks an answer (protocol.ParseAnswer, status success), so
 	// the client's cost is the same on both sides of a ratio.
@@ -218,9 +223,6 @@ func (c RingConfig) withDefaults() RingConfig {
 	}
 	if c.Message == nil {
 		c.Message = NoopMessage
-	}
-	if c.Answer == nil {
-		c.Answer = NoopAnswer
 	}
 	return c
 }
@@ -394,13 +396,20 @@ func ServeRing(f *os.File) error {
 	}
 	defer unix.Munmap(g.mem)
 	spin := time.Duration(g.ctl.spinNs)
-	answer := append([]byte(nil), g.mem[64:64+min(g.ctl.ansLen, ringMaxAns)]...)
+	fixed := append([]byte(nil), g.mem[64:64+min(g.ctl.ansLen, ringMaxAns)]...)
+	answer := make([]byte, 0, ringMaxMsg)
+	var count uint64
 	req, resp := g.rings()
 	for {
 		n := 0
 		for n < 64 {
 			if _, ok := req.read(); !ok {
 				break
+			}
+			if count++; len(fixed) > 0 {
+				answer = fixed
+			} else {
+				answer = AppendNoopAnswer(answer[:0], count)
 			}
 			resp.write(answer) // never full: in flight ≤ slots
 			req.release()
