@@ -4,7 +4,8 @@
 #
 #   scripts/test.sh            all tests (race), fuzz seeds, vet, gofmt,
 #                              cross-builds (linux/arm64, darwin/arm64, windows/amd64),
-#                              journal mutations (scripts/mutate-journal.sh), crash
+#                              journal mutations (scripts/mutate-journal.sh), crash,
+#                              a smoke run of scripts/bench-matrix.sh
 #   FEMTOCLAW_TEST_SHORT=1 scripts/test.sh   skip the long crash/soak variants
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,11 @@ scripts/mutate-journal.sh
 
 echo "== crash: kill -9 under durable load, restart, verify"
 scripts/crash.sh
+
+echo "== bench-matrix smoke (servers, ceilings, reports and the ratio table; the figures mean nothing)"
+smoke_out=$(mktemp -d /tmp/femtoclaw-matrix-smoke.XXXXXX)
+scripts/bench-matrix.sh --smoke --out "$smoke_out" >/dev/null
+rm -rf "$smoke_out"
 
 if [ -x scripts/interop.sh ] && [ -z "${FEMTOCLAW_TEST_SKIP_INTEROP:-}" ]; then
   echo "== interop (real HTTP/3 clients)"

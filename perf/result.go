@@ -1,0 +1,200 @@
+package perf
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/femtoclaw/femtoclaw-go/stats"
+)
+
+// ResultSchema names the JSON layout of a Report. A reader refuses a
+// report of another schema rather than misread it; a change that removes
+// or reinterprets a member makes a new schema name.
+const ResultSchema = "femtoclaw.fcload/v1"
+
+// Report is what one fcload invocation measured: the environment, the
+// workload, the server, and one Repetition per run (-count). It is the
+// JSON `fcload -json FILE` writes and `fcload compare` and `fcload
+// report` read.
+//
+//	{
+//	  "schema": "femtoclaw.fcload/v1",
+//	  "name": "Fcload/target=h3/op=execute/conns=1/workers=256/journal=always",
+//	  "started": "2026-12-02T01:50:00Z",
+//	  "environment": {...}, "workload": {...}, "server": {...},
+//	  "runs": [{...}, ...],          // one per repetition
+//	  "ceilings": [{...}, ...]       // optional: baselines measured in the same session
+//	}
+type Report struct {
+	Schema      string       `json:"schema"`
+	Name        string       `json:"name"` // the benchmark name, "Fcload/key=value/…"
+	Started     time.Time    `json:"started"`
+	Environment Environment  `json:"environment"`
+	Workload    Workload     `json:"workload"`
+	Server      *Server      `json:"server,omitempty"` // nil when no runtime was measured (an echo ceiling)
+	Runs        []Repetition `json:"runs"`
+	// Scenario, when the run is one of the specification's scenarios,
+	// holds the FC-PERF metric, its target and hard bound, and the
+	// measured value (see Scenario).
+	Scenario *Scenario `json:"scenario,omitempty"`
+}
+
+// Environment is the machine and the software measured.
+type Environment struct {
+	Hostname   string     `json:"hostname"`
+	OS         string     `json:"os"`
+	Arch       string     `json:"arch"`
+	CPUs       int        `json:"cpus"` // runtime.NumCPU
+	GOMAXPROCS int        `json:"gomaxprocs"`
+	CPUModel   string     `json:"cpu_model,omitempty"`
+	Kernel     string     `json:"kernel,omitempty"`
+	MemBytes   uint64     `json:"mem_bytes,omitempty"`
+	LoadAvg    [3]float64 `json:"loadavg"` // at the start of the run
+	GoVersion  string     `json:"go_version"`
+	Version    string     `json:"version"`            // fcload's (the module's) version
+	Revision   string     `json:"revision,omitempty"` // VCS revision of the build
+}
+
+// Workload is what was offered.
+type Workload struct {
+	Target    string        `json:"target"`    // inproc | h3 | ipc | echo
+	Transport string        `json:"transport"` // execute | stream | ring | socket | inproc
+	Loop      string        `json:"loop"`      // closed | open
+	Conns     int           `json:"conns,omitempty"`
+	Workers   int           `json:"workers"`        // in flight (closed) or the bound on outstanding requests (open)
+	Rate      float64       `json:"rate,omitempty"` // arrivals per second (open loop)
+	Duration  time.Duration `json:"duration_ns"`
+	Warmup    time.Duration `json:"warmup_ns"`
+	Count     int64         `json:"count,omitempty"` // requests per run instead of a duration
+	Timeout   time.Duration `json:"timeout_ns"`      // a request unanswered this long is a timeout
+	Mix       []MixEntry    `json:"mix"`
+	// Config is the runtime's relevant settings as given (durability,
+	// codec, ...): free-form key → value, printed as they are.
+	Config map[string]string `json:"config,omitempty"`
+}
+
+// MixEntry is one kind of request in a weighted mix.
+type MixEntry struct {
+	Name   string `json:"name"`   // noop, echo-1k, denied, malformed, slow ...
+	Weight int    `json:"weight"` // relative
+	Bytes  int    `json:"bytes"`  // message size
+	Expect string `json:"expect"` // what counts as success: "allow", "deny", "protocol_error", ...
+}
+
+// Server is the runtime measured: who it was and what it spent.
+type Server struct {
+	PID     int    `json:"pid,omitempty"`
+	Version string `json:"version,omitempty"`
+	Address string `json:"address,omitempty"`
+	// CPU and memory over the measured phase of all runs, from the
+	// server process (/proc) or the admin listener.
+	CPUSeconds    float64 `json:"cpu_seconds"`
+	CPUPerRequest float64 `json:"cpu_per_request_ns"`
+	RSSStartBytes int64   `json:"rss_start_bytes"`
+	RSSEndBytes   int64   `json:"rss_end_bytes"`
+	RSSPeakBytes  int64   `json:"rss_peak_bytes,omitempty"`
+	// Stages is the runtime's own per-stage latency (its /v1/stats, or
+	// the in-process runtime's histograms) over the measured phase.
+	Stages map[string]stats.Summary `json:"stages,omitempty"`
+}
+
+// Repetition is one run's outcome (fcload -count N makes N).
+type Repetition struct {
+	Started time.Time     `json:"started"`
+	Elapsed time.Duration `json:"elapsed_ns"` // the measured phase, deadline included
+	// Window is the span from the phase's start to the last successful
+	// answer: throughput is OK / Window, so a server that died halfway
+	// is not credited with the time it was dead.
+	Window     time.Duration    `json:"window_ns"`
+	Sent       int64            `json:"sent"`
+	OK         int64            `json:"ok"`
+	Errors     int64            `json:"errors"` // all failures, timeouts included
+	Timeouts   int64            `json:"timeouts"`
+	ByCategory map[string]int64 `json:"errors_by_category,omitempty"` // the spec's category or transport reason → count
+	FirstError string           `json:"first_error,omitempty"`
+	Throughput float64          `json:"throughput"` // OK / Window.Seconds()
+	Latency    stats.Summary    `json:"latency"`    // of successful requests; open loop: from the intended send time
+	// Histogram is the latency distribution (stats.Snapshot binary,
+	// base64 in JSON): reports plot percentiles from it and merge runs.
+	Histogram []byte `json:"histogram,omitempty"`
+	// Intervals is the per-second series for progress lines, drift and
+	// plots.
+	Intervals []Interval `json:"intervals,omitempty"`
+	// PerMix is the latency and outcome by mix entry name.
+	PerMix map[string]MixResult `json:"per_mix,omitempty"`
+	// ServerCPUSeconds and ServerRSSBytes are this run's share.
+	ServerCPUSeconds float64 `json:"server_cpu_seconds,omitempty"`
+	ServerRSSBytes   int64   `json:"server_rss_bytes,omitempty"`
+}
+
+// Interval is one second of a run.
+type Interval struct {
+	At     time.Duration `json:"at_ns"` // since the run's start
+	OK     int64         `json:"ok"`
+	Errors int64         `json:"errors"`
+	P50    int64         `json:"p50_ns"`
+	P99    int64         `json:"p99_ns"`
+}
+
+// MixResult is one mix entry's share of a run.
+type MixResult struct {
+	OK      int64         `json:"ok"`
+	Errors  int64         `json:"errors"`
+	Latency stats.Summary `json:"latency"`
+}
+
+// Scenario is one FC-PERF scenario's verdict: the metric, the spec's
+// target and hard bound, and what was measured (all in Unit).
+type Scenario struct {
+	ID        string  `json:"id"`     // e.g. "startup-empty", "shutdown-under-load", "concurrency-10k"
+	Metric    string  `json:"metric"` // the FC-PERF metric name
+	Unit      string  `json:"unit"`   // "ns", "bytes", "exec/s", "ratio"
+	Target    float64 `json:"target"`
+	HardBound float64 `json:"hard_bound"`
+	Measured  float64 `json:"measured"`
+	// LowerIsBetter says which way Target and HardBound point.
+	LowerIsBetter bool   `json:"lower_is_better"`
+	Verdict       string `json:"verdict"` // "meets target" | "within hard bound" | "over hard bound"
+	Note          string `json:"note,omitempty"`
+}
+
+// Snapshot decodes the run's histogram (nil when it has none).
+func (r *Repetition) Snapshot() (*stats.Snapshot, error) {
+	if len(r.Histogram) == 0 {
+		return nil, nil
+	}
+	s := new(stats.Snapshot)
+	if err := s.UnmarshalBinary(r.Histogram); err != nil {
+		return nil, fmt.Errorf("perf: run histogram: %w", err)
+	}
+	return s, nil
+}
+
+// WriteJSON writes the report, indented, as the file format above.
+func (r *Report) WriteJSON(w io.Writer) error {
+	if r.Schema == "" {
+		r.Schema = ResultSchema
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// ReadReport reads a report file, refusing another schema.
+func ReadReport(path string) (*Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Report
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: not an fcload report: %w", path, err)
+	}
+	if r.Schema != ResultSchema {
+		return nil, fmt.Errorf("%s: report schema %q, want %q", path, r.Schema, ResultSchema)
+	}
+	return &r, nil
+}
