@@ -48,6 +48,17 @@ func (r *Report) WriteTable(w io.Writer) {
 		rep := &r.Runs[i]
 		fmt.Fprintf(w, "%s  run %d of %d\n", r.Name, i+1, len(r.Runs))
 		fmt.Fprintf(w, "  load      %s\n", describeLoad(wl))
+		if len(wl.Config) > 0 {
+			keys := make([]string, 0, len(wl.Config))
+			for k := range wl.Config {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for j, k := range keys {
+				keys[j] = k + "=" + wl.Config[k]
+			}
+			fmt.Fprintf(w, "  config    %s\n", strings.Join(keys, " "))
+		}
 		fmt.Fprintf(w, "  requests  sent %d, ok %d, errors %d", rep.Sent, rep.OK, rep.Errors)
 		if rep.Timeouts > 0 {
 			fmt.Fprintf(w, " (timeouts %d", rep.Timeouts)

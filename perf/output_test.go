@@ -30,7 +30,7 @@ func testReport() *Report {
 	bad := Result{Name: "Fcload/x=1", Errors: 7, Sent: 7, Elapsed: time.Second, ByCategory: map[string]int64{"refused": 7}, Examples: map[string]string{"refused": "down"}}
 	return &Report{Schema: ResultSchema, Name: "Fcload/x=1",
 		Environment: Environment{OS: "linux", Arch: "amd64", CPUs: 2, GOMAXPROCS: 2, GoVersion: "go1.26", Version: "v"},
-		Workload:    Workload{Target: "inproc", Transport: "inproc", Loop: "closed", Workers: 4, Duration: 5 * time.Second, Mix: []MixEntry{{Name: "noop", Weight: 9}, {Name: "denied", Weight: 1}}},
+		Workload:    Workload{Target: "inproc", Transport: "inproc", Loop: "closed", Workers: 4, Duration: 5 * time.Second, Config: map[string]string{"journal": "always", "codec": "s2"}, Mix: []MixEntry{{Name: "noop", Weight: 9}, {Name: "denied", Weight: 1}}},
 		Server: &Server{PID: 7, ResourceScope: "server", CPUSeconds: 1.5, CPUPerRequest: 1500, RSSStartBytes: 10 << 20, RSSEndBytes: 12 << 20,
 			Stages: map[string]stats.Summary{"validate": s.Summary()}, StagesScope: "phases"},
 		Runs:    []Repetition{good.Repetition(), bad.Repetition()},
@@ -44,7 +44,7 @@ func TestWriteTable(t *testing.T) {
 	r.WriteBench(&b)
 	out := b.String()
 	for _, want := range []string{
-		"Fcload/x=1  run 1 of 2", "sent 1002, ok 1000, errors 2 (timeouts 1)", "500 exec/s over 2.000s: the last OK answer came 3.000s before the end",
+		"Fcload/x=1  run 1 of 2", "  config    codec=s2 journal=always\n", "sent 1002, ok 1000, errors 2 (timeouts 1)", "500 exec/s over 2.000s: the last OK answer came 3.000s before the end",
 		"p99.99 ", "RUNTIME_ERROR/overloaded 1: busy now", "denied     ok 100", "rate      none: no request succeeded",
 		"pid 7", "1.5µs per OK request", "validate", "FAILED    run 2: no request succeeded",
 		"BenchmarkFcload/x=1\t1000\t2000000.0 ns/op\t500 exec/s\t", "# BenchmarkFcload/x=1: no successful request (7 errors): no result",

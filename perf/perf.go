@@ -189,6 +189,27 @@ var errLate = errors.New("no answer by the request deadline (the end of the meas
 
 // engine is one run's shared state; see the package doc for the rules it
 // implements.
+//
+// Concurrency. The hot path — claim, sent, and finish of an OK answer —
+// touches the lane's own atomics, the mix entry's histogram (sharded by
+// recording goroutine) and engine fields that are written once a phase
+// (stopped, lateNs, closed); next is shared only in open loop (the
+// arrival schedule) and with Count, done only with Count. A failure
+// takes its lane's mutex. Run's own goroutine times the phases, ticks
+// and calls the hooks. Invariants:
+//
+//  1. A measured request is counted exactly once: as OK (in its entry's
+//     histogram), as failed (in its lane's categories), or, when close
+//     finds it still out, as abandoned (sent − OK − failed, by entry).
+//  2. An answer after lateNs is a timeout, whatever it says.
+//  3. Once closed is set (under late), finish counts nothing: late
+//     finishes take late and test closed, so none races close. (A
+//     finish that passed its closed test before close and is still
+//     recording when close runs — possible only for an abandoned
+//     request, Drain after the deadline — could count twice; none of
+//     the targets' requests outlives its context that long.)
+//  4. Not-sent arrivals are computed at close from the schedule: due in
+//     [warmIdx, the first due at or after the end) minus those sent.
 type engine struct {
 	cfg      Config
 	sched    []int
