@@ -8,10 +8,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
-	"github.com/femtoclaw/femtoclaw-go/perf"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -41,23 +39,36 @@ func newRuntime(t *testing.T) *pipeline.Runtime {
 }
 
 // killer is a runtime that shuts its server down (kill) after killAt
-// executions.
+// executions, or with hang set, stops answering from then on: a server
+// frozen or killed without a word to its clients, as after a SIGKILL
+// where nothing tells the client the connection is gone.
 type killer struct {
 	*pipeline.Runtime
 	n      atomic.Int64
 	kill   func()
+	hang   chan struct{} // closed by the test's cleanup
 	killed atomic.Bool
 }
 
-func (k *killer) count() {
-	if k.n.Add(1) == killAt {
+// count counts one execution and reports whether it must hang.
+func (k *killer) count() bool {
+	n := k.n.Add(1)
+	if n == killAt {
 		k.killed.Store(true)
-		go k.kill()
+		if k.hang == nil {
+			go k.kill()
+		}
 	}
+	return n >= killAt && k.hang != nil
 }
 
 func (k *killer) Execute(ctx context.Context, req *pipeline.Request) *protocol.Answer {
-	k.count()
+	if k.count() {
+		select {
+		case <-ctx.Done():
+		case <-k.hang:
+		}
+	}
 	return k.Runtime.Execute(ctx, req)
 }
 
@@ -94,12 +105,16 @@ func checkKilled(t *testing.T, k *killer, err error, out, reportPath string) {
 }
 
 // TestServerShutDownMidRun: an HTTP/3 server that goes away during the
-// run (its listener closed after killAt executions).
+// run (its listener closed after killAt executions), or hangs.
 func TestServerShutDownMidRun(t *testing.T) {
-	for _, mode := range []string{"execute", "stream"} {
+	for _, mode := range []string{"execute", "stream", "hung"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			k := &killer{Runtime: newRuntime(t)}
+			if mode == "hung" {
+				k.hang = make(chan struct{})
+				t.Cleanup(func() { close(k.hang) })
+			}
 			srv, err := transport.NewServer(transport.ServerConfig{Addrs: []string{"127.0.0.1:0"}, TLSDir: filepath.Join(dir, "tls"),
 				Tokens: []transport.Token{{Principal: "fcload", SHA256: transport.HashToken("tok")}},
 				Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}, k, nil)
@@ -118,6 +133,9 @@ func TestServerShutDownMidRun(t *testing.T) {
 			}
 			out, _, err := runFcload(t, args...)
 			checkKilled(t, k, err, out, filepath.Join(dir, "r.json"))
+			if r := readReport(t, filepath.Join(dir, "r.json")); mode == "hung" && r.Runs[0].Timeouts != r.Runs[0].Errors {
+				t.Fatalf("a hung server's requests are timeouts: %v", r.Runs[0].ByCategory)
+			}
 		})
 	}
 }
@@ -132,6 +150,4 @@ func TestRunWithoutServer(t *testing.T) {
 	if errors.As(err, &f) {
 		t.Fatalf("no server reported as a failed run: %v", err)
 	}
-	_ = perf.ResultSchema
-	_ = time.Second
 }
