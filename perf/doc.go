@@ -49,7 +49,10 @@
 // waiting time, and when the stall ends each reports it. This is wrk2's
 // rule against coordinated omission: a stall of S seconds at rate R shows
 // up as about R×S slow samples, not as the one or Workers requests that
-// happened to be in flight. Sending late never shifts the schedule.
+// happened to be in flight. Sending late never shifts the schedule. The
+// arrivals due before the end that are still waiting for a worker then
+// may be sent in the grace, like the requests in flight; those still
+// unsent after it are not_sent.
 //
 // # What counts
 //
@@ -63,8 +66,9 @@
 //     flight when the grace is over is a timeout, never dropped), or
 //     within Config.Timeout of its send;
 //   - open loop only, "not_sent": an arrival due before the end that no
-//     worker could send before the end. From the caller's side it was never
-//     answered, so it counts as a timeout and an error; it is not "sent".
+//     worker could send by the request deadline. From the caller's side
+//     it was never answered, so it counts as a timeout and an error; it
+//     is not "sent".
 //
 // So, for every repetition, OK + Errors = Sent + NotSent, Timeouts counts
 // the "timeout" and "not_sent" errors, and latency figures describe the

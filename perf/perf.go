@@ -219,7 +219,8 @@ type engine struct {
 	measure  time.Time     // the measured phase's start
 	deadline time.Time     // measure + Duration: nothing is sent from then on
 	lateNs   atomic.Int64  // answers later than this (ns since measure) are timeouts: the end plus the grace
-	stopped  atomic.Bool   // no more requests are claimed
+	stopped  atomic.Bool   // the measured phase is over: no more requests are claimed (closed loop)
+	sendEnd  atomic.Bool   // the grace is over: no more overdue arrivals are sent (open loop)
 	next     atomic.Int64  // open loop: the next arrival; closed loop with Count: measured claims
 	done     atomic.Int64  // with Count: measured requests finished
 	endC     chan struct{} // closed when Count requests have finished
@@ -297,7 +298,7 @@ func (e *engine) claim(ctx context.Context, l *lane) (ticket, bool) {
 		entry := e.sched[pos%len(e.sched)]
 		return ticket{l: l, entry: entry, at: now, sentAt: now, measured: measured}, true
 	}
-	if e.stopped.Load() {
+	if e.sendEnd.Load() {
 		return ticket{}, false
 	}
 	i := e.next.Add(1) - 1
@@ -321,10 +322,12 @@ func (e *engine) claim(ctx context.Context, l *lane) (ticket, bool) {
 			return ticket{}, false
 		}
 	}
-	now := time.Now()
-	if e.stopped.Load() || !now.Before(e.deadline) {
-		return ticket{}, false // not sent before the end: counted as not_sent
+	// An arrival due before the end may still go in the grace (late, its
+	// latency counting from its due time); after it, it is not_sent.
+	if e.sendEnd.Load() {
+		return ticket{}, false
 	}
+	now := time.Now()
 	return ticket{l: l, entry: e.sched[i%int64(len(e.sched))], at: due, sentAt: now, measured: i >= e.warmIdx}, true
 }
 
@@ -476,6 +479,7 @@ func (e *engine) run(ctx context.Context, launch func(ctx context.Context, wg *s
 	e.endNs = endNs
 	if interrupted {
 		e.lateNs.Store(int64(endNs))
+		e.sendEnd.Store(true)
 	} else {
 		e.lateNs.Store(int64(endNs + cfg.Grace))
 		grace := time.NewTimer(cfg.Grace)
@@ -485,6 +489,7 @@ func (e *engine) run(ctx context.Context, launch func(ctx context.Context, wg *s
 		case <-ctx.Done():
 		}
 		grace.Stop()
+		e.sendEnd.Store(true)
 	}
 	if measuring && cfg.OnPhase != nil {
 		cfg.OnPhase(false)

@@ -186,20 +186,30 @@ func TestOpenLoopStopsAtDuration(t *testing.T) {
 // TestOpenLoopNotSent: arrivals a busy worker could not send are
 // not_sent, and latency counts from the due time.
 func TestOpenLoopNotSent(t *testing.T) {
+	op := func(int) Op {
+		return func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
+	}
 	synctest.Test(t, func(t *testing.T) {
-		r := Run(context.Background(), Config{Workers: 1, Duration: 95 * time.Millisecond, Warmup: -1, Rate: 1000}, func(int) Op {
-			return func(context.Context) error { time.Sleep(10 * time.Millisecond); return nil }
-		})
+		r := Run(context.Background(), Config{Workers: 1, Duration: 95 * time.Millisecond, Warmup: -1, Rate: 1000, Grace: -1}, op)
 		checkAccounting(t, r)
 		// The worker sends arrivals 0..9 (due k ms) at 10k ms; each takes
-		// 10 ms. The one sent at 90 ms ends at 100, in the grace. Arrivals
-		// 10..94 are never sent.
-		if r.Sent != 10 || r.Ops != 10 || r.NotSent != 85 || r.Timeouts != 85 || r.ByCategory[CategoryTimeout] != 0 {
+		// 10 ms. The one sent at 90 ms ends at 100, past the end (no
+		// grace): a timeout. Arrivals 10..94 are never sent.
+		if r.Sent != 10 || r.Ops != 9 || r.NotSent != 85 || r.Timeouts != 86 || r.ByCategory[CategoryTimeout] != 1 {
 			t.Fatalf("%+v", r)
 		}
-		// Arrival k is answered at 10(k+1) ms: latency 9k+10 ms.
-		if err := within(r.Latency.Max, 91*time.Millisecond, r.Latency.ErrorBound); err != nil {
+		// Arrival k is answered at 10(k+1) ms: latency 9k+10 ms; k = 8 is the last OK.
+		if err := within(r.Latency.Max, 82*time.Millisecond, r.Latency.ErrorBound); err != nil {
 			t.Fatalf("max latency: %v (latency counts from the due time)", err)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		// A grace of 100 ms: the worker keeps sending the overdue arrivals
+		// until 195 ms (10..19); the one sent at 190 ms is answered after it.
+		r := Run(context.Background(), Config{Workers: 1, Duration: 95 * time.Millisecond, Warmup: -1, Rate: 1000, Grace: 100 * time.Millisecond}, op)
+		checkAccounting(t, r)
+		if r.Sent != 20 || r.Ops != 19 || r.NotSent != 75 || r.ByCategory[CategoryTimeout] != 1 {
+			t.Fatalf("%+v", r)
 		}
 	})
 }

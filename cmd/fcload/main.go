@@ -103,9 +103,9 @@ Load: closed loop by default (-workers requests in flight); with -rate R an open
 arrivals per second, at most -workers outstanding, latency measured from each arrival's due
 time so that a stalled server cannot hide (coordinated omission). A -warmup (not counted) runs
 first, then the measured phase of -d, or of -n requests (at most -d, default 1m with -n).
-Nothing is sent after the end; the requests in flight then have -grace to be answered, and
-those still unanswered are timeouts; open-loop arrivals that could not be sent before the end
-are errors of category not_sent. -count N repeats the measurement.
+Nothing new is sent after the end; the requests in flight then have -grace to be answered,
+and those still unanswered are timeouts; open-loop arrivals due before the end that could not
+be sent by then are errors of category not_sent. -count N repeats the measurement.
 
 Mix (-mix NAME[=WEIGHT],...; default: the -msg message, noop):
   noop          the noop call; must be allowed
