@@ -109,7 +109,11 @@ type Server struct {
 	Version string `json:"version,omitempty"`
 	Address string `json:"address,omitempty"`
 	// CPU and memory over the measured phase of all runs, from the
-	// server process (/proc) or the admin listener.
+	// server process (/proc/PID; ResourceScope says whose). CPUSeconds
+	// sums each phase's CPU time (its grace included); CPUPerRequest is
+	// that over the OK requests of all runs, in ns. RSS is read at the
+	// first phase's start and the last one's end; the peak is the
+	// largest of those readings and one a second during the phases.
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	CPUPerRequest float64 `json:"cpu_per_request_ns"`
 	RSSStartBytes int64   `json:"rss_start_bytes"`
@@ -146,8 +150,9 @@ type Repetition struct {
 	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsed_ns"` // the measured phase, deadline included
 	// Window is the span from the phase's start to the last successful
-	// answer: throughput is OK / Window, so a server that died halfway
-	// is not credited with the time it was dead.
+	// answer (which may come in the grace, after Elapsed): throughput is
+	// OK / Window, so a server that died halfway is not credited with
+	// the time it was dead.
 	Window     time.Duration    `json:"window_ns"`
 	Sent       int64            `json:"sent"`
 	OK         int64            `json:"ok"`

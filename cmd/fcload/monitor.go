@@ -44,6 +44,7 @@ type monitor struct {
 	have           bool   // some process reading succeeded
 	lost           string // why a run's figures are missing (the process was gone at its end)
 	runStart       perf.ProcessSample
+	runStartOK     bool
 	runCPU         float64
 	runRSS         int64
 	cpu            float64
@@ -87,7 +88,7 @@ func (m *monitor) phase(measuring bool) {
 	s, ok := m.read()
 	counters, stages := m.runtimeFigures(!measuring)
 	if measuring {
-		m.runStart, m.runCPU, m.runRSS = s, 0, 0
+		m.runStart, m.runStartOK, m.runCPU, m.runRSS = s, ok, 0, 0
 		if ok && m.measuredPhases == 0 {
 			m.rssStart = s.RSSBytes
 		}
@@ -95,10 +96,10 @@ func (m *monitor) phase(measuring bool) {
 		return
 	}
 	m.measuredPhases++
-	if !ok && m.have && m.lost == "" {
-		m.lost = fmt.Sprintf("the server process could not be read at the end of run %d (%s): its figures would be partial", m.measuredPhases, m.resErr)
+	if (!ok || !m.runStartOK) && m.have && m.lost == "" {
+		m.lost = fmt.Sprintf("the server process could not be read at the start or end of run %d (%s): its figures would be partial", m.measuredPhases, m.resErr)
 	}
-	if ok {
+	if ok && m.runStartOK {
 		m.runCPU = max(s.CPUSeconds-m.runStart.CPUSeconds, 0)
 		m.runRSS = s.RSSBytes
 		m.cpu += m.runCPU
