@@ -65,12 +65,12 @@ func load(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			err := t.check(cctx, c)
 			cancel()
 			if err != nil {
-				return fmt.Errorf("-check: mix entry %s (%s) was answered wrongly, not measuring: %v%s", c.Name, perf.Clip(c.Message), err, checkHint(c.Name, o.target == "inproc"))
+				return fmt.Errorf("-check: mix entry %s (%s): %v%s; not measuring", c.Name, perf.Clip(c.Message), err, checkHint(c.Name, o.target == "inproc"))
 			}
 		}
 	}
 
-	rep := &perf.Report{Schema: perf.ResultSchema, Name: benchName(t.name, o, t.calls), Started: time.Now().UTC().Round(time.Second)}
+	rep := &perf.Report{Schema: perf.ResultSchema, Name: benchName(t.name, o, t.calls), Started: time.Now().UTC()}
 	rep.Environment = perf.CollectEnvironment(version, t.dataDir)
 	wl := t.workload
 	wl.Loop, wl.Workers, wl.Rate, wl.Duration, wl.Count, wl.Timeout = "closed", o.workers, o.rate, o.duration, o.requests, o.timeout
