@@ -82,9 +82,10 @@ type Config struct {
 	// unnamed kind and Result.PerMix is nil.
 	Mix []MixEntry
 	// OnPhase, if set, is called with true when the measured phase starts
-	// and with false when it ends (before the drain), from Run's
-	// goroutine, while the workers keep running: the place to sample the
-	// server.
+	// (before the first request when there is no warm-up, else while the
+	// warm-up's requests keep running) and with false when it is over
+	// (after the grace, before the drain), from Run's goroutine: the place
+	// to sample the server.
 	OnPhase func(measuring bool)
 	// Tick, if set, is called once per second of the measured phase with
 	// that second's figures, from Run's goroutine (a progress line).
@@ -425,6 +426,12 @@ func (e *engine) tick(at time.Duration, report bool) {
 // — warm-up, measured phase, grace, drain — and builds the result.
 func (e *engine) run(ctx context.Context, launch func(ctx context.Context, wg *sync.WaitGroup)) Result {
 	cfg := e.cfg
+	// Without a warm-up the phase starts with the first request: sample
+	// before it, not while the first requests are already running.
+	early := cfg.Warmup == 0 && cfg.OnPhase != nil && ctx.Err() == nil
+	if early {
+		cfg.OnPhase(true)
+	}
 	e.start = time.Now()
 	e.measure = e.start.Add(cfg.Warmup)
 	e.deadline = e.measure.Add(cfg.Duration)
@@ -452,7 +459,7 @@ func (e *engine) run(ctx context.Context, launch func(ctx context.Context, wg *s
 	if measuring {
 		ticker := time.NewTicker(time.Second)
 		phase := time.NewTimer(cfg.Duration)
-		if cfg.OnPhase != nil {
+		if cfg.OnPhase != nil && !early {
 			cfg.OnPhase(true)
 		}
 		sec := time.Duration(0)

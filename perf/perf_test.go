@@ -604,6 +604,30 @@ func TestHooks(t *testing.T) {
 	})
 }
 
+// TestHooksWithoutWarmup: with no warm-up the phase's start is sampled
+// before the first request, so a fast run cannot finish before it.
+func TestHooksWithoutWarmup(t *testing.T) {
+	var started atomic.Bool
+	var early atomic.Int64
+	r := Run(context.Background(), Config{Workers: 4, Duration: time.Minute, Warmup: -1, Count: 100,
+		OnPhase: func(m bool) {
+			if m {
+				started.Store(true)
+			}
+		}},
+		func(int) Op {
+			return func(context.Context) error {
+				if !started.Load() {
+					early.Add(1)
+				}
+				return nil
+			}
+		})
+	if r.Ops != 100 || early.Load() != 0 {
+		t.Fatalf("ok %d, %d requests before the phase's start was sampled", r.Ops, early.Load())
+	}
+}
+
 func TestCategoryOf(t *testing.T) {
 	for _, c := range []struct {
 		err  error
