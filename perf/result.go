@@ -40,6 +40,10 @@ type Report struct {
 	// holds the FC-PERF metric, its target and hard bound, and the
 	// measured value (see Scenario).
 	Scenario *Scenario `json:"scenario,omitempty"`
+	// Failure is why fcload exited non-zero ("" when the run passed): a
+	// run without any OK request, or an error rate above
+	// Workload.MaxErrorRate.
+	Failure string `json:"failure,omitempty"`
 }
 
 // Environment is the machine and the software measured.
@@ -56,6 +60,14 @@ type Environment struct {
 	GoVersion  string     `json:"go_version"`
 	Version    string     `json:"version"`            // fcload's (the module's) version
 	Revision   string     `json:"revision,omitempty"` // VCS revision of the build
+	// Modified says the build's working tree had uncommitted changes.
+	Modified bool `json:"modified,omitempty"`
+	// Storage is the file system and block device under the data
+	// directory the runtime journals to, as the kernel reports them
+	// ("ext4 on nvme0n1 (non-rotational)", "tmpfs"; a virtual disk may
+	// call itself rotational whatever backs it); "" when fcload cannot see
+	// it (another host, not Linux).
+	Storage string `json:"storage,omitempty"`
 }
 
 // Workload is what was offered.
@@ -69,8 +81,15 @@ type Workload struct {
 	Duration  time.Duration `json:"duration_ns"`
 	Warmup    time.Duration `json:"warmup_ns"`
 	Count     int64         `json:"count,omitempty"` // requests per run instead of a duration
-	Timeout   time.Duration `json:"timeout_ns"`      // a request unanswered this long is a timeout
-	Mix       []MixEntry    `json:"mix"`
+	Timeout   time.Duration `json:"timeout_ns"`      // a request unanswered this long is a timeout (0: only the request deadline cuts one off)
+	// Grace is how long the requests in flight at the end of the measured
+	// phase may still be answered; the request deadline is the end plus
+	// the grace.
+	Grace time.Duration `json:"grace_ns"`
+	Mix   []MixEntry    `json:"mix"`
+	// MaxErrorRate is the error rate (errors / (ok + errors)) above which
+	// the run failed.
+	MaxErrorRate float64 `json:"max_error_rate"`
 	// Config is the runtime's relevant settings as given (durability,
 	// codec, ...): free-form key → value, printed as they are.
 	Config map[string]string `json:"config,omitempty"`
@@ -90,15 +109,40 @@ type Server struct {
 	Version string `json:"version,omitempty"`
 	Address string `json:"address,omitempty"`
 	// CPU and memory over the measured phase of all runs, from the
-	// server process (/proc) or the admin listener.
+	// server process (/proc/PID; ResourceScope says whose). CPUSeconds
+	// sums each phase's CPU time (its grace included); CPUPerRequest is
+	// that over the OK requests of all runs, in ns. RSS is read at the
+	// first phase's start and the last one's end; the peak is the
+	// largest of those readings and one a second during the phases.
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	CPUPerRequest float64 `json:"cpu_per_request_ns"`
 	RSSStartBytes int64   `json:"rss_start_bytes"`
 	RSSEndBytes   int64   `json:"rss_end_bytes"`
 	RSSPeakBytes  int64   `json:"rss_peak_bytes,omitempty"`
 	// Stages is the runtime's own per-stage latency (its /v1/stats, or
-	// the in-process runtime's histograms) over the measured phase.
+	// the in-process runtime's histograms), as StagesScope says.
 	Stages map[string]stats.Summary `json:"stages,omitempty"`
+
+	// ResourceScope says whose CPU and memory the figures above are:
+	// "server" (the server process, read from /proc/PID), "self" (this
+	// process: an in-process runtime and the load generator together) or
+	// "unknown" (all zero; ResourceNote says why).
+	ResourceScope string `json:"resource_scope"`
+	ResourceNote  string `json:"resource_note,omitempty"`
+	// StagesScope says what Stages covers: "phases" (exactly the measured
+	// phases of all runs: the in-process runtime's histograms subtracted)
+	// or "since_start" (the server's figures since it started, read from
+	// its admin listener's /v1/stats at the end of the last run, which
+	// offers no histogram to subtract); "" without Stages.
+	StagesScope string `json:"stages_scope,omitempty"`
+	// StagesNote says why there are no Stages when they were wanted (no
+	// admin listener, a token needed).
+	StagesNote string `json:"stages_note,omitempty"`
+	// Counters are the runtime's counters ("name{label=value,…}", as
+	// /v1/stats spells them) over the measured phases of all runs: each
+	// read at a phase's start and end, the differences summed. Counters
+	// that did not move are left out.
+	Counters map[string]uint64 `json:"counters,omitempty"`
 }
 
 // Repetition is one run's outcome (fcload -count N makes N).
@@ -106,8 +150,9 @@ type Repetition struct {
 	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsed_ns"` // the measured phase, deadline included
 	// Window is the span from the phase's start to the last successful
-	// answer: throughput is OK / Window, so a server that died halfway
-	// is not credited with the time it was dead.
+	// answer (which may come in the grace, after Elapsed): throughput is
+	// OK / Window, so a server that died halfway is not credited with
+	// the time it was dead.
 	Window     time.Duration    `json:"window_ns"`
 	Sent       int64            `json:"sent"`
 	OK         int64            `json:"ok"`
@@ -115,8 +160,17 @@ type Repetition struct {
 	Timeouts   int64            `json:"timeouts"`
 	ByCategory map[string]int64 `json:"errors_by_category,omitempty"` // the spec's category or transport reason → count
 	FirstError string           `json:"first_error,omitempty"`
-	Throughput float64          `json:"throughput"` // OK / Window.Seconds()
-	Latency    stats.Summary    `json:"latency"`    // of successful requests; open loop: from the intended send time
+	// NotSent counts open-loop arrivals due in the phase that could not be
+	// sent before its end (also in Errors, Timeouts and ByCategory as
+	// "not_sent"): OK + Errors = Sent + NotSent.
+	NotSent int64 `json:"not_sent,omitempty"`
+	// Abandoned counts requests still unanswered a drain period after the
+	// end (also timeouts): their answers, if any came, were ignored.
+	Abandoned int64 `json:"abandoned,omitempty"`
+	// ErrorExamples holds the first error message of each category.
+	ErrorExamples map[string]string `json:"error_examples,omitempty"`
+	Throughput    float64           `json:"throughput"` // OK / Window.Seconds()
+	Latency       stats.Summary     `json:"latency"`    // of successful requests; open loop: from the intended send time
 	// Histogram is the latency distribution (stats.Snapshot binary,
 	// base64 in JSON): reports plot percentiles from it and merge runs.
 	Histogram []byte `json:"histogram,omitempty"`
@@ -130,9 +184,12 @@ type Repetition struct {
 	ServerRSSBytes   int64   `json:"server_rss_bytes,omitempty"`
 }
 
-// Interval is one second of a run.
+// Interval is one second of a run's measured phase (the last one may be
+// shorter). OK, P50 and P99 are the OK requests answered in it; Errors
+// the requests that failed in it (the last one also holds the timeouts
+// counted at the end).
 type Interval struct {
-	At     time.Duration `json:"at_ns"` // since the run's start
+	At     time.Duration `json:"at_ns"` // the interval's start, since the measured phase's start
 	OK     int64         `json:"ok"`
 	Errors int64         `json:"errors"`
 	P50    int64         `json:"p50_ns"`

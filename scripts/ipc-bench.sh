@@ -37,14 +37,14 @@ for mode in interval always; do
   dir="$work/$mode"; p="port_$mode"; url="https://127.0.0.1:${!p}"
   tag() { sed "s|^BenchmarkFcload/|BenchmarkFcload/journal=$mode/|"; }
   for f in ring socket; do
-    "$work/fcload" -target ipc -frames "$f" -data-dir "$dir" -workers 1 -count "$COUNT" -d "$D" -warmup 500ms | tag
+    "$work/fcload" -bench -target ipc -frames "$f" -data-dir "$dir" -workers 1 -count "$COUNT" -d "$D" -warmup 500ms | tag
   done
-  "$work/fcload" -target "$url" -data-dir "$dir" -token-file "$dir/token" -workers 1 -count "$COUNT" -d "$D" -warmup 500ms | tag
+  "$work/fcload" -bench -target "$url" -data-dir "$dir" -token-file "$dir/token" -workers 1 -count "$COUNT" -d "$D" -warmup 500ms | tag
   for conns in 1 2; do
     for f in ring socket; do
-      "$work/fcload" -target ipc -frames "$f" -data-dir "$dir" -stream -conns "$conns" -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
+      "$work/fcload" -bench -target ipc -frames "$f" -data-dir "$dir" -stream -conns "$conns" -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
     done
-    "$work/fcload" -target "$url" -data-dir "$dir" -token-file "$dir/token" -stream -conns "$conns" -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
+    "$work/fcload" -bench -target "$url" -data-dir "$dir" -token-file "$dir/token" -stream -conns "$conns" -workers "$INFLIGHT" -count "$COUNT" -d "$D" -warmup 1s | tag
   done
 done
 if [ -n "${CEILING:-}" ] && [ -x "${CEILINGS_DIR:-/nonexistent}/run.sh" ]; then

@@ -182,14 +182,14 @@ func writeDeltas(w io.Writer, old, new *perf.Report, ds []perf.Delta) {
 		fmt.Fprintf(tw, "%-10s\t%s\t%s\t%s\t%s\t%s\t \t%s\n", d.Metric.Name,
 			formatValue(d.Metric.Unit, d.OldMedian), formatNoise(d.Old, d.OldNoise),
 			formatValue(d.Metric.Unit, d.NewMedian), formatNoise(d.New, d.NewNoise),
-			formatChange(d.Change), verdict(d))
+			formatChange(d.Change), deltaVerdict(d))
 	}
 	tw.Flush()
 }
 
 // verdict is the significance column: "worse"/"better" with the p-value
 // when significant, "~" otherwise, and why when it was not tested.
-func verdict(d perf.Delta) string {
+func deltaVerdict(d perf.Delta) string {
 	n := fmt.Sprintf("n=%d+%d", len(d.Old), len(d.New))
 	switch {
 	case !d.Tested:

@@ -1,96 +1,213 @@
-// Command fcload drives load at a FemtoClaw runtime and prints
-// benchstat-compatible result lines (see package perf).
+// Command fcload drives load at a FemtoClaw runtime — in this process,
+// over HTTP/3 (/v1/execute or /v1/stream), or over the shared-memory ring
+// (or its unix socket) — and reports what it measured as a table, as a
+// JSON report (perf.Report) and as benchstat lines. See usage for the
+// flags and examples, and package perf for what is counted and how.
 //
-//	fcload -target inproc -journal always -workers 256 -d 10s     # the runtime in this process
-//	fcload -target h3 -conns 4 -workers 256                        # the server ./femtoclaw-data/run.json names
-//	fcload -target h3 -data-dir /var/lib/femtoclaw -stream -workers 256
-//	fcload -target https://10.0.0.5:4433 -token-file agent.token -pin SPKI -conns 4 -workers 256
-//	fcload -target ipc -workers 1                                  # ring round trip (run.json's socket)
-//	fcload -target ipc -stream -workers 256                        # ring, pipelined
-//	fcload -target ipc -frames socket -workers 1                   # the same over the unix socket
-//
-// The server targets (h3, ipc, a URL) find the server in its data
-// directory (-data-dir, default ./femtoclaw-data): the run.json `femtoclaw
-// serve` writes there names its addresses, certificate pin and ring
-// socket, and DATA_DIR/token holds the bearer token; -target, -pin,
-// -token-file and -socket override them. With -target inproc the runtime
-// runs in this process, with a journal in a temporary directory (or
-// -data-dir), and -admin serves its metrics so `femtoclaw stats --admin
-// ADDR` can watch the run live.
+// fcload exits 0 when the run passed, 1 when it failed (no request
+// succeeded, or the error rate is above -max-error-rate) or could not run,
+// and 2 on a usage mistake.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/femtoclaw/femtoclaw-go/capability"
-	"github.com/femtoclaw/femtoclaw-go/journal"
 	"github.com/femtoclaw/femtoclaw-go/perf"
-	"github.com/femtoclaw/femtoclaw-go/pipeline"
-	"github.com/femtoclaw/femtoclaw-go/policy"
-	"github.com/femtoclaw/femtoclaw-go/protocol"
-	"github.com/femtoclaw/femtoclaw-go/stats"
-	"github.com/femtoclaw/femtoclaw-go/transport/admin"
 )
 
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "fcload:", err)
-		os.Exit(1)
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	os.Exit(exitStatus(err, os.Stderr))
+}
+
+// run is fcload's whole command line: a subcommand named by the first
+// word, else a load run.
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] != "" && !strings.HasPrefix(args[0], "-") {
+		switch args[0] {
+		case "compare":
+			return compare(args[1:], stdout, stderr)
+		// One line per subcommand: case "NAME": return cmdNAME(args[1:], stdout, stderr),
+		// the command in its own file, taking (args []string, stdout, stderr io.Writer) error.
+		}
+		return usagef("unknown subcommand %q: a load run takes only flags; run `fcload -h`", args[0])
 	}
+	return runLoad(args, stdout, stderr)
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// runFailed is a run that went through and failed its verdict (the
+// report says why): exit status 1.
+type runFailed struct{ why string }
+
+func (e runFailed) Error() string { return "FAILED: " + e.why }
+
+func exitStatus(err error, stderr io.Writer) int {
+	var u usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "fcload: %v\nrun `fcload -h` for the flags and examples\n", err)
+		return 2
+	}
+	fmt.Fprintln(stderr, "fcload:", err)
+	return 1
 }
 
 type options struct {
 	target, msg, journalMode, dataDir, adminAddr, principal string
 	ackedFile, socket, frames                               string
-	token, tokenFile, pin, caFile                           string
+	token, tokenFile, pin, caFile, adminTokenFile           string
+	mix, expect, jsonFile                                   string
 	workers, conns, count                                   int
-	duration, warmup, spin                                  time.Duration
-	rate                                                    float64
-	stream                                                  bool
+	requests                                                int64
+	duration, warmup, spin, timeout, slowDelay, grace       time.Duration
+	rate, maxErrorRate                                      float64
+	stream, bench, progress, check                          bool
+	mixGiven, durationGiven                                 bool
 }
 
-func run(args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "compare" {
-		return compare(args[1:], stdout, stderr)
-	}
+const usageText = `fcload drives load at a FemtoClaw runtime and reports what it measured.
+
+usage: fcload [flags]                  a load run (below)
+       fcload SUBCOMMAND [args]        another tool of the perf lab
+
+Targets (-target):
+  inproc        the runtime in this process, journal in a temporary directory (or -data-dir)
+  h3            the HTTP/3 server DATA_DIR/run.json names: POST /v1/execute, or /v1/stream with -stream
+  https://H:P   an HTTP/3 server by URL (-token-file, -pin or -ca)
+  ipc           the shared-memory ring of the server DATA_DIR/run.json names (-frames socket: the
+                same frames over its unix socket); -stream pipelines with Submit
+The server targets read the server's data directory (-data-dir, default ./femtoclaw-data):
+run.json for its addresses, pin, socket, pid and admin listener, and DATA_DIR/token.
+
+Load: closed loop by default (-workers requests in flight); with -rate R an open loop at R
+arrivals per second, at most -workers outstanding, latency measured from each arrival's due
+time so that a stalled server cannot hide (coordinated omission). A -warmup (not counted) runs
+first, then the measured phase of -d, or of -n requests (at most -d, default 1m with -n).
+Nothing new is sent after the end; the requests in flight then have -grace to be answered,
+and those still unanswered are timeouts; open-loop arrivals due before the end that could not
+be sent by then are errors of category not_sent. -count N repeats the measurement.
+
+Mix (-mix NAME[=WEIGHT],...; default: the -msg message, noop):
+  noop          the noop call; must be allowed
+  echo-SIZE     echo with SIZE bytes of text (echo-64, echo-1k, echo-16k); must echo it back
+  denied        fs.read of a file; must be denied (fs.read is disabled by default)
+  malformed     invalid JSON; must be refused with a PROTOCOL_ERROR
+  slow          inproc: a test capability that waits -slow-delay; server targets: shell running
+                sleep -slow-delay, which the server must allow:
+                  capabilities: {shell: {enabled: true, allowed_bins: [sleep]}}
+                  policy rule:  - {id: fcload-slow, effect: allow, capabilities: [shell], args: {bin: {in: [sleep]}}}
+  msg           the -msg message; must get -expect (allow, deny or protocol_error)
+A request whose answer is not what its entry expects is an error (unexpected_answer, or the
+server's error category and reason when it failed to do the work). Before measuring, -check
+sends one request of each entry and refuses to run if one is answered wrongly.
+
+Results: a table on standard output (percentiles p50 to p99.99 and max, throughput over the
+window of successful answers, errors by category, the server's CPU and memory, the machine);
+-json FILE writes the report (schema femtoclaw.fcload/v1; - for standard output instead of the
+table); -bench adds one benchstat line per run. A progress line goes to standard error once a
+second when it is a terminal, or with -progress. fcload exits 1 when no request succeeded or
+the error rate is above -max-error-rate, 2 on a usage mistake.
+
+Examples:
+  fcload -target inproc -journal always -workers 256 -d 10s
+  fcload -target inproc -mix noop=8,echo-1k=1,denied=1,malformed=1,slow=1 -n 100000
+  fcload -target inproc -rate 50000 -workers 512 -d 30s -json run.json
+  fcload -target h3 -conns 4 -workers 256 -count 5 -bench | tee new.txt   # then: benchstat old.txt new.txt
+  fcload -target h3 -data-dir /var/lib/femtoclaw -stream -workers 256
+  fcload -target https://10.0.0.5:4433 -token-file agent.token -pin SPKI -conns 4 -workers 256
+  fcload -target ipc -workers 1                                  # ring round trip
+  fcload -target ipc -stream -workers 256                        # ring, pipelined
+  fcload -target ipc -frames socket -workers 1                   # the same over the unix socket
+  fcload -target h3 -rate 2000 -d 60s -max-error-rate 0.001      # a soak that may lose 0.1 %
+
+Flags:
+`
+
+func runLoad(args []string, stdout, stderr io.Writer) error {
 	var o options
 	fs := flag.NewFlagSet("fcload", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.StringVar(&o.target, "target", "inproc", "inproc; h3 (the HTTP/3 server DATA_DIR/run.json names); ipc (a server's shared-memory ring); or the base URL of a server (https://127.0.0.1:4433)")
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.target, "target", "inproc", "what to drive: inproc, h3, ipc, or a server's base URL (https://127.0.0.1:4433)")
 	fs.StringVar(&o.frames, "frames", "ring", "ipc: ring (shared memory) or socket (the same frames over the unix socket, for comparison)")
 	fs.DurationVar(&o.spin, "spin", 0, "ipc: how long the client polls before parking on the futex (0: the ipc default)")
 	fs.StringVar(&o.socket, "socket", "", "ipc: the server's ring socket (default: the one DATA_DIR/run.json names, else DATA_DIR/femtoclaw.sock)")
-	fs.StringVar(&o.msg, "msg", `{"tool_call":{"tool":"noop","args":{}}}`, "protocol message to send")
+	fs.StringVar(&o.msg, "msg", perf.NoopMessage, "the protocol message of the mix entry msg, the default mix")
+	fs.StringVar(&o.expect, "expect", perf.ExpectAllow, "what -msg's answer must be: allow, deny or protocol_error")
+	fs.StringVar(&o.mix, "mix", "", "the requests, `NAME[=WEIGHT],...` with NAME one of noop, echo-SIZE, denied, malformed, slow, msg (default: msg when -msg is given, else noop)")
+	fs.DurationVar(&o.slowDelay, "slow-delay", 10*time.Millisecond, "how long the mix entry slow takes (at least 1ms)")
 	fs.StringVar(&o.journalMode, "journal", "always", "inproc: journal durability always | interval | none")
-	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: the data directory, the journal goes in DATA_DIR/journal (default: a temporary one, removed after); h3, ipc, URL: the server's data directory, whose run.json and token are read (default: ./femtoclaw-data)")
-	fs.StringVar(&o.adminAddr, "admin", "", "inproc: serve metrics and /v1/stats here while running (e.g. 127.0.0.1:9465)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "inproc: the data directory, the journal goes in DATA_DIR/journal (default: a temporary one, removed after); server targets: the server's data directory, whose run.json and token are read (default: ./femtoclaw-data)")
+	fs.StringVar(&o.adminAddr, "admin", "", "inproc: serve metrics and /v1/stats here while running (e.g. 127.0.0.1:9465); server targets: the server's admin listener to read its stages from (default: run.json's)")
+	fs.StringVar(&o.adminTokenFile, "admin-token-file", "", "server targets: the admin listener's bearer token file (listen.admin_token_file), when it asks for one")
 	fs.StringVar(&o.principal, "principal", "fcload", "inproc: principal of every request")
 	fs.StringVar(&o.ackedFile, "acked-file", "", "inproc: append a line \"seq execution_id state status\" to this file for every acknowledged execution (for crash tests)")
-	fs.StringVar(&o.token, "token", "", "server: bearer token (default: DATA_DIR/token's)")
-	fs.StringVar(&o.tokenFile, "token-file", "", "server: file holding the bearer token")
-	fs.StringVar(&o.pin, "pin", "", "server: SPKI pin (base64 SHA-256) of the server certificate (default: DATA_DIR/run.json's)")
-	fs.StringVar(&o.caFile, "ca", "", "server: CA file to verify the server certificate")
-	fs.IntVar(&o.workers, "workers", 64, "concurrent requests in flight")
-	fs.IntVar(&o.conns, "conns", 1, "server: connections the workers are spread over")
-	fs.IntVar(&o.count, "count", 1, "repeat the measurement this many times (one result line each)")
+	fs.StringVar(&o.token, "token", "", "HTTP/3: bearer token (default: DATA_DIR/token's)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "HTTP/3: file holding the bearer token")
+	fs.StringVar(&o.pin, "pin", "", "HTTP/3: SPKI pin (base64 SHA-256) of the server certificate (default: DATA_DIR/run.json's)")
+	fs.StringVar(&o.caFile, "ca", "", "HTTP/3: CA file to verify the server certificate")
+	fs.IntVar(&o.workers, "workers", 64, "requests in flight (closed loop) or the bound on outstanding requests (open loop)")
+	fs.IntVar(&o.conns, "conns", 1, "server targets: connections the workers are spread over")
+	fs.IntVar(&o.count, "count", 1, "repeat the measurement this many times (one result each)")
+	fs.Int64Var(&o.requests, "n", 0, "measure this many requests per run instead of a duration (-d still bounds a run: default 1m with -n)")
 	fs.DurationVar(&o.duration, "d", 5*time.Second, "measured duration of each run")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each run (not measured)")
-	fs.Float64Var(&o.rate, "rate", 0, "open loop: requests per second (0: closed loop)")
-	fs.BoolVar(&o.stream, "stream", false, "server: use the streaming endpoint; ipc: pipeline with Submit from one goroutine per connection")
-	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before each run, not measured (0 or negative: none)")
+	fs.Float64Var(&o.rate, "rate", 0, "open loop: arrivals per second (0: closed loop)")
+	fs.DurationVar(&o.grace, "grace", time.Second, "how long the requests in flight at the end of a run may still be answered; then they are timeouts (0: none)")
+	fs.DurationVar(&o.timeout, "timeout", 0, "a request unanswered this long after its send is a timeout (0: none but the request deadline, the end of the run plus -grace; not with -stream)")
+	fs.Float64Var(&o.maxErrorRate, "max-error-rate", 0, "fail (exit 1) when a run's errors / (ok + errors) is above this, 0 to 1")
+	fs.BoolVar(&o.stream, "stream", false, "HTTP/3: use /v1/stream, -workers/-conns messages pipelined per connection; ipc: pipeline with Submit from one goroutine per connection")
+	fs.BoolVar(&o.check, "check", true, "before measuring, send one request of each mix entry and refuse to run if its answer is wrong")
+	fs.StringVar(&o.jsonFile, "json", "", "write the report as JSON to `FILE` (-: standard output, instead of the table)")
+	fs.BoolVar(&o.bench, "bench", false, "also print one benchstat line per run on standard output")
+	fs.BoolVar(&o.progress, "progress", false, "print the progress line once a second even when standard error is not a terminal")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the run to this `FILE`")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usageText)
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return err
+		}
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q: a load run takes only flags", fs.Arg(0))
+	}
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "mix":
+			o.mixGiven = true
+		case "d":
+			o.durationGiven = true
+		case "msg":
+			if o.mix == "" {
+				o.mix = "msg"
+			}
+		}
+	})
+	if err := o.validate(); err != nil {
 		return err
 	}
 	if *cpuprofile != "" {
@@ -108,141 +225,56 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if o.target == "inproc" {
-		return runInproc(ctx, o, stdout, stderr)
-	}
-	if o.target == "ipc" {
-		return runIPC(ctx, o, stdout, stderr)
-	}
-	return runRemote(ctx, o, stdout, stderr)
+	return load(ctx, o, stdout, stderr)
 }
 
-func runInproc(ctx context.Context, o options, stdout, stderr io.Writer) error {
-	caps, err := capability.Builtins(capability.BuiltinConfig{})
-	if err != nil {
-		return err
+// validate refuses impossible options (usage errors).
+func (o *options) validate() error {
+	switch {
+	case o.workers < 1:
+		return usagef("-workers %d: want at least 1", o.workers)
+	case o.conns < 1:
+		return usagef("-conns %d: want at least 1", o.conns)
+	case o.count < 1:
+		return usagef("-count %d: want at least 1", o.count)
+	case o.requests < 0:
+		return usagef("-n %d: want a positive count (or 0 for a duration)", o.requests)
+	case o.duration <= 0:
+		return usagef("-d %v: want a positive duration", o.duration)
+	case o.rate < 0:
+		return usagef("-rate %v: want a positive rate (or 0 for a closed loop)", o.rate)
+	case o.grace < 0:
+		return usagef("-grace %v: want a positive duration (or 0 for none)", o.grace)
+	case o.timeout < 0:
+		return usagef("-timeout %v: want a positive duration (or 0 for none)", o.timeout)
+	case o.jsonFile == "-" && o.bench:
+		return usagef("-json - writes the report on standard output: not with -bench")
+	case o.timeout > 0 && o.stream:
+		return usagef("-timeout applies to one request at a time: not with -stream")
+	case !(o.maxErrorRate >= 0 && o.maxErrorRate <= 1):
+		return usagef("-max-error-rate %v: want a fraction from 0 to 1", o.maxErrorRate)
+	case o.slowDelay < time.Millisecond:
+		return usagef("-slow-delay %v: want at least 1ms", o.slowDelay)
+	case o.frames != "ring" && o.frames != "socket":
+		return usagef("-frames %q: want ring or socket", o.frames)
+	case o.journalMode != "always" && o.journalMode != "interval" && o.journalMode != "none":
+		return usagef("-journal %q: want always, interval or none", o.journalMode)
 	}
-	reg, err := capability.NewRegistry(caps, map[string]capability.Settings{"noop": {Enabled: true}, "echo": {Enabled: true}})
-	if err != nil {
-		return err
+	if o.requests > 0 && !o.durationGiven {
+		o.duration = time.Minute
 	}
-	metrics := stats.NewRegistry()
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	cfg := pipeline.Config{Metrics: metrics, Logger: log, MaxInFlight: max(10000, o.workers)}
-	var j *journal.Journal
-	if o.journalMode != "none" {
-		dir := o.dataDir
-		if dir == "" {
-			if dir, err = os.MkdirTemp("", "fcload-"); err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-		}
-		lock, err := journal.LockDir(dir, "fcload -target inproc")
-		if err != nil {
-			return fmt.Errorf("data directory: %w", err)
-		}
-		defer lock.Unlock()
-		dir = filepath.Join(dir, "journal")
-		j, err = journal.Open(journal.Config{Dir: dir, Durability: journal.Durability(o.journalMode), Logger: log})
-		if err != nil {
-			return err
-		}
-		defer j.Close()
-		cfg.Journal, cfg.Durable = j, o.journalMode == "always"
-	}
-	rt, err := pipeline.Open(cfg, reg, policy.Default())
-	if err != nil {
-		return err
-	}
-	defer rt.Shutdown(context.Background())
-	if o.adminAddr != "" {
-		a, err := admin.New(admin.Config{Addr: o.adminAddr, Metrics: metrics, Logger: log})
-		if err != nil {
-			return err
-		}
-		if err := a.Start(); err != nil {
-			return err
-		}
-		defer a.Shutdown(context.Background())
-		fmt.Fprintf(stderr, "admin listener on %s: femtoclaw stats --admin %s\n", a.Addr(), a.Addr())
-	}
-	msg := []byte(o.msg)
-	name := fmt.Sprintf("Fcload/target=inproc/journal=%s/workers=%d", o.journalMode, o.workers)
-	var acked *ackLog
-	if o.ackedFile != "" {
-		if acked, err = openAckLog(o.ackedFile); err != nil {
-			return err
-		}
-		defer acked.close()
-	}
-	for range o.count {
-		r := perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(int) perf.Op {
-			req := &pipeline.Request{Message: msg, Principal: o.principal, Transport: "inproc"}
-			return func(ctx context.Context) error {
-				a := rt.Execute(ctx, req)
-				if a.Error != nil {
-					return a.Error
-				}
-				if cfg.Journal != nil && a.Journal.Seq == 0 {
-					return fmt.Errorf("answer without a journal sequence")
-				}
-				if acked != nil {
-					acked.add(a)
-				}
-				return nil
-			}
-		})
-		r.WriteBench(stdout)
-		if r.FirstError != nil {
-			fmt.Fprintf(stderr, "first error: %v\n", r.FirstError)
-		}
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	if j != nil {
-		st := j.Stats()
-		fmt.Fprintf(stderr, "journal: %+v\n", st)
+	if o.mix == "" {
+		o.mix = "noop"
 	}
 	return nil
 }
 
-// ackLog appends one line per acknowledged execution to a file, with one
-// write(2) each: the page cache keeps every line across a SIGKILL of this
-// process, so a crash test can check each acknowledged record, by seq,
-// execution id and content, against the journal after a restart.
-type ackLog struct {
-	mu  sync.Mutex
-	f   *os.File
-	buf []byte
-}
-
-func openAckLog(path string) (*ackLog, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o600)
-	if err != nil {
-		return nil, err
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
 	}
-	return &ackLog{f: f}, nil
-}
-
-func (l *ackLog) add(a *protocol.Answer) {
-	l.mu.Lock()
-	l.buf = fmt.Appendf(l.buf[:0], "%d %s %s %s\n", a.Journal.Seq, a.ExecutionID, a.State, a.Status)
-	l.f.Write(l.buf)
-	l.mu.Unlock()
-}
-
-func (l *ackLog) close() { l.f.Close() }
-
-// readToken returns the token from -token or -token-file.
-func readToken(o options) (string, error) {
-	if o.token != "" || o.tokenFile == "" {
-		return o.token, nil
-	}
-	b, err := os.ReadFile(o.tokenFile)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -4,139 +4,192 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
-	"time"
+	"sync/atomic"
+
+	"github.com/quic-go/quic-go"
+	"github.com/quic-go/quic-go/http3"
 
 	"github.com/femtoclaw/femtoclaw-go/perf"
 	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
-// runRemote drives a server over HTTP/3 (-target h3: the one the data
+// openRemote drives a server over HTTP/3 (-target h3: the one the data
 // directory's run.json names; or -target URL): -workers requests in flight
 // spread over -conns connections (one Go client each), through
 // POST /v1/execute, or with -stream through POST /v1/stream with
 // -workers/-conns messages pipelined on each connection's stream.
-func runRemote(ctx context.Context, o options, stdout, stderr io.Writer) error {
+func openRemote(o options) (*target, error) {
 	if err := resolveRemote(&o); err != nil {
-		return err
+		return nil, err
+	}
+	calls, err := perf.ParseMix(o.mix, mixOptions(o, remoteSlowMessage(o.slowDelay), ""))
+	if err != nil {
+		return nil, usageError{err.Error()}
 	}
 	token, err := readToken(o)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	conns := max(o.conns, 1)
+	conns := o.conns
 	clients := make([]*transport.Client, conns)
+	t := &target{close: func() {
+		for _, c := range clients {
+			if c != nil {
+				c.Close()
+			}
+		}
+	}}
 	for i := range clients {
 		c, err := transport.NewClient(o.target, transport.ClientConfig{Token: token, SPKIPin: o.pin, CAFile: o.caFile})
 		if err != nil {
-			return err
+			t.close()
+			return nil, err
 		}
-		defer c.Close()
 		clients[i] = c
 	}
-	msg := []byte(o.msg)
 	mode := "execute"
 	if o.stream {
 		mode = "stream"
 	}
-	name := fmt.Sprintf("Fcload/target=h3/mode=%s/conns=%d/inflight=%d", mode, conns, o.workers)
-	for range o.count {
-		var r perf.Result
-		if o.stream {
-			r = runStream(ctx, o, name, clients, msg)
-		} else {
-			r = perf.Run(ctx, perf.Config{Name: name, Workers: o.workers, Duration: o.duration, Warmup: o.warmup, Rate: o.rate}, func(i int) perf.Op {
+	t.name = fmt.Sprintf("Fcload/target=h3/mode=%s/conns=%d/inflight=%d", mode, conns, o.workers)
+	t.calls = calls
+	t.workload = perf.Workload{Target: "h3", Transport: mode, Conns: conns, Config: map[string]string{"url": o.target}}
+	t.server = probeFor(o, o.target, sameHTTP3(o.target))
+	t.dataDir = t.server.dataDir
+	t.check = func(ctx context.Context, c *perf.Call) error {
+		status, ans, err := clients[0].Execute(ctx, c.Message, "")
+		if err != nil {
+			return classifyQUIC(err)
+		}
+		return checkHTTP(c, status, ans)
+	}
+	if !o.stream {
+		t.run = func(ctx context.Context, pc perf.Config) perf.Result {
+			return perf.RunMix(ctx, pc, func(i int) perf.MixOp {
 				c := clients[i%conns]
-				return func(ctx context.Context) error {
-					status, ans, err := c.Execute(ctx, msg, "")
+				return func(ctx context.Context, entry int) error {
+					status, ans, err := c.Execute(ctx, calls[entry].Message, "")
 					if err != nil {
-						return err
+						return classifyQUIC(err)
 					}
-					if status != 200 {
-						return fmt.Errorf("status %d: %s", status, clip(ans))
-					}
-					return answerErr(ans)
+					return checkHTTP(&calls[entry], status, ans)
 				}
 			})
 		}
-		r.WriteBench(stdout)
-		if r.FirstError != nil {
-			fmt.Fprintf(stderr, "first error: %v\n", r.FirstError)
-		}
-		if ctx.Err() != nil {
-			break
-		}
+		return t, nil
 	}
-	return nil
-}
-
-// runStream keeps workers/conns messages in flight on one stream per
-// connection; latency is from a message's send to its answer.
-func runStream(ctx context.Context, o options, name string, clients []*transport.Client, msg []byte) perf.Result {
-	window := max(o.workers/len(clients), 1)
-	return runPhase(ctx, o, name, len(clients), func(ctx context.Context, p *phase, i int) {
-		st, err := clients[i].Stream(ctx)
-		if err != nil {
-			p.fail(err)
-			return
-		}
-		defer st.Close()
-		sent := make(chan time.Time, window)
-		var rwg sync.WaitGroup
-		rwg.Go(func() {
-			for t := range sent {
-				ans, err := st.Recv()
-				if err != nil {
-					if ctx.Err() == nil {
-						p.fail(err)
-					}
-					for range sent {
-					}
-					return
-				}
-				p.answered(t, answerErr(ans))
+	t.run = func(ctx context.Context, pc perf.Config) perf.Result {
+		return perf.RunPipelined(ctx, pc, conns, func(ctx context.Context, i int) (perf.Pipe, error) {
+			st, err := clients[i].Stream(ctx)
+			if err != nil {
+				return nil, classifyQUIC(err)
 			}
+			p := &streamPipe{st: st, calls: calls, q: make(chan streamed, max(o.workers/conns, 1))}
+			p.wg.Go(p.receive)
+			return p, nil
 		})
-		for ctx.Err() == nil {
-			t := time.Now()
-			if err := st.Send(msg); err != nil {
-				if !errors.Is(err, context.Canceled) && ctx.Err() == nil {
-					p.fail(err)
-				}
-				break
-			}
-			sent <- t
-		}
-		close(sent)
-		st.CloseSend()
-		rwg.Wait()
-	})
+	}
+	return t, nil
 }
 
-// answerErr returns nil when ans is a successful answer, else an error
-// naming what the answer said. Every answer is parsed (protocol.ParseAnswer,
-// about 1.5 µs): the parse is part of checking what the server sent.
-func answerErr(ans []byte) error {
-	if len(ans) == 0 {
-		return errors.New("empty answer")
-	}
-	a, err := protocol.ParseAnswer(ans)
+// checkHTTP checks an answer received with an HTTP status: a body that is
+// no answer is categorized by the status (http_4xx, http_5xx), else the
+// answer is checked as any other.
+func checkHTTP(c *perf.Call, status int, body []byte) error {
+	a, err := protocol.ParseAnswer(body)
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, clip(ans))
+		switch {
+		case status >= 500:
+			return perf.Fail(perf.CategoryHTTP5xx, fmt.Errorf("%s: status %d: %s", c.Name, status, perf.Clip(body)))
+		case status >= 400:
+			return perf.Fail(perf.CategoryHTTP4xx, fmt.Errorf("%s: status %d: %s", c.Name, status, perf.Clip(body)))
+		}
+		return c.CheckBytes(body)
 	}
-	if a.Status != protocol.StatusSuccess {
-		return fmt.Errorf("answer not successful: %s", clip(ans))
+	return c.Check(a)
+}
+
+// classifyQUIC names the transport failures of an HTTP/3 call: the
+// server closing the connection, a stream or connection reset, a refused
+// handshake; timeouts and the rest as perf.CategoryOf says.
+func classifyQUIC(err error) error {
+	var (
+		app   *quic.ApplicationError
+		tr    *quic.TransportError
+		sr    *quic.StatelessResetError
+		se    *quic.StreamError
+		h3err *http3.Error
+	)
+	switch {
+	case errors.Is(err, transport.ErrServerClosed):
+		return perf.Fail(perf.CategoryClosed, err)
+	case errors.As(err, &app):
+		if app.Remote {
+			return perf.Fail(perf.CategoryClosed, err)
+		}
+		return perf.Fail(perf.CategoryReset, err)
+	case errors.As(err, &tr):
+		if tr.ErrorCode == quic.ConnectionRefused {
+			return perf.Fail(perf.CategoryRefused, err)
+		}
+		return perf.Fail(perf.CategoryReset, err)
+	case errors.As(err, &sr), errors.As(err, &se), errors.As(err, &h3err):
+		return perf.Fail(perf.CategoryReset, err)
 	}
+	return err // perf.CategoryOf: timeouts, refused, closed, transport
+}
+
+// streamPipe is one /v1/stream: the sender frames messages, the receiver
+// reads the answers in order and completes each request.
+type streamPipe struct {
+	st     *transport.Stream
+	calls  []perf.Call
+	q      chan streamed // sent, awaiting their answers, in order
+	wg     sync.WaitGroup
+	broken atomic.Pointer[error] // the receiver's failure: nothing more can be sent
+}
+
+type streamed struct {
+	entry int
+	done  func(error)
+}
+
+func (p *streamPipe) Send(entry int, done func(error)) error {
+	if err := p.broken.Load(); err != nil {
+		return *err
+	}
+	if err := p.st.Send(p.calls[entry].Message); err != nil {
+		return classifyQUIC(err)
+	}
+	p.q <- streamed{entry, done} // never blocks: the window bounds what is in flight
 	return nil
 }
 
-// clip bounds an answer quoted in an error message.
-func clip(b []byte) string {
-	const n = 512
-	if len(b) > n {
-		return string(b[:n]) + "…"
+// Close ends the request side and waits for the receiver, which
+// completes every request sent (with the stream's error once it failed,
+// as it does when its context ends).
+func (p *streamPipe) Close() {
+	close(p.q)
+	p.st.CloseSend()
+	go func() { p.wg.Wait(); p.st.Close() }()
+}
+
+func (p *streamPipe) receive() {
+	var failed error
+	for s := range p.q {
+		if failed != nil {
+			s.done(failed)
+			continue
+		}
+		ans, err := p.st.Recv()
+		if err != nil {
+			failed = classifyQUIC(err)
+			p.broken.Store(&failed)
+			s.done(failed)
+			continue
+		}
+		s.done(p.calls[s.entry].CheckBytes(ans))
 	}
-	return string(b)
 }
