@@ -308,9 +308,10 @@ type page struct {
 	Sweeps    []sweepView
 	SweepNote string
 
-	Stages      *barPlot
-	StageTables []stageTable
-	StagesNote  string
+	Stages        *barPlot // nil when no report has time in a stacked stage
+	StageTables   []stageTable
+	StagesNote    string
+	StagesOmitted bool
 
 	Ratios     []ratioRow
 	RatiosNote string
@@ -662,7 +663,7 @@ func stageOrder(m map[string]stats.Summary) []string {
 
 func (p *page) stages(ds []*digest) {
 	var rows []barRow
-	var without []string
+	var without, unstacked []string
 	for _, d := range ds {
 		srv := d.Report.Server
 		if srv == nil || len(srv.Stages) == 0 {
@@ -690,24 +691,38 @@ func (p *page) stages(ds []*digest) {
 		}
 		p.StageTables = append(p.StageTables, t)
 		br := barRow{label: d.Label}
+		stacked := 0.0
 		for _, s := range stackedStages {
-			if sum, ok := srv.Stages[s]; ok && sum.Count > 0 {
+			if sum, ok := srv.Stages[s]; ok && sum.Count > 0 && sum.Mean > 0 {
 				br.segments = append(br.segments, barSegment{name: s, value: sum.Mean})
+				stacked += sum.Mean
 			}
 		}
 		if hasTotal && total.Count > 0 {
 			br.total = total.Mean
 		}
-		rows = append(rows, br)
+		if stacked > 0 {
+			rows = append(rows, br)
+		} else {
+			unstacked = append(unstacked, d.Label)
+		}
 	}
-	if len(rows) == 0 {
+	if len(p.StageTables) == 0 {
+		p.StagesOmitted = true
 		p.StagesNote = "No report carries the runtime's per-stage figures (Server.Stages): no stage breakdown."
 		return
 	}
-	p.Stages = stagePlot("stages", rows)
-	if len(without) > 0 {
-		p.StagesNote = "Without per-stage figures: " + strings.Join(without, ", ") + "."
+	if len(rows) > 0 {
+		p.Stages = stagePlot("stages", rows)
 	}
+	var notes []string
+	if len(unstacked) > 0 {
+		notes = append(notes, "No time in the stages an execution passes through, so no bar: "+strings.Join(unstacked, ", ")+".")
+	}
+	if len(without) > 0 {
+		notes = append(notes, "Without per-stage figures: "+strings.Join(without, ", ")+".")
+	}
+	p.StagesNote = strings.Join(notes, " ")
 }
 
 // ratioRow is a runtime report beside a baseline of the same shape.

@@ -243,6 +243,9 @@ func TestReportMissingPieces(t *testing.T) {
 		summaryOnly.Runs = append(summaryOnly.Runs, Repetition{Sent: 5000, OK: 5000, Throughput: 1000, Latency: s.Summary()})
 	}
 	page := renderHTML(t, []ReportFile{{Path: "bare.json", Report: bare}, {Path: "summary.json", Report: summaryOnly}})
+	if m := regexp.MustCompile(`\b(NaN|Inf)\b`).FindString(page); m != "" {
+		t.Errorf("the page shows %s", m)
+	}
 	for name, note := range map[string]string{
 		"sweep":     "No rate sweep among the reports",
 		"stages":    "No report carries the runtime",
@@ -265,6 +268,26 @@ func TestReportMissingPieces(t *testing.T) {
 	}
 	if !strings.Contains(page, "no runs in this report") {
 		t.Errorf("the bare report's row does not say it has no runs")
+	}
+}
+
+// TestReportStagesWithoutTime: stage figures with no time in the
+// stacked stages (only the total; a zero mean) make a table, no bar, and
+// no NaN.
+func TestReportStagesWithoutTime(t *testing.T) {
+	r := &Report{Schema: ResultSchema, Name: "Fcload/target=inproc", Workload: Workload{Target: "inproc", Transport: "inproc"},
+		Server: &Server{Stages: map[string]stats.Summary{"total": {Count: 10, Mean: 5000, P50: 5000}, "admit": {Count: 10}, "custom": {Count: 3, Mean: 7}}}}
+	page := renderHTML(t, []ReportFile{{Path: "r.json", Report: r}})
+	st := section(t, page, "stages")
+	if strings.Contains(st, `class="omitted"`) || strings.Contains(st, "<svg") || strings.Contains(st, "NaN") {
+		t.Errorf("stages: want a table without a bar:\n%s", st)
+	}
+	if !strings.Contains(st, "No time in the stages an execution passes through, so no bar: target=inproc.") {
+		t.Errorf("stages: the missing bar is not explained:\n%s", st)
+	}
+	// Known stages in the pipeline's order, others after them.
+	if a, b, c := strings.Index(st, ">admit"), strings.Index(st, ">total"), strings.Index(st, ">custom"); a < 0 || !(a < b && b < c) {
+		t.Errorf("stage rows not in the pipeline's order, unknown last:\n%s", st)
 	}
 }
 
