@@ -419,12 +419,12 @@ func groupLabels(ds []*digest) []string {
 
 // resultRow is one report's line in the results table.
 type resultRow struct {
-	ID, Label, Kind                                  string
-	Runs                                             int
-	Sent, OK, Errors, Timeouts, ErrorRate, ByCat     string
-	Throughput, ThroughputRange                      string
-	P50, P90, P99, P999, Max, Mean, Source, FirstErr string
-	Bad                                              bool
+	ID, Label, Kind                              string
+	Runs                                         int
+	Sent, OK, Errors, Timeouts, ErrorRate, ByCat string
+	Throughput, ThroughputRange                  string
+	P50, P90, P99, P999, Max, Source, FirstErr   string
+	Bad                                          bool
 }
 
 func newResultRow(d *digest) resultRow {
@@ -455,7 +455,6 @@ func newResultRow(d *digest) resultRow {
 	if d.latency.Count > 0 {
 		l := d.latency
 		r.P50, r.P90, r.P99, r.P999, r.Max = fmtNs(float64(l.P50)), fmtNs(float64(l.P90)), fmtNs(float64(l.P99)), fmtNs(float64(l.P999)), fmtNs(float64(l.Max))
-		r.Mean = fmtNs(l.Mean)
 	}
 	switch {
 	case d.fromHist && d.withHist == r.Runs:
