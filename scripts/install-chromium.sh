@@ -2,8 +2,8 @@
 # Installs Debian's Chromium (apt-get install chromium) unless a chromium
 # is already on PATH. Two users: scripts/interop.sh (through
 # scripts/interop/install.sh) drives it over HTTP/3, and scripts/test.sh
-# needs it for the admin page's browser test (transport/admin
-# TestUIInChromium, run with FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1).
+# needs it for the browser tests (transport/admin TestUIInChromium, perf
+# TestReportInChromium, run with FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1).
 # Idempotent. Exits 0 when chromium is on PATH afterwards, else 1; apt's
 # output goes to $CHROMIUM_APT_LOG (default /tmp/femtoclaw-chromium-apt.log).
 set -euo pipefail

@@ -23,11 +23,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-# The admin page's browser test (transport/admin TestUIInChromium) needs
-# Chromium; with FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1 a missing one fails the
-# test instead of skipping it, so CI cannot pass without running it.
-echo "== chromium (the admin page's browser test)"
-scripts/install-chromium.sh || echo "WARN: chromium could not be installed (see ${CHROMIUM_APT_LOG:-/tmp/femtoclaw-chromium-apt.log}); TestUIInChromium will fail"
+# The browser tests (the admin page, transport/admin TestUIInChromium; the
+# HTML report, perf TestReportInChromium) need Chromium; with
+# FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1 a missing one fails them instead of
+# skipping them, so CI cannot pass without running them.
+echo "== chromium (the browser tests)"
+scripts/install-chromium.sh || echo "WARN: chromium could not be installed (see ${CHROMIUM_APT_LOG:-/tmp/femtoclaw-chromium-apt.log}); TestUIInChromium and TestReportInChromium will fail"
 export FEMTOCLAW_TEST_REQUIRE_CHROMIUM=${FEMTOCLAW_TEST_REQUIRE_CHROMIUM:-1}
 
 echo "== gofmt"

@@ -1,20 +1,16 @@
 package admin
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"image"
-	"image/png"
-	"os"
-	"os/exec"
+	"image/color"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/femtoclaw/femtoclaw-go/internal/chromiumtest"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 )
 
@@ -26,7 +22,8 @@ import (
 //
 // Without Chromium the test skips, unless FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1
 // (scripts/test.sh sets it after installing Chromium), which makes a
-// missing browser a failure: CI never skips it silently.
+// missing browser a failure: CI never skips it silently (see
+// internal/chromiumtest).
 
 const (
 	uiWidth, uiHeight = 1280, 1400
@@ -34,61 +31,27 @@ const (
 	uiPerTick         = 20
 )
 
-func chromiumPath(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("FEMTOCLAW_TEST_REQUIRE_CHROMIUM") == "1" {
-		t.Fatal("FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1 but no chromium on PATH (scripts/install-chromium.sh installs it)")
-	}
-	t.Skip("no chromium on PATH (set FEMTOCLAW_TEST_REQUIRE_CHROMIUM=1 to make this a failure)")
-	return ""
-}
-
-// chromium runs one headless Chromium with args after the common ones
-// and returns its standard output.
-func chromium(t *testing.T, bin string, args ...string) string {
-	t.Helper()
-	// A bound on a hung browser, not a measurement.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	common := []string{"--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-		"--no-default-browser-check", "--disable-extensions", "--hide-scrollbars", "--user-data-dir=" + t.TempDir(),
-		fmt.Sprintf("--window-size=%d,%d", uiWidth, uiHeight), "--virtual-time-budget=5000"}
-	cmd := exec.CommandContext(ctx, bin, append(common, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("chromium %v: %v\n%s", args, err, errb.String())
-	}
-	return out.String()
-}
-
 func TestUIInChromium(t *testing.T) {
-	bin := chromiumPath(t)
+	b := chromiumtest.New(t, uiWidth, uiHeight)
 	l := newLoadedServer(t)
 	page := "http://" + l.Addr().String() + UIPath
 	withToken := page + "#token=" + uiToken
 	art := t.ArtifactDir()
 
 	// Before any load: the control screenshot, plots without samples.
-	empty := filepath.Join(art, "ui-empty.png")
-	chromium(t, bin, "--screenshot="+empty, withToken)
-	if dom := chromium(t, bin, "--dump-dom", withToken); !strings.Contains(dom, `class="badge ok"`) {
+	empty := b.Screenshot(t, filepath.Join(art, "ui-empty.png"), withToken)
+	if dom := b.DOM(t, withToken); !strings.Contains(dom, `class="badge ok"`) {
 		t.Errorf("no samples yet, but the page does not say ok:\n%s", dom)
 	}
 
 	// Without the token the page gets no data.
-	dom := chromium(t, bin, "--dump-dom", page)
+	dom := b.DOM(t, page)
 	if !strings.Contains(dom, `data-state="unauthorized"`) || strings.Contains(dom, "<polyline") {
 		t.Fatalf("page without the token: not unauthorized, or plotted:\n%s", dom)
 	}
 
 	l.load(t, uiTicks, uiPerTick)
-	dom = chromium(t, bin, "--dump-dom", withToken)
+	dom = b.DOM(t, withToken)
 	if !strings.Contains(dom, `data-state="live"`) {
 		t.Fatalf("the page did not go live (script blocked, or /v1/stats refused):\n%s", dom)
 	}
@@ -148,9 +111,8 @@ func TestUIInChromium(t *testing.T) {
 
 	// The screenshot: the plots drew lines (pixels in the series colours)
 	// that the empty page did not have.
-	shot := filepath.Join(art, "ui.png")
-	chromium(t, bin, "--screenshot="+shot, withToken)
-	before, after := seriesPixels(t, empty), seriesPixels(t, shot)
+	shot := b.Screenshot(t, filepath.Join(art, "ui.png"), withToken)
+	before, after := seriesPixels(empty), seriesPixels(shot)
 	t.Logf("series-coloured pixels: %d without samples, %d after the load (screenshots in %s)", before, after, art)
 	if after < before+3000 {
 		t.Errorf("the screenshot has %d series-coloured pixels, the empty page %d: the plots look empty", after, before)
@@ -159,36 +121,9 @@ func TestUIInChromium(t *testing.T) {
 
 // seriesColours are the plot line colours of ui.html's stylesheet (p50,
 // p90, p99, p99.9, throughput).
-var seriesColours = [][3]int{{0x1f, 0x77, 0xb4}, {0x2c, 0xa0, 0x2c}, {0xd6, 0x27, 0x28}, {0x94, 0x67, 0xbd}, {0xff, 0x7f, 0x0e}}
+var seriesColours = []color.RGBA{{0x1f, 0x77, 0xb4, 0xff}, {0x2c, 0xa0, 0x2c, 0xff}, {0xd6, 0x27, 0x28, 0xff}, {0x94, 0x67, 0xbd, 0xff}, {0xff, 0x7f, 0x0e, 0xff}}
 
-// seriesPixels decodes a screenshot, checks its size, and counts the
-// pixels close to a series colour.
-func seriesPixels(t *testing.T, path string) int {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	if b := img.Bounds(); b != image.Rect(0, 0, uiWidth, uiHeight) {
-		t.Fatalf("%s: %v, want %dx%d", path, b, uiWidth, uiHeight)
-	}
-	n := 0
-	for y := range uiHeight {
-		for x := range uiWidth {
-			r, g, b, _ := img.At(x, y).RGBA()
-			for _, c := range seriesColours {
-				dr, dg, db := int(r>>8)-c[0], int(g>>8)-c[1], int(b>>8)-c[2]
-				if dr*dr+dg*dg+db*db < 30*30 {
-					n++
-					break
-				}
-			}
-		}
-	}
-	return n
+// seriesPixels counts the pixels of a screenshot close to a series colour.
+func seriesPixels(img image.Image) int {
+	return chromiumtest.CountColours(img, img.Bounds(), seriesColours, 30)
 }
