@@ -62,6 +62,9 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "scenario" {
+		return cmdScenario(args[1:], stdout, stderr)
+	}
 	var o options
 	fs := flag.NewFlagSet("fcload", flag.ContinueOnError)
 	fs.SetOutput(stderr)
