@@ -165,7 +165,9 @@ type Scenario struct {
 	// Derived marks a target and hard bound that are this project's
 	// reading of a requirement the specification states without a
 	// number. Verdict may also be "not measured" (perf.VerdictNotMeasured:
-	// the scenario produced no value; Note says why).
+	// the scenario produced no value, and Measured is 0; Note says why),
+	// and Unit "executions" or "fraction" (perf.UnitExecutions,
+	// perf.UnitFraction).
 	MetricID string `json:"metric_id,omitempty"`
 	Section  int    `json:"section,omitempty"`
 	Derived  bool   `json:"derived,omitempty"`

@@ -28,7 +28,7 @@ type Metric struct {
 	Name    string // the requirement in the specification's words
 	Section int    // FC-PERF-0001 section number
 	Heading string // that section's heading, as written
-	Unit    string // UnitNs, UnitExecPerSec, UnitExecutions, UnitRatio, UnitBytes
+	Unit    string // UnitNs, UnitExecPerSec, UnitExecutions, UnitRatio, UnitFraction, UnitBytes
 	// Target is what the runtime SHOULD reach; HardBound what it MUST NOT
 	// pass. Equality meets either.
 	Target, HardBound float64
@@ -49,6 +49,7 @@ const (
 	UnitExecPerSec = "exec/s"     // successful executions per second
 	UnitExecutions = "executions" // a count of executions
 	UnitRatio      = "ratio"      // dimensionless: one measurement over another
+	UnitFraction   = "fraction"   // dimensionless, shown as a percentage: a coefficient of variation
 	UnitBytes      = "bytes"      //
 )
 
@@ -139,7 +140,7 @@ var metricTable = []Metric{
 		Statistic: "noop's p99 beside a hanging and a panicking capability over noop's alone",
 		Reading:   "\"Capability execution MUST NOT degrade runtime performance excessively\""},
 	{ID: "variance", Name: "Throughput variance under steady load", Section: 18,
-		Heading: "Performance Determinism Requirements", Unit: UnitRatio, Target: 0.05, HardBound: 0.20, LowerIsBetter: true, Derived: true,
+		Heading: "Performance Determinism Requirements", Unit: UnitFraction, Target: 0.05, HardBound: 0.20, LowerIsBetter: true, Derived: true,
 		Statistic: "coefficient of variation of per-interval throughput in a soak",
 		Reading:   "\"Performance MUST NOT exhibit uncontrolled variance\""},
 }
@@ -192,8 +193,8 @@ func (m Metric) Scenario(id string, measured float64, note string) *Scenario {
 	return sc
 }
 
-// FormatValue renders v in unit for people: "812 µs", "1.20 s",
-// "12,345 exec/s", "1.83×", "152 MiB".
+// FormatValue renders v in unit for people: "812 µs", "1.2 s",
+// "12,345 exec/s", "1.83×", "18.5%", "152 MiB".
 func FormatValue(unit string, v float64) string {
 	switch unit {
 	case UnitNs:
@@ -204,6 +205,8 @@ func FormatValue(unit string, v float64) string {
 		return groupThousands(math.Round(v))
 	case UnitRatio:
 		return strconv.FormatFloat(v, 'f', 2, 64) + "×"
+	case UnitFraction:
+		return trimFloat(v*100) + "%"
 	case UnitBytes:
 		return formatBytes(v)
 	}

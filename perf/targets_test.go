@@ -182,6 +182,8 @@ func TestFormatValue(t *testing.T) {
 		{UnitExecutions, 10000, "10,000"},
 		{UnitExecutions, 0, "0"},
 		{UnitRatio, 1.834, "1.83×"},
+		{UnitFraction, 0.185, "18.5%"},
+		{UnitFraction, 0.05, "5%"},
 		{UnitBytes, 16 << 10, "16 KiB"},
 		{UnitBytes, 152.4 * (1 << 20), "152 MiB"},
 		{UnitBytes, 1.5 * (1 << 30), "1.5 GiB"},

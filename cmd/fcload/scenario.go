@@ -43,7 +43,7 @@ type scenarioConfig struct {
 	Duration       time.Duration // the measured phase of each load run
 	Warmup         time.Duration // before each load run, not measured
 	Rate           float64       // the standard load's arrivals per second (open loop)
-	Workers        int           // closed-loop workers of the throughput, scaling and soak loads
+	Workers        int           // closed-loop workers of the throughput and scaling loads
 	Starts         int           // process starts (and stops) per startup and shutdown scenario
 	JournalRecords int           // the records of the large-journal startup
 	Concurrency    int           // simultaneous slow executions
@@ -170,7 +170,7 @@ func cmdScenario(args []string, stdout, stderr io.Writer) error {
 	soak := fs.Duration("soak", 0, "length of the stability soak (default 10m; -quick 20s)")
 	dur := fs.Duration("d", 0, "measured phase of each load run (default 5s; -quick 2s)")
 	warmup := fs.Duration("warmup", 0, "warm-up before each load run (default 1s; -quick 500ms)")
-	workers := fs.Int("workers", 0, "closed-loop workers of the throughput, scaling and soak loads (default 256)")
+	workers := fs.Int("workers", 0, "closed-loop workers of the throughput and scaling loads (default 256)")
 	concurrency := fs.Int("concurrency", 0, "simultaneous slow executions of the concurrency scenario (default 10000)")
 	records := fs.Int("records", 0, "records of the large-journal startup (default 10000000; -quick 1000000)")
 	femtoclaw := fs.String("femtoclaw", "", "the femtoclaw `BINARY` started by startup, shutdown and throughput-h3 (default: femtoclaw beside fcload)")

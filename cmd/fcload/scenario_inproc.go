@@ -375,7 +375,7 @@ func scenarioTelemetry(ctx context.Context, s *scenarioRun) ([]scenarioResult, e
 	if diff < 0 {
 		measured, noise = 0, " (a negative difference: within the noise)"
 	}
-	note := fmt.Sprintf("mean latency on %s, off %s: %s%s; p99 on %s, off %s; CPU per execution on %s, off %s (the exporter's share included); closed loop, 1 worker, noop, no journal, %d pair(s) of %v runs, in process",
+	note := fmt.Sprintf("mean latency on %s, off %s: %s%s; p99 on %s, off %s (first pair); CPU per execution on %s, off %s (the exporter's share included); closed loop, 1 worker, noop, no journal, %d pair(s) of %v runs, in process",
 		fmtNs(mean(on)), fmtNs(mean(off)), fmtNs(diff), noise, fmtNs(float64(on[0].Latency.P99)), fmtNs(float64(off[0].Latency.P99)),
 		fmtNs(cpuOn/float64(pairs)*1e9), fmtNs(cpuOff/float64(pairs)*1e9), pairs, s.cfg.Duration)
 	r := measuredRow("telemetry", "telemetry", measured, note)
@@ -719,7 +719,7 @@ func scenarioStability(ctx context.Context, s *scenarioRun) ([]scenarioResult, e
 		measuredRow("stability-p99-drift", "p99-drift", drift,
 			fmt.Sprintf("median interval p99 %s in the first third, %s in the last; %s", fmtNs(median(p99[:third])), fmtNs(median(p99[k-third:])), soak)),
 		measuredRow("stability-variance", "variance", sd/mean,
-			fmt.Sprintf("throughput %s exec/s ± %s per interval (min %s, max %s); %s", groupInt(int(mean)), groupInt(int(sd)), groupInt(int(slices.Min(thr))), groupInt(int(slices.Max(thr))), soak)),
+			fmt.Sprintf("standard deviation over mean of the intervals' throughput: %s ± %s exec/s (min %s, max %s); %s", groupInt(int(mean)), groupInt(int(sd)), groupInt(int(slices.Min(thr))), groupInt(int(slices.Max(thr))), soak)),
 	}
 	if base := rss[third-1]; base > 0 {
 		out = append(out, measuredRow("stability-rss-growth", "rss-growth", rss[k-1]/base,
