@@ -41,7 +41,10 @@ import (
 // TLS handshake that is the client's). Stopped is the process's exit
 // after SIGTERM, observed by wait.
 
-// serverProc is a `femtoclaw serve` a scenario started.
+// serverProc is a `femtoclaw serve` a scenario started. Its log is read
+// on exec's copying goroutine, under mu; readyAt, ready and opened are
+// set before readyc closes (startServer returns after), exitAt and
+// waitErr before exited closes, and are read only after that.
 type serverProc struct {
 	cmd     *exec.Cmd
 	dataDir string
