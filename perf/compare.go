@@ -18,8 +18,8 @@ import (
 // three at best give p = 0.1), so a comparison with fewer says so instead
 // of guessing.
 
-// Metric is one figure a comparison reports for each repetition.
-type Metric struct {
+// Figure is one figure a comparison reports for each repetition.
+type Figure struct {
 	Name string // throughput, p50, p90, p99, p99.9, max, cpu/req, errors
 	Unit string // exec/s, ns, ns/req, count
 	// HigherIsBetter says which direction of change is an improvement.
@@ -29,24 +29,24 @@ type Metric struct {
 	value func(r *Report, rep *Repetition) (float64, bool)
 }
 
-// Metrics are the figures Compare reports, in this order.
-var Metrics = []Metric{
+// Figures are the figures Compare reports, in this order.
+var Figures = []Figure{
 	{Name: "throughput", Unit: "exec/s", HigherIsBetter: true, value: func(_ *Report, rep *Repetition) (float64, bool) {
 		return rep.Throughput, true
 	}},
-	latencyMetric("p50", func(rep *Repetition) int64 { return rep.Latency.P50 }),
-	latencyMetric("p90", func(rep *Repetition) int64 { return rep.Latency.P90 }),
-	latencyMetric("p99", func(rep *Repetition) int64 { return rep.Latency.P99 }),
-	latencyMetric("p99.9", func(rep *Repetition) int64 { return rep.Latency.P999 }),
-	latencyMetric("max", func(rep *Repetition) int64 { return rep.Latency.Max }),
+	latencyFigure("p50", func(rep *Repetition) int64 { return rep.Latency.P50 }),
+	latencyFigure("p90", func(rep *Repetition) int64 { return rep.Latency.P90 }),
+	latencyFigure("p99", func(rep *Repetition) int64 { return rep.Latency.P99 }),
+	latencyFigure("p99.9", func(rep *Repetition) int64 { return rep.Latency.P999 }),
+	latencyFigure("max", func(rep *Repetition) int64 { return rep.Latency.Max }),
 	{Name: "cpu/req", Unit: "ns/req", value: cpuPerRequest},
 	{Name: "errors", Unit: "count", value: func(_ *Report, rep *Repetition) (float64, bool) {
 		return float64(rep.Errors), true
 	}},
 }
 
-func latencyMetric(name string, get func(*Repetition) int64) Metric {
-	return Metric{Name: name, Unit: "ns", value: func(_ *Report, rep *Repetition) (float64, bool) {
+func latencyFigure(name string, get func(*Repetition) int64) Figure {
+	return Figure{Name: name, Unit: "ns", value: func(_ *Report, rep *Repetition) (float64, bool) {
 		// Nothing succeeded: no latency to compare; a zero figure of a run
 		// that had successes was not measured (a report converted from
 		// benchstat lines has no p90).
@@ -70,7 +70,7 @@ func cpuPerRequest(r *Report, rep *Repetition) (float64, bool) {
 
 // Values returns the metric's figure for every repetition of r that has
 // it.
-func (m Metric) Values(r *Report) []float64 {
+func (m Figure) Values(r *Report) []float64 {
 	var v []float64
 	for i := range r.Runs {
 		if x, ok := m.value(r, &r.Runs[i]); ok && !math.IsNaN(x) {
@@ -104,7 +104,7 @@ func (c CompareConfig) withDefaults() CompareConfig {
 
 // Delta is one metric compared between two reports.
 type Delta struct {
-	Metric   Metric
+	Figure   Figure
 	Old, New []float64 // the repetitions' values, sorted
 	// OldMedian, NewMedian and their noise: the largest distance of a
 	// value from the median, as a fraction of the median (0 when the
@@ -136,7 +136,7 @@ func (d Delta) Regression(pct float64) bool {
 func Compare(old, new *Report, cfg CompareConfig) []Delta {
 	cfg = cfg.withDefaults()
 	var ds []Delta
-	for _, m := range Metrics {
+	for _, m := range Figures {
 		a, b := m.Values(old), m.Values(new)
 		if len(a) == 0 || len(b) == 0 {
 			continue
@@ -146,11 +146,11 @@ func Compare(old, new *Report, cfg CompareConfig) []Delta {
 	return ds
 }
 
-func compareSamples(m Metric, a, b []float64, cfg CompareConfig) Delta {
+func compareSamples(m Figure, a, b []float64, cfg CompareConfig) Delta {
 	a, b = slices.Clone(a), slices.Clone(b)
 	slices.Sort(a)
 	slices.Sort(b)
-	d := Delta{Metric: m, Old: a, New: b, P: math.NaN()}
+	d := Delta{Figure: m, Old: a, New: b, P: math.NaN()}
 	d.OldMedian, d.OldNoise = medianNoise(a)
 	d.NewMedian, d.NewNoise = medianNoise(b)
 	switch {

@@ -203,7 +203,7 @@ func report(name string, tput []float64, p99us []int64, errs []int64) *Report {
 func deltaOf(t *testing.T, ds []Delta, name string) Delta {
 	t.Helper()
 	for _, d := range ds {
-		if d.Metric.Name == name {
+		if d.Figure.Name == name {
 			return d
 		}
 	}
@@ -236,13 +236,13 @@ func TestCompare(t *testing.T) {
 	}
 	// The reports have no p90 (zero): no such row.
 	for _, d := range ds {
-		if d.Metric.Name == "p90" {
+		if d.Figure.Name == "p90" {
 			t.Errorf("p90 compared without figures: %+v", d)
 		}
 	}
 	// No server CPU in either report: no such row.
 	for _, d := range ds {
-		if d.Metric.Name == "cpu/req" {
+		if d.Figure.Name == "cpu/req" {
 			t.Errorf("cpu/req compared without figures: %+v", d)
 		}
 	}
@@ -258,7 +258,7 @@ func TestCompare(t *testing.T) {
 		report("B", []float64{10, 11, 9}, []int64{9, 9, 9}, nil), CompareConfig{})
 	for _, d := range few {
 		if d.Tested || d.Significant || !math.IsNaN(d.P) || d.Regression(0) {
-			t.Errorf("%s with 3+3 runs: %+v", d.Metric.Name, d)
+			t.Errorf("%s with 3+3 runs: %+v", d.Figure.Name, d)
 		}
 	}
 	// Overlapping samples: tested, not significant.
@@ -270,8 +270,8 @@ func TestCompare(t *testing.T) {
 
 func TestCPUPerRequest(t *testing.T) {
 	r := &Report{Runs: []Repetition{{OK: 1000, ServerCPUSeconds: 0.002}, {OK: 500}}, Server: &Server{CPUPerRequest: 3000}}
-	v := Metrics[6].Values(r)
-	if Metrics[6].Name != "cpu/req" || len(v) != 2 || v[0] != 2000 || v[1] != 3000 {
+	v := Figures[6].Values(r)
+	if Figures[6].Name != "cpu/req" || len(v) != 2 || v[0] != 2000 || v[1] != 3000 {
 		t.Fatalf("cpu/req values %v, want [2000 3000]", v)
 	}
 }

@@ -216,6 +216,18 @@ type Scenario struct {
 	LowerIsBetter bool   `json:"lower_is_better"`
 	Verdict       string `json:"verdict"` // "meets target" | "within hard bound" | "over hard bound"
 	Note          string `json:"note,omitempty"`
+
+	// Filled by fcload scenario (perf.Metric.Scenario): MetricID is the
+	// perf.Metrics entry measured, Section its FC-PERF-0001 section, and
+	// Derived marks a target and hard bound that are this project's
+	// reading of a requirement the specification states without a
+	// number. Verdict may also be "not measured" (perf.VerdictNotMeasured:
+	// the scenario produced no value, and Measured is 0; Note says why),
+	// and Unit "executions" or "fraction" (perf.UnitExecutions,
+	// perf.UnitFraction).
+	MetricID string `json:"metric_id,omitempty"`
+	Section  int    `json:"section,omitempty"`
+	Derived  bool   `json:"derived,omitempty"`
 }
 
 // Snapshot decodes the run's histogram (nil when it has none).

@@ -88,7 +88,7 @@ func compare(args []string, stdout, stderr io.Writer) error {
 			if *failPct >= 0 {
 				for _, d := range ds {
 					if d.Regression(*failPct) {
-						regressions = append(regressions, fmt.Sprintf("%s %s %s", p.new.Name, d.Metric.Name, formatChange(d.Change)))
+						regressions = append(regressions, fmt.Sprintf("%s %s %s", p.new.Name, d.Figure.Name, formatChange(d.Change)))
 					}
 				}
 			}
@@ -179,9 +179,9 @@ func writeDeltas(w io.Writer, old, new *perf.Report, ds []perf.Delta) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "%-10s\told\t±\tnew\t±\tdelta\t\t\n", "metric")
 	for _, d := range ds {
-		fmt.Fprintf(tw, "%-10s\t%s\t%s\t%s\t%s\t%s\t \t%s\n", d.Metric.Name,
-			formatValue(d.Metric.Unit, d.OldMedian), formatNoise(d.Old, d.OldNoise),
-			formatValue(d.Metric.Unit, d.NewMedian), formatNoise(d.New, d.NewNoise),
+		fmt.Fprintf(tw, "%-10s\t%s\t%s\t%s\t%s\t%s\t \t%s\n", d.Figure.Name,
+			formatValue(d.Figure.Unit, d.OldMedian), formatNoise(d.Old, d.OldNoise),
+			formatValue(d.Figure.Unit, d.NewMedian), formatNoise(d.New, d.NewNoise),
 			formatChange(d.Change), deltaVerdict(d))
 	}
 	tw.Flush()

@@ -42,6 +42,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 			return compare(args[1:], stdout, stderr)
 		case "report":
 			return reportCommand(args[1:], stdout, stderr)
+		case "scenario":
+			return cmdScenario(args[1:], stdout, stderr)
 			// One line per subcommand: case "NAME": return cmdNAME(args[1:], stdout, stderr),
 			// the command in its own file, taking (args []string, stdout, stderr io.Writer) error.
 		}

@@ -293,12 +293,14 @@ func cmdServe(ctx context.Context, inv *invocation, args []string) error {
 	if !durable {
 		log.Warn("journal is not in 'always' mode: answers are not durable when sent", "durability", cfg.Journal.Durability)
 	}
-	log.Info("femtoclaw ready", "version", version, "config_hash", cfg.Hash(), "data_dir", cfg.DataDir,
-		"durable", durable, "startup", time.Since(start).String(), slog.Group("phases", phases...))
-
+	// The signals are caught before "ready" is said: a supervisor that
+	// stops the server as soon as it reads it gets the graceful shutdown.
 	sig := make(chan os.Signal, 4)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
+	log.Info("femtoclaw ready", "version", version, "config_hash", cfg.Hash(), "data_dir", cfg.DataDir,
+		"durable", durable, "startup", time.Since(start).String(), slog.Group("phases", phases...))
+
 	for {
 		select {
 		case <-ctx.Done():

@@ -142,7 +142,7 @@ func WriteTable(w io.Writer, cells []*Cell) {
 			ds := perf.Compare(ref.Report, c.Runtime, perf.CompareConfig{})
 			get := func(name string) (perf.Delta, bool) {
 				for _, d := range ds {
-					if d.Metric.Name == name {
+					if d.Figure.Name == name {
 						return d, true
 					}
 				}
