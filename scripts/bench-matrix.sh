@@ -16,10 +16,14 @@
 #   matrix.md      date, machine, versions, the table and the commands (for PERFORMANCE.md)
 #   *.json         each cell's runtime and references, merged (fcload compare OLD NEW; fcload report)
 #   runs/*.json    one report per invocation; cells.tsv maps them to cells
+#   scenarios/     fcload scenario all: every FC-PERF-0001 metric beside its target
+#                  and hard bound (scenarios.md; -quick with --quick; not in --smoke)
+#   report.html    fcload report of all of the above (self-contained)
 #
-# Usage: scripts/bench-matrix.sh [--quick | --smoke] [--out DIR]
+# Usage: scripts/bench-matrix.sh [--quick | --smoke] [--out DIR] [--soak DURATION]
 #   (default)  concurrency 1, 16, 256 × durability always, interval; 5 pairs × 5 s
 #   --quick    concurrency 1, 256 × always; 2 pairs × 2 s (a few minutes)
+#   --soak D   the stability scenario's length in a full run (default 2m; --quick: 20 s)
 #   --smoke    concurrency 1 × always; 1 pair × 300 ms, no Pebble (checks the
 #              script works; scripts/test.sh runs it)
 #
@@ -32,11 +36,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin"
 
-mode=full out=""
+mode=full out="" soak=2m
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick ;;
     --smoke) mode=smoke ;;
+    --soak) shift; soak=$1 ;;
     --out) out="${2:?--out DIR}"; shift ;;
     --out=*) out="${1#--out=}" ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -217,6 +222,19 @@ table_rc=0
 cat "$out/table.md"
 if [ "$table_rc" -ne 0 ]; then cat "$work/table.err" >&2; exit "$table_rc"; fi
 
+# The specification's scenarios (every FC-PERF-0001 metric beside its
+# target and hard bound), then the report of everything measured.
+scen_rc=0
+if [ "$mode" != smoke ]; then
+  note "FC-PERF scenarios"
+  sflag="-soak $soak"; [ "$mode" = quick ] && sflag="-quick"
+  mkdir -p "$out/scenarios"
+  "$bin/fcload" scenario all $sflag -json "$out/scenarios" -md >"$out/scenarios.md" 2>"$work/scenarios.err" || scen_rc=$?
+  cat "$out/scenarios.md"
+  [ "$scen_rc" -ne 0 ] && { tail -20 "$work/scenarios.err" >&2; echo "scenarios: exit $scen_rc" >&2; }
+fi
+"$bin/fcload" report -title "FemtoClaw performance matrix ($mode)" -o "$out/report.html" "$out"/*.json $(ls "$out"/scenarios/*.json 2>/dev/null) >/dev/null
+
 # matrix.md: pasteable into PERFORMANCE.md.
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 git diff --quiet HEAD 2>/dev/null || rev="$rev (modified)"
@@ -237,6 +255,12 @@ pebble="not run"
   echo
   cat "$out/table.md"
   echo
+  if [ -s "$out/scenarios.md" ]; then
+    echo "### FC-PERF-0001 scenarios"
+    echo
+    cat "$out/scenarios.md"
+    echo
+  fi
   echo "Commands (bin/ is the build of this revision; \$WORK the scratch directory):"
   echo
   echo '```sh'
@@ -246,4 +270,5 @@ pebble="not run"
   echo '```'
 } >"$out/matrix.md"
 rm -f "$out/table.md"
-note "wrote $out/matrix.md and the reports in $out (fcload compare OLD_DIR $out; fcload report $out/*.json)"
+note "wrote $out/matrix.md, $out/report.html and the reports in $out (fcload compare OLD_DIR $out)"
+exit "$scen_rc"

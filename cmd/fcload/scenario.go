@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -336,20 +335,10 @@ func writeScenarioReports(dir string, results []scenarioResult) error {
 	return nil
 }
 
-// scenarioEnvironment describes this machine and build for the reports.
+// scenarioEnvironment describes this machine and build for the reports
+// (the same collector as a load run's).
 func scenarioEnvironment() perf.Environment {
-	host, _ := os.Hostname()
-	env := perf.Environment{Hostname: host, OS: runtime.GOOS, Arch: runtime.GOARCH, CPUs: runtime.NumCPU(),
-		GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version()}
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		env.Version = bi.Main.Version
-		for _, st := range bi.Settings {
-			if st.Key == "vcs.revision" {
-				env.Revision = st.Value
-			}
-		}
-	}
-	return env
+	return perf.CollectEnvironment(version, os.TempDir())
 }
 
 // selfCommand runs this executable's scenario command with args.
