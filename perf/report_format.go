@@ -11,8 +11,17 @@ import (
 // goes through one of these, so one kind of value reads the same way in
 // every table and on every axis.
 
-// fmtNs formats nanoseconds with three significant figures and a unit:
-// "812 ns", "3.29 µs", "1.63 ms", "2.10 s".
+// FormatNanos formats nanoseconds with three significant figures and a
+// unit: "812 ns", "3.29 µs", "1.63 ms", "2.10 s" (the report, fcload
+// compare and the matrix table print durations with it).
+func FormatNanos(v float64) string {
+	if v < 0 && !math.IsNaN(v) {
+		return "−" + FormatNanos(-v)
+	}
+	return fmtNs(v)
+}
+
+// fmtNs is FormatNanos of a non-negative figure ("—" otherwise).
 func fmtNs(v float64) string {
 	switch {
 	case math.IsNaN(v) || v < 0:

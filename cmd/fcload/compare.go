@@ -239,14 +239,4 @@ func formatValue(unit string, v float64) string {
 	return fmt.Sprintf("%.0f", v)
 }
 
-func formatNs(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 1e9:
-		return fmt.Sprintf("%.2fs", v/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.2fms", v/1e6)
-	case a >= 1e3:
-		return fmt.Sprintf("%.1fµs", v/1e3)
-	}
-	return fmt.Sprintf("%.0fns", v)
-}
+func formatNs(v float64) string { return perf.FormatNanos(v) }

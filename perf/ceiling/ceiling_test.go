@@ -242,7 +242,7 @@ func TestManifestTable(t *testing.T) {
 	}
 	var out bytes.Buffer
 	WriteTable(&out, cells)
-	row := "| h3 execute, 16 | h3echo | 510/s | 1.0k/s | 0.50× | 2.0 µs | +1.0 µs | 4.1 µs | +2.0 µs | — | 2+2 | ~ (need ≥4 runs) |"
+	row := "| h3 execute, 16 | h3echo | 510/s | 1.0k/s | 0.50× | 2.05 µs | +1.00 µs | 4.10 µs | +2.00 µs | — | 2+2 | ~ (need ≥4 runs) |"
 	if !strings.Contains(out.String(), row) {
 		t.Fatalf("table lacks\n%s\ngot\n%s", row, out.String())
 	}

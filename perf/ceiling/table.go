@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -200,17 +199,7 @@ func rate(v float64) string {
 	return fmt.Sprintf("%.0f/s", v)
 }
 
-func nanos(v float64) string {
-	switch a := math.Abs(v); {
-	case a >= 1e9:
-		return fmt.Sprintf("%.2f s", v/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.2f ms", v/1e6)
-	case a >= 1e3:
-		return fmt.Sprintf("%.1f µs", v/1e3)
-	}
-	return fmt.Sprintf("%.0f ns", v)
-}
+func nanos(v float64) string { return perf.FormatNanos(v) }
 
 func signedNanos(v float64) string {
 	if v >= 0 {
