@@ -5,7 +5,8 @@
 # within each pair, in one run:
 #
 #   for each shape (1×256, 4×64, 1×1, stream 1×256):
-#     PAIRS × (echo, runtime) — the order flips every pair
+#     PAIRS × (echo, runtime) — the order flips every pair — and, for
+#     the execute shapes, the runtime without a journal as a control
 #
 # and prints one row per shape: the medians of req/s, the ratio runtime ÷
 # echo, p50 and p99 of each, and the server CPU per request of each (the
@@ -67,8 +68,9 @@ pids+=($!)
 wait_ready "$!" "$SD"
 SPID=$(json_field "$SD" pid)
 ADMIN=$(json_field "$SD" admin)
-# The control at N=1: the same serve with no journal (durability off),
-# which shows what everything but the journal costs over the echo.
+# The control: the same serve with no journal (durability off), run
+# after each execute pair: what everything but the journal costs over
+# the echo (the rows "… no journal").
 ND=$B/serve-nojournal
 mkdir -p "$ND"
 "$B/femtoclaw" serve --data-dir "$ND" --listen 127.0.0.1:0 --admin off --durability off >"$B/serve-nojournal.log" 2>&1 &
@@ -180,7 +182,7 @@ for shape in $SHAPES; do
 	fi
 	for k in $(seq "$PAIRS"); do
 		if [ $((k % 2)) = 1 ]; then run echo "$shape" "$k"; run runtime "$shape" "$k"; else run runtime "$shape" "$k"; run echo "$shape" "$k"; fi
-		if [ "$shape" = 1x1 ]; then run nojournal "$shape" "$k"; fi
+		case "$shape" in s*) ;; *) run nojournal "$shape" "$k" ;; esac
 		if [ "$shape" = 1x1 ]; then journal_p50; fi
 	done
 	if [ -n "$PROFILE" ]; then stop_echo; fi
@@ -199,9 +201,9 @@ END {
 		s = order[i]; a = "runtime" SUBSEP s; b = "echo" SUBSEP s
 		name = s; sub(/^s/, "stream ", name)
 		printf "| %-7s | %9.0f | %9.0f | %5.2f | %6.0f / %4.0f µs | %6.0f / %4.0f µs | %5.1f / %4.1f µs | %d/%d |\n", name, m(R, a), m(R, b), m(R, a) / m(R, b), m(P50, a), m(P50, b), m(P99, a), m(P99, b), m(C, a), m(C, b), E[a], E[b]
-		if (s == "1x1" && n["nojournal" SUBSEP s] > 0) {
+		if (n["nojournal" SUBSEP s] > 0) {
 			c = "nojournal" SUBSEP s
-			printf "| %-7s | %9.0f | %9.0f | %5.2f | %6.0f / %4.0f µs | %6.0f / %4.0f µs | %5.1f / %4.1f µs | %d/%d |\n", "1x1, no journal", m(R, c), m(R, b), m(R, c) / m(R, b), m(P50, c), m(P50, b), m(P99, c), m(P99, b), m(C, c), m(C, b), E[c], E[b]
+			printf "| %-7s | %9.0f | %9.0f | %5.2f | %6.0f / %4.0f µs | %6.0f / %4.0f µs | %5.1f / %4.1f µs | %d/%d |\n", s " no journal", m(R, c), m(R, b), m(R, c) / m(R, b), m(P50, c), m(P50, b), m(P99, c), m(P99, b), m(C, c), m(C, b), E[c], E[b]
 		}
 		if (s == "1x1" && n["commit" SUBSEP s] > 0) {
 			cm = m(P50, "commit" SUBSEP s); j = m(P50, "journal" SUBSEP s)
