@@ -51,7 +51,7 @@ func (s *Server) handleExecute(w http.ResponseWriter, r *http.Request, principal
 	defer putBuf(op)
 	out := ans.AppendJSON((*op)[:0])
 	*op = out[:0]
-	w.Header().Set("X-Femtoclaw-Execution-Id", ans.ExecutionID)
+	w.Header()["X-Femtoclaw-Execution-Id"] = []string{ans.ExecutionID}
 	if ans.Replayed {
 		w.Header().Set(HeaderIdempotentReplayed, "true")
 	}

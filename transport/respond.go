@@ -43,18 +43,32 @@ func transportError(cat protocol.Category, reason protocol.Reason, msg string) [
 	return a.AppendJSON(nil)
 }
 
+// Header values every answer carries, shared by every response's header
+// map (assigned, never appended to or modified in place): Header.Set
+// would allocate each one and canonicalize each key per response.
+var (
+	headerJSON       = []string{"application/json"}
+	headerHTTP3      = []string{"HTTP/3.0"}
+	headerRetryAfter = []string{RetryAfterSeconds}
+)
+
 func setCommonHeaders(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Femtoclaw-Proto", r.Proto)
+	h["Content-Type"] = headerJSON
+	if r.Proto == headerHTTP3[0] {
+		h["X-Femtoclaw-Proto"] = headerHTTP3
+	} else {
+		h["X-Femtoclaw-Proto"] = []string{r.Proto}
+	}
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) {
 	setCommonHeaders(w, r)
+	h := w.Header()
 	if status == http.StatusServiceUnavailable {
-		w.Header().Set("Retry-After", RetryAfterSeconds)
+		h["Retry-After"] = headerRetryAfter
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	w.WriteHeader(status)
 	w.Write(body)
 }

@@ -56,6 +56,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.methodNotAllowed(w, r, method)
 		return
 	}
+	if path == "/v1/execute" {
+		growStack() // before the body is read (stack.go)
+	}
 	principal, fail := s.authenticate(r)
 	if fail != "" {
 		// With a RejectionLog the per-request line is Debug: the log logs

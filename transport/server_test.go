@@ -287,10 +287,21 @@ func TestOversizedBody(t *testing.T) {
 	if a := decode(t, body); status != 413 || a.Error == nil || a.Error.Reason != "too_large" || a.Error.Category != "PROTOCOL_ERROR" {
 		t.Fatalf("%d %s", status, body)
 	}
-	// Unknown length: MaxBytesReader stops reading at the limit.
+	// Unknown length: the read stops one byte past the limit.
 	resp, body := e.raw(http.MethodPost, "/v1/execute", io.MultiReader(bytes.NewReader(big)), map[string]string{"Authorization": "Bearer " + testToken})
 	if resp.StatusCode != 413 {
 		t.Fatalf("chunked: %d %s", resp.StatusCode, body)
+	}
+	// At the limit exactly it is read whole; one byte more is refused.
+	for _, c := range []struct {
+		size, status int
+	}{{4096, 200}, {4097, 413}} {
+		pre, post := `{"tool_call":{"tool":"echo","args":{"text":"`, `"}}}`
+		msg := pre + strings.Repeat("y", c.size-len(pre)-len(post)) + post
+		resp, body := e.raw(http.MethodPost, "/v1/execute", io.MultiReader(strings.NewReader(msg)), map[string]string{"Authorization": "Bearer " + testToken})
+		if resp.StatusCode != c.status {
+			t.Fatalf("%d bytes, unknown length: %d %s", c.size, resp.StatusCode, body)
+		}
 	}
 }
 

@@ -17,6 +17,13 @@
 // Every request is logged on stderr at debug level with its protocol
 // ("proto=HTTP/3.0"). SIGINT/SIGTERM shut down gracefully; so does EOF on
 // stdin with -stdin-close.
+//
+// With -echo it serves the bare quic-go HTTP/3 echo of perf/ceiling
+// instead (what `ceiling h3echo` runs: run.json and token in the data
+// directory, for fcload), so that both sides of compare.sh can be
+// profiled alike: -cpuprofile FILE profiles the whole run, -trace FILE
+// writes a runtime/trace of -trace-for (default 500ms) starting
+// -trace-after (default 1s) after READY.
 package main
 
 import (
@@ -31,12 +38,14 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/capability"
 	"github.com/femtoclaw/femtoclaw-go/journal"
+	"github.com/femtoclaw/femtoclaw-go/perf/ceiling"
 	"github.com/femtoclaw/femtoclaw-go/pipeline"
 	"github.com/femtoclaw/femtoclaw-go/policy"
 	"github.com/femtoclaw/femtoclaw-go/transport"
@@ -50,9 +59,13 @@ func main() {
 	stdinClose := flag.Bool("stdin-close", false, "shut down when stdin closes")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	noTelemetry := flag.Bool("no-telemetry", false, "pipeline.Config.DisableTelemetry (for cost comparisons)")
+	echo := flag.Bool("echo", false, "serve the bare quic-go HTTP/3 echo of perf/ceiling instead of the runtime")
+	traceFile := flag.String("trace", "", "write a runtime/trace to this file (see -trace-after, -trace-for)")
+	traceAfter := flag.Duration("trace-after", time.Second, "start the trace this long after READY")
+	traceFor := flag.Duration("trace-for", 500*time.Millisecond, "trace for this long")
 	flag.Parse()
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400) // as femtoclaw serve's default runtime.gc_percent
+	if os.Getenv("GOGC") == "" && !*echo {
+		debug.SetGCPercent(400) // as femtoclaw serve's default runtime.gc_percent (ceiling h3echo keeps Go's)
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -65,7 +78,16 @@ func main() {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	if err := run(*dataDir, *listen, *durability, *quiet, *stdinClose, *noTelemetry); err != nil {
+	if *traceFile != "" {
+		ready = func() { go traceLater(*traceFile, *traceAfter, *traceFor) }
+	}
+	var err error
+	if *echo {
+		err = runEcho(*dataDir, *listen)
+	} else {
+		err = run(*dataDir, *listen, *durability, *quiet, *stdinClose, *noTelemetry)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "h3testserver:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -128,6 +150,7 @@ func run(dir, listen, durability string, quiet, stdinClose, noTelemetry bool) er
 	addr := srv.Addrs()[0].(*net.UDPAddr)
 	fmt.Printf("PORT %d\nADDR %s\nTOKEN %s\nPIN %s\nCERT %s\nDATA %s\nREADY\n", addr.Port, addr, token, srv.SPKIPin(),
 		filepath.Join(dir, "tls", transport.CertFileName), dir)
+	ready()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -147,6 +170,46 @@ func run(dir, listen, durability string, quiet, stdinClose, noTelemetry bool) er
 		}
 	}
 	return err
+}
+
+// ready runs once the server serves (-trace sets it).
+var ready = func() {}
+
+// traceLater writes a runtime/trace of d to file, starting after wait.
+func traceLater(file string, wait, d time.Duration) {
+	time.Sleep(wait)
+	f, err := os.Create(file)
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "h3testserver: trace:", err)
+		return
+	}
+	time.Sleep(d)
+	trace.Stop()
+	f.Close()
+}
+
+// runEcho serves perf/ceiling's bare HTTP/3 echo until SIGINT/SIGTERM.
+func runEcho(dir, listen string) error {
+	if dir == "" {
+		d, err := os.MkdirTemp("", "h3echo-")
+		if err != nil {
+			return err
+		}
+		dir = d
+	}
+	e, err := ceiling.StartEcho(ceiling.EchoConfig{Addr: strings.Split(listen, ",")[0], Dir: dir})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("ADDR %s\nTOKEN %s\nPIN %s\nDATA %s\nREADY\n", e.Addr(), e.Token(), e.SPKIPin(), dir)
+	ready()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return e.Close()
 }
 
 func loadOrCreateToken(path string) (string, error) {
