@@ -225,6 +225,177 @@
 // scripts/interop.sh relies on it and on X-Femtoclaw-Proto to show that
 // the server saw HTTP/3 from each real client.
 //
+// # Cost per request, measured
+//
+// transport/internal/h3testserver/compare.sh reproduces the comparison in
+// one command: `femtoclaw serve` on its defaults (journal "always")
+// against the bare quic-go HTTP/3 echo of perf/ceiling (`ceiling
+// h3echo`: the same routes, token check, TLS and QUIC settings, a noop
+// answer and no work), driven by the same fcload client, in alternating
+// pairs, medians, server CPU from /proc/PID/stat. Beside every execute
+// pair it runs the same serve with no journal (durability off) as a
+// control, and at N = 1 it reads the commit stage's p50 from the admin
+// listener and measures the journal alone (one durable writer).
+// PROFILE=DIR adds CPU profiles of both servers and, at N = 1,
+// runtime/trace; the tables below come from those.
+//
+// The figures are from a 2-vCPU KVM guest (ext4 on virtio; fdatasync
+// 140–250 µs) that other load shared: absolute numbers move by ±30 %
+// between runs, so read the ratios and the shares.
+//
+// Server CPU per request by component, µs, from the CPU profiles (each
+// sample counted once, under the first component its stack reaches):
+//
+//	                                         N = 1            1 × 256
+//	                                     runtime   echo   runtime   echo
+//	commit: flusher (pwrite, fdatasync)     113       –       6.4      –
+//	commit: enqueue, park, wake-up            1.4     –       1.8      –
+//	journal: next segment's preallocation     –       –       0.7      –
+//	the cycle (validate … respond)            8.4     –       3.2      –
+//	authentication (SHA-256 of the token)     0.0     –       0.7      –
+//	body read                                 2.8    2.4      1.6     1.4
+//	answer encoding, response headers        26.5   14.3     11.2     6.0
+//	HTTP/3 request (qpack, stream setup)     64.1   30.3     24.2    19.1
+//	stack growth (newstack, copystack)        9.8    4.8      3.4     2.4
+//	QUIC send (packing, sendmsg)             98.9   34.2      6.9     5.2
+//	QUIC receive (recvmmsg, decryption)      41.8   33.8      6.6     4.3
+//	GC                                        0.0    4.8      2.3     7.0
+//	scheduler, wake-ups                      44.6   28.7      2.3     2.4
+//	other (QUIC loop, telemetry, admin)      15.4    6.0      1.6     1.0
+//	total (profile)                         426    159       73      49
+//
+// The wall clock of one request at N = 1, medians from runtime/trace
+// (the tracer's own overhead included):
+//
+//	                                              runtime   echo
+//	packet in → handler goroutine (quic-go, ACK)     46      55
+//	handler: headers, body, cycle to the enqueue     61       –
+//	commit: enqueue → handler woken                 271       –
+//	  of which pwrite 9, fdatasync 242
+//	woken → running                                   8       –
+//	handler: answer, headers, stream close           24      41 (the whole handler)
+//	handler exit → sendmsg (Conn.run packs)          16      10
+//	the answer's sendmsg (wakes the client)         177      10
+//
+// What the tables say:
+//
+//   - Everything but the journal costs what the echo costs. The
+//     no-journal control runs at 1.0–1.3 × the echo's requests/s, with
+//     the echo's CPU per request or less (1 × 256: 30.1 vs 34.4 µs;
+//     N = 1: p50 337 vs 334 µs, 244 vs 241 µs of CPU). Authentication,
+//     the body read, the cycle and the answer's encoding add ~9 µs a
+//     request at 1 × 256 (of the 24 µs the runtime spends over the echo
+//     there), about what serve's GC target saves against the echo's (GC
+//     2.3 vs 7.0 µs: GOGC 400 against Go's default 100).
+//   - At N = 1 the difference is the fdatasync and what waiting for it
+//     does on this machine. The commit stage (the journal append and its
+//     wait) is 270–330 µs at p50; the journal alone, one durable writer,
+//     170–200 µs; the ~100 µs between them is the fdatasync itself being
+//     slower inside the server (242 µs in the trace) and the flusher
+//     hand-off (enqueue → flusher running ≈ 1 µs, woken → running 8 µs:
+//     the hand-offs are not where the time goes). The rest of the gap,
+//     160–290 µs, is wake-up cost after idling: while the server waits for
+//     the disk both vCPUs go idle, and every wake-up after that is slow —
+//     the answer's sendmsg, which wakes the client, takes 177 µs against
+//     the echo's 10 µs, and the same quic-go code runs 2–3 × slower per
+//     request (HTTP/3 request 64 vs 30 µs) on cold caches. With two
+//     lowest-priority busy loops keeping both vCPUs from idling (runs
+//     minutes apart), the runtime's p50 fell from 827 to 522 µs while the
+//     echo's moved from 211 to 194 µs. The flusher's CPU, nearly all of
+//     it pwrite and fdatasync in the kernel (80–110 µs a request), is why
+//     the runtime's CPU per request at N = 1 cannot come near the echo's.
+//   - At 1 × 256 the journal's direct cost is ~9 µs a request (flusher,
+//     enqueue and wake-up, preallocation); the rest of its cost is in
+//     QUIC's send and receive paths (13.5 vs 9.5 µs a request in the
+//     table). A commit releases its answers together and quic-go sends
+//     them in more, smaller datagrams: 0.35 sendmsg calls a request with
+//     the journal against 0.09 without (runtime/trace at 1 × 256, four
+//     runs each); every datagram costs a sendmsg here and a recvmmsg,
+//     a decryption and a wake-up in the client, which on two vCPUs is
+//     throughput lost too. A higher immediate-ACK threshold (quic-go's
+//     packetsBeforeAck 2 → 10) and a larger pacing burst (10 → 1000
+//     packets), tried as local experiments, left the count unchanged
+//     (0.35–0.37), so it is neither ACKs nor pacing; the trace shows
+//     quic-go's send loop issuing one sendmsg per packet for most of a
+//     burst (GSO only batches full-size packets).
+//   - 4 × 64 is not worse than 1 × 256 when it is 256 in flight: the
+//     group commit batches alike (36–42 records per fdatasync at both,
+//     from the journal's metrics) and the ratio is the same (0.86 vs
+//     0.87). fcload's -workers is the total in flight, spread over
+//     -conns: "-conns 4 -workers 64" is 16 per connection, 64 in all,
+//     and there the commit latency bounds the runtime (64 requests per
+//     commit cycle at most) while the echo does not wait: 0.67 measured.
+//     compare.sh passes C × N.
+//
+// What was changed, and its effect:
+//
+//   - POST /v1/execute grows the stream goroutine's stack once, shallow,
+//     before the body is read (stack.go). quic-go starts every request on
+//     a fresh goroutine whose stack is the runtime's adaptive starting
+//     size, and it grew deep in http3's frame parser while the body was
+//     read (a copy and a stack-map walk of ~15 frames). Stack growth
+//     went from 4.8 to 3.3 µs a request at 1 × 256 in the profiles (the
+//     only growth left is the shallow one), and the server's CPU per
+//     request fell at both 1 × 256 and N = 1 in alternating runs
+//     (medians of 5 pairs on a loaded machine: 69 → 55 µs and 548 → 490
+//     µs).
+//   - The body is read from r.Body under a limit the loop keeps itself
+//     (not http.MaxBytesReader) with the read deadline set on quic-go's
+//     ResponseWriter directly (no http.ResponseController), and the
+//     constant response header values are shared slices (no Header.Set):
+//     fewer allocations and map canonicalizations per request; the
+//     answers are the same (TestOversizedBody pins the limit to the
+//     byte).
+//
+// Tried and not kept (numbers from alternating runs):
+//
+//   - Running the cycle on long-lived worker goroutines with grown stacks
+//     (the stream goroutine hands over and waits). It removed the stack
+//     copies (newstack 3.7 → 1.5 µs, body read 6.5 → 1.8 µs at 1 × 256)
+//     but the two goroutine switches cost as much: total 55.2 vs 54.2 µs
+//     a request, 1 × 256 req/s 14.7k vs 15.0k (echo 17.9k), and at N = 1
+//     futex time rose from 24 to 44 µs a request (the worker's wake-up
+//     wakes an idle P). growStack keeps most of the saving without the
+//     hand-off.
+//   - Spinning before parking on the commit wait (a Gosched loop polling
+//     the batch's done channel for up to 50, 100 or 300 µs): N = 1 p50
+//     704 µs without, 731 µs with 50 µs, 840 µs with 100 µs (5 pairs);
+//     300 µs no better and +200 µs of CPU a request. The wait is an
+//     fdatasync, longer than any spin worth its CPU, and on two shared
+//     vCPUs the spinning goroutine takes the CPU the flusher and quic-go
+//     need.
+//   - GOGC 100 instead of serve's 400 at 1 × 256: 16.7/15.4/13.0k vs
+//     16.4/15.8/16.6k req/s, CPU per request within noise; GC is 2–3 %
+//     of the server's CPU at 400, so 400 stays.
+//   - Telemetry events off (N = 1, 3 pairs): p50 493/459/466 vs
+//     468/460/464 µs with them: nothing to win there.
+//   - A per-connection cache of the bearer-token check was not built:
+//     authentication is 0.7–0.9 µs a request (about 1 % of the server's
+//     CPU at 1 × 256), a third of it the SHA-256; a cache would save less
+//     than the noise of any measurement here and add a secret-keyed
+//     lookup to the hot path.
+//   - quic-go with an immediate ACK every tenth instead of every second
+//     ack-eliciting packet, and with a pacing burst of 1000 instead of 10
+//     packets (local experiments on its source, not shipped): sendmsg
+//     calls per request unchanged (0.35–0.37 vs 0.34–0.36), throughput
+//     within noise.
+//
+// What is quic-go's own, and questions for it. Two costs cannot be
+// removed from this side. (1) Datagrams per answer when answers are
+// ready in bursts: with 256 requests in flight on one connection and
+// answers released by a durable commit (0.2–7 ms apart), quic-go sends
+// 0.35 sendmsg calls per request against 0.09 when the same server
+// answers at once (no journal); neither the ACK threshold nor the
+// pacer's burst changes it. Could the send loop coalesce the frames of
+// many streams that became ready together into full-size packets, so
+// that GSO batches them? (2) A goroutine per request stream, plus two
+// context.AfterFunc goroutines per request: these keep the runtime's
+// adaptive starting stack small, so every stream goroutine grows its
+// stack at least once (3–10 µs a request here, 5 % of the echo's own
+// CPU as well; growStack only makes the one growth cheaper). Would
+// http3.Server take an option to run request handlers on goroutines the
+// application provides (a pool), or avoid the AfterFunc goroutines?
+//
 // # Where things live
 //
 //	server.go    Server, NewServer, Start, Shutdown, Close; the Executor,
@@ -238,6 +409,7 @@
 //	             request headers (X-Femtoclaw-Timeout-Ms)
 //	respond.go   writing responses: headers, answer-shaped transport errors,
 //	             buffer pool, the access-log writer
+//	stack.go     growStack: the one stack growth of a POST /v1/execute
 //	drain.go     the in-flight request tracker Shutdown waits on
 //	status.go    StatusOf, the answer → HTTP status mapping
 //	auth.go      bearer tokens and the mTLS principal
