@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/femtoclaw/femtoclaw-go/protocol"
@@ -68,9 +69,28 @@ func writeJSON(w http.ResponseWriter, r *http.Request, status int, body []byte) 
 	if status == http.StatusServiceUnavailable {
 		h["Retry-After"] = headerRetryAfter
 	}
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	h["Content-Length"] = contentLength(len(body))
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// contentLengths holds the Content-Length header value of each body size
+// below len(contentLengths), made the first time a body of that size is
+// answered and shared after that (the value slices are never modified):
+// answers of one shape have one or a few sizes, so after warm-up the
+// header costs no allocation. Larger bodies get a fresh value.
+var contentLengths [4 << 10]atomic.Pointer[[]string]
+
+func contentLength(n int) []string {
+	if n < 0 || n >= len(contentLengths) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := contentLengths[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.Itoa(n)}
+	contentLengths[n].Store(&v)
+	return v
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, status int, cat protocol.Category, reason protocol.Reason, msg string) {

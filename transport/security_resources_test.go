@@ -69,7 +69,13 @@ func TestSecurityResourcesStreamUnreadAnswers(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	<-full // the server stopped reading frames
-	if grew := int64(heapInUse()) - int64(before); grew > 8<<20 {
+	// The heap is the process's, so the bound is coarse: with the budget
+	// the server holds the answers of at most `ahead` messages (below;
+	// ~70 here, each ~100 KB of result, encoded answer and record while
+	// it is in flight) plus quic-go's buffers, 1–15 MB measured; without
+	// it, the answers of all 400, 37–42 MB measured. The exact bound is
+	// the count of messages run ahead of the reader, checked below.
+	if grew := int64(heapInUse()) - int64(before); grew > 24<<20 {
 		t.Errorf("heap grew by %d bytes with the client not reading (bound %d per stream)", grew, budget)
 	}
 	// How far the server may run ahead of the client: the messages

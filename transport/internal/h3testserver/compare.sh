@@ -23,7 +23,9 @@
 # `go tool pprof -top DIR/runtime-1x256.pprof` and `go tool trace`.
 #
 # Usage: transport/internal/h3testserver/compare.sh
-#   PAIRS=3 DUR=3s WARM=500ms SHAPES="1x256 4x64 1x1 s1x256" PROFILE= PROFSECS=2
+#   PAIRS=3 DUR=3s WARM=500ms PREWARM=10s SHAPES="1x256 4x64 1x1 s1x256" PROFILE= PROFSECS=2
+# A shape CxN is C connections with N requests in flight on each (C×N in
+# all); sN×M is the same on /v1/stream.
 # The machine should be otherwise quiet; when it is not, the ratios (same
 # run, alternating) are what to read, not the absolute numbers.
 set -euo pipefail
@@ -32,6 +34,7 @@ export PATH="$PATH:/usr/local/go/bin"
 PAIRS=${PAIRS:-3}
 DUR=${DUR:-3s}
 WARM=${WARM:-500ms}
+PREWARM=${PREWARM:-10s}
 SHAPES=${SHAPES:-1x256 4x64 1x1 s1x256}
 PROFILE=${PROFILE:-}
 B=$(mktemp -d "${TMPDIR:-/tmp}/h3compare.XXXXXX")
@@ -96,12 +99,13 @@ start_echo() { # start_echo [h3testserver flags…]
 stop_echo() { kill -TERM "$EPIDX" 2>/dev/null || true; wait "$EPIDX" 2>/dev/null || true; }
 [ -z "$PROFILE" ] && start_echo
 
-# Warm-up, not measured: connections, the first segment's roll (it is
+# Warm-up, not measured (PREWARM, default 10 s, at 1×256): connections,
+# the server's heap and GC pacing, the first segment's roll (it is
 # 1 MiB) and the preallocation of the next 64 MiB segment, which the
 # journal zero-fills and syncs in the background after each roll
 # (measured in the first seconds of a fresh data directory: 7 % of the
 # server's CPU; in steady state ~1 µs a record, amortized).
-"$B/fcload" -target h3 -data-dir "$SD" -conns 1 -workers 256 -d 3s -warmup 0s >/dev/null 2>>"$B/fcload.err" || true
+"$B/fcload" -target h3 -data-dir "$SD" -conns 1 -workers 256 -d "$PREWARM" -warmup 0s >/dev/null 2>>"$B/fcload.err" || true
 for _ in $(seq 150); do # until the next segment is prepared (its size is the segment size), at most 15 s
 	[ "$(stat -c %s "$SD/journal/next.seg.tmp" 2>/dev/null || echo 0)" -ge 67108864 ] && break
 	sleep 0.1
