@@ -15,7 +15,7 @@ import (
 // CloseSend ends the request side (the server then answers what it has
 // and ends the response, so Recv returns io.EOF); Close aborts both.
 type Stream struct {
-	pw      *io.PipeWriter
+	pw      *sendPipe
 	resp    *http.Response
 	cancel  context.CancelFunc
 	mu      sync.Mutex // serializes Send
@@ -52,8 +52,8 @@ func (c *Client) stream(ctx context.Context, path string) (*Stream, error) {
 
 func (c *Client) openStream(ctx context.Context, path string) (*Stream, error) {
 	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	req, err := c.newRequest(ctx, http.MethodPost, path, pr)
+	pw := newSendPipe()
+	req, err := c.newRequest(ctx, http.MethodPost, path, pw)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -63,21 +63,23 @@ func (c *Client) openStream(ctx context.Context, path string) (*Stream, error) {
 	resp, err := c.tr.RoundTrip(req)
 	if err != nil {
 		cancel()
-		pw.CloseWithError(err)
+		pw.closeWrite(err)
 		return nil, err
 	}
 	if resp.StatusCode != http.StatusOK {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 		cancel()
-		pw.Close()
+		pw.closeWrite(io.EOF)
 		return nil, &StatusError{Code: resp.StatusCode, Body: body}
 	}
 	return &Stream{pw: pw, resp: resp, cancel: cancel, maxResp: c.cfg.MaxResponseBytes, keyed: path == "/v1/stream/keyed"}, nil
 }
 
-// Send writes one message as a frame. It returns when the frame has been
-// handed to the connection (flow control may make it wait).
+// Send writes one message as a frame. It returns once the frame is queued
+// for the connection: up to 64 KiB of frames wait there (frames sent
+// together leave in one stream write); past that, and under QUIC flow
+// control, Send waits.
 func (s *Stream) Send(msg []byte) error { return s.SendKey("", msg) }
 
 // SendKey writes one message with an idempotency key; the stream must have
@@ -99,8 +101,7 @@ func (s *Stream) SendKey(key string, msg []byte) error {
 	} else {
 		s.wbuf = appendFrame(s.wbuf[:0], msg)
 	}
-	_, err := s.pw.Write(s.wbuf)
-	return err
+	return s.pw.write(s.wbuf)
 }
 
 // Recv returns the next answer (a fresh slice). io.EOF means the server
@@ -113,13 +114,13 @@ func (s *Stream) Recv() ([]byte, error) {
 func (s *Stream) CloseSend() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.pw.Close()
+	return s.pw.closeWrite(io.EOF)
 }
 
 // Close aborts the stream in both directions.
 func (s *Stream) Close() error {
 	s.once.Do(func() {
-		s.pw.CloseWithError(io.ErrClosedPipe)
+		s.pw.closeWrite(io.ErrClosedPipe)
 		s.cancel()
 		s.resp.Body.Close()
 		if s.done != nil {

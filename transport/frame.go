@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 )
 
 // Stream framing (POST /v1/stream), both directions:
@@ -69,6 +71,16 @@ var errEmptyFrame = errors.New("transport: empty frame")
 func appendFrame(b, p []byte) []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(p)))
 	return append(b, p...)
+}
+
+// appendAnswerFrame appends one response frame holding a's JSON to b,
+// encoding it in place (no intermediate copy).
+func appendAnswerFrame(b []byte, a *protocol.Answer) []byte {
+	at := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = a.AppendJSON(b)
+	binary.BigEndian.PutUint32(b[at:], uint32(len(b)-at-frameHeaderLen))
+	return b
 }
 
 // readFrame reads one frame into buf (grown as needed) and returns it.

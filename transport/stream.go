@@ -81,11 +81,13 @@ func (b *unsentBudget) over(limit int64) bool {
 
 // streamSlot is one submitted message awaiting its answer; slots are
 // written out strictly in submission order.
+// The answer frame is in a buffer from bufPool, which the writer returns
+// to the pool once the stream took it.
 type streamSlot struct {
-	ans chan []byte // buffered 1: done never blocks
+	ans chan *[]byte // buffered 1: done never blocks
 }
 
-var slotPool = sync.Pool{New: func() any { return &streamSlot{ans: make(chan []byte, 1)} }}
+var slotPool = sync.Pool{New: func() any { return &streamSlot{ans: make(chan *[]byte, 1)} }}
 
 // handleStream serves POST /v1/stream: frames in (see frame.go), answers
 // out in the same order. Two goroutines per stream: this one reads and
@@ -139,6 +141,12 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal s
 	}()
 
 	var endFrame []byte // an error answer to send last, if the stream broke
+	// The read deadline is the idle bound: moved forward when an eighth of
+	// IdleTimeout has passed since it was last set, not per frame (a
+	// deadline update takes the stream's lock and may reset its timer), so
+	// a stream idle for between 7/8 × IdleTimeout and IdleTimeout is cut.
+	var deadlineSet time.Time
+	refresh := s.cfg.IdleTimeout / 8
 	for {
 		// Past the unsent-bytes bound, read nothing until the client
 		// takes answers: QUIC flow control then slows the sender.
@@ -159,12 +167,20 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal s
 			mu.Unlock()
 			break
 		}
-		rc.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if now := time.Now(); now.Sub(deadlineSet) >= refresh {
+			rc.SetReadDeadline(now.Add(s.cfg.IdleTimeout))
+			deadlineSet = now
+		}
 		mu.Unlock()
-		// Each frame gets its own buffer: Submit may read the message
-		// until its done callback runs.
-		msg, err := readFrame(r.Body, nil, s.cfg.MaxBodyBytes)
+		// Each frame gets its own buffer from bufPool: Submit may read
+		// the message until its done callback runs, which returns it.
+		mp := getBuf()
+		msg, err := readFrame(r.Body, (*mp)[:0], s.cfg.MaxBodyBytes)
+		if msg != nil {
+			*mp = msg[:0]
+		}
 		if err != nil {
+			putBuf(mp)
 			switch {
 			case errors.Is(err, io.EOF):
 			case s.drainCtx.Err() != nil, isDrained(&mu, &drained):
@@ -182,6 +198,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal s
 		var key string
 		if keyed {
 			if key, msg, err = splitKeyedFrame(msg); err != nil {
+				putBuf(mp)
 				endFrame = transportError(protocol.CategoryProtocol, protocol.ReasonInvalidFrame, err.Error()+"; stream closed")
 				break
 			}
@@ -192,28 +209,22 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request, principal s
 		req := &pipeline.Request{Message: msg, Principal: principal, IdempotencyKey: key, Transport: "http3-stream", Timeout: timeout}
 		s.ex.Submit(req, func(a *protocol.Answer) {
 			op := getBuf()
-			*op = appendFrame((*op)[:0], a.AppendJSON(nil))
+			*op = appendAnswerFrame((*op)[:0], a)
+			putBuf(mp) // the message is the runtime's no longer
 			budget.settle(reserved, int64(len(*op)))
-			sl.ans <- *op
-			putBufSlice(op)
+			sl.ans <- op
 		})
 	}
 	if endFrame != nil {
 		sl := slotPool.Get().(*streamSlot)
-		f := appendFrame(nil, endFrame)
-		budget.settle(0, int64(len(f)))
-		sl.ans <- f
+		op := getBuf()
+		*op = appendFrame((*op)[:0], endFrame)
+		budget.settle(0, int64(len(*op)))
+		sl.ans <- op
 		pending <- sl
 	}
 	close(pending)
 	<-writerDone
-}
-
-// putBufSlice returns the pointer shell to the pool without its bytes,
-// which now belong to the receiver of the slot.
-func putBufSlice(p *[]byte) {
-	*p = nil
-	bufPool.Put(p)
 }
 
 func isDrained(mu *sync.Mutex, drained *bool) bool {
@@ -246,24 +257,26 @@ func (s *Server) streamWriter(w http.ResponseWriter, rc *http.ResponseController
 				lastDeadline = now
 			}
 		}
-		var b []byte
+		var op *[]byte
 		select {
-		case b = <-sl.ans:
+		case op = <-sl.ans:
 		default:
 			if unflushed && werr == nil {
 				werr = rc.Flush()
 				unflushed = false
 			}
-			b = <-sl.ans
+			op = <-sl.ans
 		}
 		slotPool.Put(sl)
+		n := int64(len(*op))
 		if werr == nil {
-			if _, werr = w.Write(b); werr != nil {
+			if _, werr = w.Write(*op); werr != nil {
 				stopReading()
 			}
 			unflushed = true
 		}
-		budget.release(int64(len(b)))
+		putBuf(op) // Write does not keep it
+		budget.release(n)
 		if len(pending) == 0 && unflushed && werr == nil {
 			werr = rc.Flush()
 			unflushed = false

@@ -141,7 +141,7 @@ run() {
 	fi
 	local c0 c1 out
 	c0=$(cpu_ticks "$pid")
-	out=$("$B/fcload" -target h3 -data-dir "$dir" -conns "$conns" -workers "$workers" "${stream[@]}" -d "$DUR" -warmup "$WARM" 2>>"$B/fcload.err" | grep '^Benchmark' || true)
+	out=$("$B/fcload" -target h3 -data-dir "$dir" -conns "$conns" -workers "$workers" "${stream[@]}" -d "$DUR" -warmup "$WARM" -bench 2>>"$B/fcload.err" | grep '^Benchmark' || true)
 	c1=$(cpu_ticks "$pid")
 	for p in "${prof[@]}"; do wait "$p" || true; done
 	[ -n "$out" ] || { echo "compare: fcload $side $shape failed:" >&2; tail -5 "$B/fcload.err" >&2; return 1; }
