@@ -432,7 +432,17 @@
 // answers at once (no journal); neither the ACK threshold nor the
 // pacer's burst changes it. Could the send loop coalesce the frames of
 // many streams that became ready together into full-size packets, so
-// that GSO batches them? (2) A goroutine per request stream, plus two
+// that GSO batches them? Our reading of why, from the Go scheduler's
+// rules rather than from a measurement: a commit readies its waiting
+// handlers together; the first to write readies quic-go's connection
+// goroutine into its P's runnext slot, so that goroutine runs as soon as
+// the handler ends, packs the one answer there is, sends it and parks,
+// and the next handler's write wakes it again: about one datagram per
+// answer, where answers arriving one by one (no journal) find the loop
+// busy and ride along. Writing a commit's answers from one goroutine
+// does not get around it from our side: http3 sends a response's data
+// when the handler returns, or with Flush, and then the stream's FIN
+// still leaves, separately, when each handler returns. (2) A goroutine per request stream, plus two
 // context.AfterFunc goroutines per request: these keep the runtime's
 // adaptive starting stack small, so every stream goroutine grows its
 // stack at least once (3–10 µs a request here, 5 % of the echo's own
