@@ -61,8 +61,11 @@
 // stores only hashes; HashToken makes one, GenerateToken makes a token).
 // Without an Authorization header, a client certificate verified against
 // ClientCAFile (mTLS; requested, not required) authenticates as
-// "mtls:"+subject CN. A token, when sent, wins; a bad token is never
-// rescued by a certificate. Failures are logged and journaled, at a
+// "mtls:"+subject CN (MTLSPrincipalPrefix). A token, when sent, wins; a
+// bad token is never rescued by a certificate; and no token may be
+// configured for a principal starting "mtls:" (CheckTokenPrincipal:
+// NewServer, `femtoclaw check` and `token create` refuse it), so a token
+// never passes for a certificate. Failures are logged and journaled, at a
 // bounded rate: when the Executor implements RejectionLogger
 // (pipeline.Runtime does) the Server keeps a pipeline.RejectionLog, which
 // writes one SECURITY_ERROR rejection record per source (IP, IPv6 /64)

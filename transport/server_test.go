@@ -780,3 +780,17 @@ func TestClientShutdownDrains(t *testing.T) {
 		t.Fatalf("second Shutdown: %v", err)
 	}
 }
+
+// TestTokenPrincipalNotMTLS: a server refuses a bearer token configured
+// for a principal of the mTLS namespace, so no token can pass for a
+// client certificate.
+func TestTokenPrincipalNotMTLS(t *testing.T) {
+	for _, p := range []string{"mtls:client1", "mtls:", ""} {
+		if _, err := compileTokens([]Token{{Principal: p, SHA256: HashToken("x")}}); err == nil {
+			t.Errorf("token for principal %q accepted", p)
+		}
+	}
+	if _, err := compileTokens([]Token{{Principal: "MTLS-ops", SHA256: HashToken("x")}}); err != nil {
+		t.Errorf("an ordinary principal refused: %v", err)
+	}
+}

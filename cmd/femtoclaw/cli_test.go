@@ -113,6 +113,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{[]string{"--version", "extra"}, "takes no arguments"},
 		{[]string{"token"}, "missing command"},
 		{[]string{"token", "create"}, "missing --principal"},
+		{[]string{"token", "create", "--principal", "mtls:ops"}, "only an mTLS client certificate authenticates"},
 		{[]string{"token", "create", "--config", "c.yaml", "--principal", "p"}, "unknown flag --config"},
 		{[]string{"exec", "--server", "--principal", "ops", "{}"}, "--principal applies to an in-process execution"},
 		{[]string{"exec", "--ipc", "--journal", "{}"}, "--journal applies to an in-process execution"},

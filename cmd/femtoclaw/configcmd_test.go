@@ -50,6 +50,18 @@ func TestCheckListsEveryProblem(t *testing.T) {
 	}
 }
 
+// TestCheckTokenPrincipalNamespace: a bearer token may not authenticate
+// a principal of the mTLS namespace, configured or generated.
+func TestCheckTokenPrincipalNamespace(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	f := writeConfig(t, "auth:\n  token_principal: mtls:admin\n  tokens:\n    - {principal: mtls:ops, sha256: "+sum+"}\n    - {principal: agent, sha256: "+sum+"}\n")
+	code, _, errOut := runCLI(t, nil, "", "check", "--config", f)
+	if code != 1 || !strings.Contains(errOut, `auth.token_principal: principal "mtls:admin" starts with "mtls:"`) ||
+		!strings.Contains(errOut, `auth.tokens[0].principal: principal "mtls:ops" starts with "mtls:"`) || strings.Contains(errOut, "auth.tokens[1]") {
+		t.Fatalf("code %d\n%s", code, errOut)
+	}
+}
+
 // shellPolicy writes a policy that allows shell to run bins.
 func shellPolicy(t *testing.T, rule string, bins ...string) string {
 	t.Helper()

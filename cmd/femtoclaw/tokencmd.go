@@ -26,6 +26,9 @@ func cmdTokenCreate(_ context.Context, inv *invocation, args []string) error {
 	if *principal == "" {
 		return usagef("missing --principal P")
 	}
+	if err := transport.CheckTokenPrincipal(*principal); err != nil {
+		return usagef("--principal: %v", err)
+	}
 	tok := newBearerToken()
 	// The server keeps transport.HashToken of each token and compares the
 	// hash of the presented one (transport/auth.go).
