@@ -141,14 +141,17 @@ func (c ServerConfig) validate() error {
 		return fmt.Errorf("ipc: socket mode %v: permission bits only", c.Mode)
 	}
 	for uid, p := range c.UIDs {
-		if p == "" {
-			return fmt.Errorf("ipc: uid %d maps to an empty principal", uid)
+		if err := protocol.CheckAssignedPrincipal(p); err != nil {
+			return fmt.Errorf("ipc: uid %d: %w", uid, err)
 		}
 	}
 	for gid, p := range c.GIDs {
-		if p == "" {
-			return fmt.Errorf("ipc: gid %d maps to an empty principal", gid)
+		if err := protocol.CheckAssignedPrincipal(p); err != nil {
+			return fmt.Errorf("ipc: gid %d: %w", gid, err)
 		}
+	}
+	if err := protocol.CheckAssignedPrincipal(c.OwnerPrincipal); err != nil {
+		return fmt.Errorf("ipc: owner principal: %w", err)
 	}
 	return nil
 }

@@ -446,6 +446,10 @@ func TestConfigValidation(t *testing.T) {
 		{Path: "x", RequestRing: 5000},
 		{Path: "x", MaxFrame: 3 << 20},
 		{Path: "x", UIDs: map[uint32]string{5: ""}},
+		// A local user may not pass for an mTLS client certificate.
+		{Path: "x", UIDs: map[uint32]string{5: "mtls:ops"}},
+		{Path: "x", GIDs: map[uint32]string{5: "mtls:"}},
+		{Path: "x", OwnerPrincipal: "mtls:root"},
 		{Path: "x", Mode: 0o4777},
 	} {
 		if _, err := NewServer(cfg, &recorder{}); err == nil {

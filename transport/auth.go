@@ -37,23 +37,6 @@ func GenerateToken() (string, error) {
 	return "fc_" + base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// MTLSPrincipalPrefix starts every principal an mTLS client certificate
-// authenticates ("mtls:"+subject CN). No bearer token may name such a
-// principal, so a token can never stand in for a certificate.
-const MTLSPrincipalPrefix = "mtls:"
-
-// CheckTokenPrincipal says why p cannot be a bearer token's principal:
-// it is empty, or it lies in the mTLS principals' namespace.
-func CheckTokenPrincipal(p string) error {
-	switch {
-	case p == "":
-		return fmt.Errorf("empty principal")
-	case strings.HasPrefix(p, MTLSPrincipalPrefix):
-		return fmt.Errorf("principal %q starts with %q, which only an mTLS client certificate authenticates", p, MTLSPrincipalPrefix)
-	}
-	return nil
-}
-
 // tokenEntry is a compiled Token.
 type tokenEntry struct {
 	principal string
@@ -67,7 +50,7 @@ func compileTokens(ts []Token) ([]tokenEntry, error) {
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("transport: token #%d (%s): SHA256 must be 64 hex digits", i, t.Principal)
 		}
-		if err := CheckTokenPrincipal(t.Principal); err != nil {
+		if err := protocol.CheckAssignedPrincipal(t.Principal); err != nil {
 			return nil, fmt.Errorf("transport: token #%d: %w", i, err)
 		}
 		var e tokenEntry
@@ -118,7 +101,7 @@ func (s *Server) authenticate(r *http.Request) (string, authFailure) {
 	// verified against ClientCAFile during the handshake.
 	if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 && len(r.TLS.PeerCertificates) > 0 {
 		if cn := r.TLS.PeerCertificates[0].Subject.CommonName; cn != "" {
-			return MTLSPrincipalPrefix + cn, ""
+			return protocol.MTLSPrincipalPrefix + cn, ""
 		}
 	}
 	return "", authMissing

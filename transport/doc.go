@@ -61,9 +61,9 @@
 // stores only hashes; HashToken makes one, GenerateToken makes a token).
 // Without an Authorization header, a client certificate verified against
 // ClientCAFile (mTLS; requested, not required) authenticates as
-// "mtls:"+subject CN (MTLSPrincipalPrefix). A token, when sent, wins; a
-// bad token is never rescued by a certificate; and no token may be
-// configured for a principal starting "mtls:" (CheckTokenPrincipal:
+// "mtls:"+subject CN (protocol.MTLSPrincipalPrefix). A token, when sent,
+// wins; a bad token is never rescued by a certificate; and no token may
+// be configured for a principal starting "mtls:" (protocol.CheckAssignedPrincipal:
 // NewServer, `femtoclaw check` and `token create` refuse it), so a token
 // never passes for a certificate. Failures are logged and journaled, at a
 // bounded rate: when the Executor implements RejectionLogger

@@ -81,7 +81,7 @@ func (c *Config) problems() []problem {
 	}
 	if c.Auth.TokenPrincipal == "" {
 		ps = append(ps, bad("auth.token_principal", "is empty: want the principal the generated token authenticates as"))
-	} else if err := transport.CheckTokenPrincipal(c.Auth.TokenPrincipal); err != nil {
+	} else if err := protocol.CheckAssignedPrincipal(c.Auth.TokenPrincipal); err != nil {
 		ps = append(ps, bad("auth.token_principal", "%v", err))
 	}
 	for i, t := range c.Auth.Tokens {
@@ -92,7 +92,7 @@ func (c *Config) problems() []problem {
 		}
 		if b, err := hex.DecodeString(t.SHA256); err != nil || len(b) != 32 || t.Principal == "" {
 			ps = append(ps, bad(fmt.Sprintf("auth.tokens[%d]", i), "want a principal and a sha256 of 64 hex digits (sha256sum of the token)"))
-		} else if err := transport.CheckTokenPrincipal(t.Principal); err != nil {
+		} else if err := protocol.CheckAssignedPrincipal(t.Principal); err != nil {
 			ps = append(ps, bad(fmt.Sprintf("auth.tokens[%d].principal", i), "%v", err))
 		}
 	}

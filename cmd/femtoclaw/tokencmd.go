@@ -7,6 +7,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/femtoclaw/femtoclaw-go/protocol"
 	"github.com/femtoclaw/femtoclaw-go/transport"
 )
 
@@ -26,7 +27,7 @@ func cmdTokenCreate(_ context.Context, inv *invocation, args []string) error {
 	if *principal == "" {
 		return usagef("missing --principal P")
 	}
-	if err := transport.CheckTokenPrincipal(*principal); err != nil {
+	if err := protocol.CheckAssignedPrincipal(*principal); err != nil {
 		return usagef("--principal: %v", err)
 	}
 	tok := newBearerToken()
