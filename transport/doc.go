@@ -443,10 +443,11 @@
 // and the next handler's write wakes it again: about one datagram per
 // answer, where answers arriving one by one (no journal) find the loop
 // busy and ride along. Writing a commit's answers from one goroutine
-// does not get around it from our side: http3 sends a response's data
-// when the handler returns, or with Flush, and then the stream's FIN
-// still leaves, separately, when each handler returns. (2) A goroutine per request stream, plus two
-// context.AfterFunc goroutines per request: these keep the runtime's
+// would not get around it from our side, as we read http3's code (not
+// tried): a response's data reaches the QUIC stream when the handler
+// returns, or with Flush, and the stream's FIN still leaves, separately,
+// when each handler returns. (2) A goroutine per request stream, plus
+// two context.AfterFunc goroutines per request: these keep the runtime's
 // adaptive starting stack small, so every stream goroutine grows its
 // stack at least once (3–10 µs a request here, 5 % of the echo's own
 // CPU as well; growStack only makes the one growth cheaper). Would
@@ -474,6 +475,7 @@
 //	frame.go     the stream frame codec (plain and keyed)
 //	client.go    the Go client: Execute, Capabilities, Execution
 //	client_stream.go  the client's Stream and KeyedStream
+//	sendpipe.go  the bounded queue of frames behind a Stream's request body
 //
 // # Concurrency
 //
