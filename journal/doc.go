@@ -41,7 +41,8 @@
 // given, to a head recorded elsewhere), Inspect (segments, blocks,
 // compression), Scan and ExportJSONL (one JSON object per record, see
 // Record.MarshalJSON) only read; Repair cuts a damaged journal at a valid
-// block after copying it aside. They back `femtoclaw journal
+// block after copying it aside, holding the directory's lock as a writer
+// (it refuses a journal a running server has open). They back `femtoclaw journal
 // verify|inspect|tail|get|export|repair`.
 //
 // # Files

@@ -266,6 +266,18 @@ func TestRepair(t *testing.T) {
 	if s := mustAppend(t, j, testRecord(99)); s != rep.HeadSeq+1 {
 		t.Fatalf("append after repair: seq %d", s)
 	}
+	// A journal that is open is not repaired: Repair takes the lock Open
+	// holds, and touches nothing (no backup, no cut) when it cannot.
+	locked := filepath.Join(t.TempDir(), "copy-locked")
+	if _, err := Repair(dir, RepairOptions{ToSeq: 5, Backup: locked}); !errors.Is(err, ErrLocked) {
+		t.Fatalf("repair of an open journal: %v", err)
+	}
+	if _, err := os.Stat(locked); !os.IsNotExist(err) {
+		t.Fatalf("repair of an open journal made a backup: %v", err)
+	}
+	if s := mustAppend(t, j, testRecord(100)); s != rep.HeadSeq+2 {
+		t.Fatalf("append after the refused repair: seq %d", s)
+	}
 	j.Close()
 	// ToSeq cuts earlier.
 	rep2, err := Repair(dir, RepairOptions{ToSeq: 5, Backup: filepath.Join(t.TempDir(), "copy2")})

@@ -47,8 +47,18 @@ type RepairReport struct {
 // journal to RepairOptions.Backup (synced); then it zeroes the cut
 // segment from the cut to its end, removes the later segments and the
 // checkpoint (Open verifies from the start and writes a new one), and
-// syncs. The journal must not be open.
+// syncs. The journal must not be open: Repair holds the journal
+// directory's lock, as Open does, for the whole repair, and fails with a
+// *LockedError naming the writer when another holds it (a running server
+// would otherwise go on appending after a cut it does not know about).
 func Repair(dir string, opt RepairOptions) (RepairReport, error) {
+	if _, err := os.Stat(dir); err == nil {
+		l, err := LockDir(dir, "journal repair")
+		if err != nil {
+			return RepairReport{}, fmt.Errorf("journal: repair: %w", err)
+		}
+		defer l.Unlock()
+	}
 	return repairDir(osFS{}, dir, opt, time.Now)
 }
 
@@ -200,6 +210,9 @@ func copyDirSync(fsys fileSystem, src, dst string) error {
 		return 1
 	})
 	for _, e := range ents {
+		if e.name == LockFileName {
+			continue // not journal data, and held (unreadable on windows)
+		}
 		data, err := readFile(fsys, filepath.Join(src, e.name))
 		if err != nil {
 			return err
