@@ -24,12 +24,12 @@ const sendPipeMax = 64 << 10
 // closeWrite(err) aborts it at once; Close by the reader (the transport,
 // when the request ends) makes later Sends fail with io.ErrClosedPipe.
 type sendPipe struct {
-	mu   sync.Mutex
-	cond sync.Cond // signalled when buf drains, data arrives, or either side closes
-	buf  []byte
-	off  int   // buf[off:] is queued
-	werr error // the writer closed: io.EOF, or the abort error
-	rerr error // the reader closed
+	mu    sync.Mutex
+	cond  sync.Cond // signalled when buf drains, data arrives, or either side closes
+	buf   []byte
+	off   int   // buf[off:] is queued
+	werr  error // the writer closed: io.EOF, or the abort error
+	rdone bool  // the reader closed
 }
 
 func newSendPipe() *sendPipe {
@@ -42,13 +42,10 @@ func newSendPipe() *sendPipe {
 func (p *sendPipe) write(frame []byte) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.rerr == nil && p.werr == nil && len(p.buf)-p.off > 0 && len(p.buf)-p.off+len(frame) > sendPipeMax {
+	for !p.rdone && p.werr == nil && len(p.buf)-p.off > 0 && len(p.buf)-p.off+len(frame) > sendPipeMax {
 		p.cond.Wait()
 	}
-	switch {
-	case p.rerr != nil:
-		return io.ErrClosedPipe
-	case p.werr != nil:
+	if p.rdone || p.werr != nil {
 		return io.ErrClosedPipe
 	}
 	if p.off == len(p.buf) {
@@ -78,10 +75,10 @@ func (p *sendPipe) closeWrite(err error) error {
 func (p *sendPipe) Read(b []byte) (int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for p.off == len(p.buf) && p.werr == nil && p.rerr == nil {
+	for p.off == len(p.buf) && p.werr == nil && !p.rdone {
 		p.cond.Wait()
 	}
-	if p.rerr != nil {
+	if p.rdone {
 		return 0, io.ErrClosedPipe
 	}
 	if p.off == len(p.buf) {
@@ -97,9 +94,7 @@ func (p *sendPipe) Read(b []byte) (int, error) {
 func (p *sendPipe) Close() error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.rerr == nil {
-		p.rerr = io.ErrClosedPipe
-	}
+	p.rdone = true
 	p.buf, p.off = nil, 0
 	p.cond.Broadcast()
 	return nil
